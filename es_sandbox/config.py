@@ -1,0 +1,50 @@
+"""Options of one sandbox instance: the CLI flags and the test entry point share this one type."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_VERSION = "9.1.5"
+_VERSION_RE = re.compile(r"^(8|9)\.\d+\.\d+$")
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    host: str = "127.0.0.1"
+    port: int = 9200
+    version: str = DEFAULT_VERSION
+    ml_nodes: int = 1
+    ml_processors: int = 8
+    download_seconds: float = 2.0
+    inference_ms: float = 10.0
+    data_dir: Path | None = None
+    api_key: str | None = field(default=None, repr=False)
+    user: str | None = field(default=None, repr=False)  # "name:password"
+    license: str = "trial"
+    cluster_name: str = "es-sandbox"
+
+    def __post_init__(self) -> None:
+        if not _VERSION_RE.match(self.version):
+            raise ValueError(f"version must look like 9.x.y or 8.x.y, got {self.version!r}")
+        if self.license not in ("trial", "basic"):
+            raise ValueError(f"license must be 'trial' or 'basic', got {self.license!r}")
+        if self.ml_nodes < 0 or self.ml_processors < 1:
+            raise ValueError("ml_nodes must be >= 0 and ml_processors >= 1")
+        if self.api_key and self.user:
+            raise ValueError("give either api_key or user, not both")
+        if self.user is not None and ":" not in self.user:
+            raise ValueError("user must be NAME:PASSWORD")
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def minor(self) -> int:
+        return int(self.version.split(".")[1])
+
+    @property
+    def security_enabled(self) -> bool:
+        return bool(self.api_key or self.user)

@@ -1,0 +1,221 @@
+"""The HTTP layer every endpoint module uses: routing, request parsing, and ES-shaped responses.
+
+Each module declares its endpoints on a module-level `Router` with `@router.route(path, *methods)`.
+An endpoint is `async def handler(request: Request, cluster: Cluster) -> body` where body is a dict
+or list (200), a `(status, body)` tuple, or a starlette Response. Raising EsError answers with
+Elasticsearch's error envelope. Cross-cutting checks (injected faults, compatible-with media types,
+authentication) run in `_endpoint` before the handler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from es_sandbox.errors import ConnectionDropped, EsError, illegal_argument
+
+if TYPE_CHECKING:
+    from es_sandbox.cluster import Cluster
+
+log = logging.getLogger("es_sandbox")
+
+PRODUCT_HEADERS = {"X-Elastic-Product": "Elasticsearch"}
+JSON_MEDIA = "application/json"
+
+Handler = Callable[[Request, "Cluster"], Awaitable[Any]]
+
+
+class Router:
+    """Collects one module's routes."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, Handler, tuple[str, ...]]] = []
+
+    def route(self, path: str, *methods: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.entries.append((path, handler, methods or ("GET",)))
+            return handler
+
+        return register
+
+
+def build_routes(routers: list[Router]) -> list[Route]:
+    """Literal path segments win over `{param}` segments at the same position (ES's own precedence),
+    so `/_cat/indices` is never taken for `/{index}/{x}`."""
+    entries = [e for r in routers for e in r.entries]
+    entries.sort(key=lambda e: tuple(seg.startswith("{") for seg in e[0].strip("/").split("/")))
+    return [Route(path, _endpoint(handler), methods=list(methods)) for path, handler, methods in entries]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type=JSON_MEDIA,
+        headers={**PRODUCT_HEADERS, **(headers or {})},
+    )
+
+
+def error_response(err: EsError) -> Response:
+    return json_response(err.body(), err.status, err.headers)
+
+
+def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        cluster: Cluster = request.app.state.cluster
+        try:
+            await cluster.faults.before_request(request)
+            check_compatible_with(request, cluster.config.major)
+            cluster.security.authenticate(request)
+            result = await handler(request, cluster)
+        except EsError as err:
+            return error_response(err)
+        except ConnectionDropped:
+            raise
+        except Exception:  # an unexpected bug must still answer like a node, and be visible
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            return error_response(EsError(500, "exception", "internal sandbox error, see the sandbox log"))
+        if isinstance(result, Response):
+            result.headers.update(PRODUCT_HEADERS)
+            return result
+        if isinstance(result, tuple):
+            status, body = result
+            return json_response(body, status)
+        return json_response(result)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+# --- compatible-with media types ---------------------------------------------------------------
+
+_COMPAT_RE = re.compile(r"compatible-with\s*=\s*(\d+)")
+
+
+def _compat_version(header: str | None) -> int | None:
+    if not header:
+        return None
+    m = _COMPAT_RE.search(header)
+    return int(m.group(1)) if m else None
+
+
+def check_compatible_with(request: Request, major: int) -> None:
+    """A node accepts its own major and the previous one (RestCompatibleVersionHelper)."""
+    accept = request.headers.get("accept")
+    content_type = request.headers.get("content-type")
+    accept_v = _compat_version(accept)
+    content_v = _compat_version(content_type)
+    problem = None
+    if accept_v is not None and accept_v not in (major, major - 1):
+        problem = (
+            f"Accept version must be either version {major} or {major - 1}, but found {accept_v}. Accept={accept}"
+        )
+    elif content_v is not None and content_v not in (major, major - 1):
+        problem = (
+            f"Content-Type version must be either version {major} or {major - 1}, but found {content_v}. "
+            f"Content-Type={content_type}"
+        )
+    elif accept_v is not None and content_v is not None and accept_v != content_v:
+        problem = (
+            "A compatible version is required on both Content-Type and Accept headers if either one has "
+            "requested a compatible version and the compatible versions must match. "
+            f"Accept={accept}, Content-Type={content_type}"
+        )
+    if problem:
+        raise EsError(
+            400,
+            "media_type_header_exception",
+            "Invalid media-type value on headers [Accept, Content-Type]",
+            caused_by={"type": "status_exception", "reason": problem},
+        )
+
+
+# --- request parsing ---------------------------------------------------------------------------
+
+async def json_body(request: Request, *, required: bool = False) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        if required:
+            raise EsError(400, "parse_exception", "request body is required")
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise EsError(400, "x_content_parse_exception", f"Failed to parse request body: {exc}") from None
+    if not isinstance(body, dict):
+        raise EsError(400, "x_content_parse_exception", "request body must be a JSON object")
+    return body
+
+
+async def ndjson_lines(request: Request) -> list[Any]:
+    lines = []
+    for n, line in enumerate((await request.body()).splitlines(), start=1):
+        if line.strip():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                raise EsError(400, "x_content_parse_exception", f"[{n}:1] Malformed action/metadata line") from None
+    return lines
+
+
+def bool_param(request: Request, name: str, default: bool = False) -> bool:
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    if value in ("", "true"):
+        return True
+    if value == "false":
+        return False
+    raise illegal_argument(
+        f"Failed to parse value [{value}] as only [true] or [false] are allowed."
+    )
+
+
+def int_param(request: Request, name: str, default: int | None = None) -> int | None:
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise illegal_argument(f"Failed to parse int parameter [{name}] with value [{value}]") from None
+
+
+_TIME_UNITS = {"nanos": 1e-9, "micros": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_TIME_RE = re.compile(r"^(-?\d+(?:\.\d+)?)(nanos|micros|ms|s|m|h|d)$")
+
+
+def parse_time(value: str | int | float, setting: str) -> float:
+    """An ES time value ('30s', '5m', '500ms', or -1) in seconds."""
+    if isinstance(value, int | float):
+        return float(value) / 1000.0  # numbers are milliseconds
+    if value == "-1":
+        return -1.0
+    m = _TIME_RE.match(value.strip())
+    if not m:
+        raise EsError(
+            400,
+            "parse_exception",
+            f"failed to parse setting [{setting}] with value [{value}] as a time value: "
+            "unit is missing or unrecognized",
+        )
+    return float(m.group(1)) * _TIME_UNITS[m.group(2)]
+
+
+def time_param(request: Request, name: str, default: float | None = None) -> float | None:
+    value = request.query_params.get(name)
+    return default if value is None else parse_time(value, name)
+
+
+def param(request: Request, body: dict[str, Any], name: str, default: Any = None) -> Any:
+    """A parameter that may come in the query string or the body (ES accepts both for several APIs)."""
+    if name in request.query_params:
+        return request.query_params[name]
+    return body.get(name, default)

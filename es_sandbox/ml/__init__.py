@@ -1,0 +1,1 @@
+"""Machine learning: trained models, deployments, inference (with a cost model)."""

@@ -1,0 +1,5 @@
+"""(being written)"""
+
+from es_sandbox.http import Router
+
+router = Router()

@@ -1,0 +1,72 @@
+"""Shared test set-up.
+
+Airflow reads its configuration when first imported, so the environment for a throw-away Airflow
+home (SQLite metadata DB, this repo's dags/ and plugins/) is set here, before any test module
+imports airflow. Sandbox fixtures start real es_sandbox processes that tests reach over HTTP with
+the real elasticsearch-py client.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME}/airflow.db",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
+    }
+)
+for path in (str(ROOT / "plugins"), str(ROOT)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from es_sandbox import SandboxConfig, SandboxProcess  # noqa: E402
+
+# Fast clocks for tests: downloads take half a second, inference one millisecond.
+TEST_SANDBOX = {"port": 0, "download_seconds": 0.5, "inference_ms": 1.0}
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxProcess]:
+    """One sandbox for the session; `es` resets it before every test."""
+    proc = SandboxProcess(SandboxConfig(**TEST_SANDBOX))
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def es(sandbox: SandboxProcess):
+    from elasticsearch import Elasticsearch
+
+    client = Elasticsearch(sandbox.url, request_timeout=30)
+    client.perform_request("POST", "/_sandbox/reset", headers={"accept": "application/json"})
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def start_sandbox() -> Iterator[Callable[..., SandboxProcess]]:
+    """Factory for sandboxes with their own options (stopped after the test)."""
+    started: list[SandboxProcess] = []
+
+    def start(**options) -> SandboxProcess:
+        proc = SandboxProcess(SandboxConfig(**{**TEST_SANDBOX, **options}))
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()

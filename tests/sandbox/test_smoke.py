@@ -1,0 +1,18 @@
+"""The sandbox starts, answers like a node on unknown routes, and stops on SIGTERM."""
+
+import pytest
+from elasticsearch import BadRequestError
+
+
+def test_unknown_route_answers_like_elasticsearch(es):
+    with pytest.raises(BadRequestError) as info:
+        es.perform_request("GET", "/_no_such_api", headers={"accept": "application/json"})
+    assert info.value.meta.status == 400
+    assert info.value.meta.headers["x-elastic-product"] == "Elasticsearch"
+    assert info.value.body["error"]["reason"] == "no handler found for uri [/_no_such_api] and method [GET]"
+
+
+def test_stops_cleanly(start_sandbox):
+    proc = start_sandbox()
+    proc.stop()
+    assert proc.proc.returncode == 0
