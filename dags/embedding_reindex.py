@@ -1,0 +1,135 @@
+"""
+### embedding_reindex
+
+Embeds the documents of an Elasticsearch index with a model deployed in Elasticsearch ML (ELSER by
+default) into a new index, verifies every document carries its embedding, then points an alias at
+it.
+
+**Params** (the trigger form): `source_index` (required; nightly runs use its default, the
+environment variable `EMBEDDING_REINDEX_SOURCE_INDEX`, else `documents`), `dest_index` (default
+`<source>-<model>-<run time>`), `alias` (default `<source>-embedded`), `query` (which documents,
+default all), `mode` (`full`).
+
+**Variables** (JSON, read at run time; missing keys keep their defaults, see
+`include/variables.json`): `embedding_model`, `embedding_deployment`, `embedding_pipeline`,
+`embedding_reindex`. The first task validates them and the Params before anything is written.
+
+**Connection**: `elasticsearch_default`.
+
+**Schedule**: nightly at 02:00 UTC; override with the environment variable
+`EMBEDDING_REINDEX_SCHEDULE` (a cron expression, or `none` for manual runs only). Both environment
+variables are read when the file is parsed; nothing else is (no Variable, no cluster).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Param
+from es_embedding.errors import transient_only_retry_policy
+from es_embedding.operators import (
+    CreateDestIndexOperator,
+    EnsureModelOperator,
+    PutPipelineOperator,
+    StartDeploymentOperator,
+    StartReindexOperator,
+    SwapAliasOperator,
+    ValidateRunOperator,
+    VerifyEmbeddingsOperator,
+)
+from es_embedding.sensors import DeploymentStateSensor, ModelDownloadSensor, ReindexTaskSensor
+
+DEFAULT_SCHEDULE = "0 2 * * *"
+_schedule = os.environ.get("EMBEDDING_REINDEX_SCHEDULE", DEFAULT_SCHEDULE).strip()
+# Airflow refuses a schedule while a required Param has no default: nightly runs need a source.
+_source_default = os.environ.get("EMBEDDING_REINDEX_SOURCE_INDEX", "documents").strip() or "documents"
+
+with DAG(
+    dag_id="embedding_reindex",
+    description="Embed an Elasticsearch index with an ML model into a new index and swap an alias to it",
+    doc_md=__doc__,
+    schedule=None if _schedule.lower() in ("", "none") else _schedule,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["elasticsearch", "embeddings", "ml"],
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+        "retry_policy": transient_only_retry_policy(),
+    },
+    params={
+        "source_index": Param(
+            _source_default,
+            type="string",
+            minLength=1,
+            title="Source index",
+            description="Index (or alias) whose documents are embedded.",
+        ),
+        "dest_index": Param(
+            None,
+            type=["null", "string"],
+            title="Destination index",
+            description="New index for the embedded documents. Empty: <source>-<model>-<run time>.",
+        ),
+        "alias": Param(
+            None,
+            type=["null", "string"],
+            title="Alias",
+            description="Alias moved to the destination once verified. Empty: <source>-embedded.",
+        ),
+        "query": Param(
+            {"match_all": {}},
+            type="object",
+            title="Query",
+            description="Query DSL selecting the source documents to embed.",
+        ),
+        "mode": Param(
+            "full",
+            type="string",
+            enum=["full"],
+            title="Mode",
+            description="full: embed every document matching the query into the destination index.",
+        ),
+    },
+) as dag:
+    validate = ValidateRunOperator(task_id="validate_settings")
+    ensure_model = EnsureModelOperator(task_id="ensure_model")
+    model_id = ensure_model.output["model_id"]
+    wait_model = ModelDownloadSensor(task_id="wait_model_download", model_id=model_id)
+    start_deployment = StartDeploymentOperator(task_id="start_deployment", model_id=model_id)
+    deployment_id = start_deployment.output["deployment_id"]
+    wait_deployment = DeploymentStateSensor(task_id="wait_deployment", deployment_id=deployment_id)
+    put_pipeline = PutPipelineOperator(task_id="put_pipeline", model_id=model_id, deployment_id=deployment_id)
+    create_index = CreateDestIndexOperator(
+        task_id="create_dest_index",
+        source_index=validate.output["source_index"],
+        dest_index=validate.output["dest_index"],
+        model_id=model_id,
+    )
+    start_reindex = StartReindexOperator(
+        task_id="start_reindex",
+        source_index=validate.output["source_index"],
+        dest_index=create_index.output["dest_index"],
+        query=validate.output["query"],
+        deployment_id=deployment_id,
+        pipeline_id=put_pipeline.output["pipeline_id"],
+    )
+    wait_reindex = ReindexTaskSensor(task_id="wait_reindex", es_task_id=start_reindex.output["es_task_id"])
+    verify = VerifyEmbeddingsOperator(
+        task_id="verify_embeddings",
+        source_index=validate.output["source_index"],
+        dest_index=create_index.output["dest_index"],
+        query=validate.output["query"],
+        deployment_id=deployment_id,
+    )
+    swap_alias = SwapAliasOperator(
+        task_id="swap_alias", alias=validate.output["alias"], dest_index=create_index.output["dest_index"]
+    )
+
+    validate >> ensure_model >> wait_model >> start_deployment >> wait_deployment >> put_pipeline
+    put_pipeline >> create_index >> start_reindex >> wait_reindex >> verify >> swap_alias

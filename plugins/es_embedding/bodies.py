@@ -1,0 +1,101 @@
+"""Request bodies this package sends: the ingest pipeline and the destination index. Pure functions."""
+
+from __future__ import annotations
+
+import copy
+
+from es_embedding.errors import EmbeddingError
+from es_embedding.naming import MANAGED_BY
+from es_embedding.settings import PipelineSettings
+
+ELSER_INPUT_FIELD = "text_field"
+
+
+def pipeline_definition(settings: PipelineSettings, model_ref: str) -> dict:
+    """Inference processor input -> output; on failure, the document is kept and the failure recorded
+    in `failure_field` (message and processor) so the verify step can count and show it."""
+    failure = settings.failure_field
+    return {
+        "description": f"Embeds [{settings.input_field}] into [{settings.output_field}] with [{model_ref}]",
+        "processors": [
+            {
+                "inference": {
+                    "tag": "embed",
+                    "model_id": model_ref,
+                    "input_output": [
+                        {"input_field": settings.input_field, "output_field": settings.output_field}
+                    ],
+                    **({"ignore_missing": True} if settings.ignore_missing else {}),
+                }
+            }
+        ],
+        "on_failure": [
+            {"set": {"field": f"{failure}.message", "value": "{{ _ingest.on_failure_message }}"}},
+            {"set": {"field": f"{failure}.processor", "value": "{{ _ingest.on_failure_processor_type }}"}},
+        ],
+        "_meta": {"managed_by": MANAGED_BY},
+    }
+
+
+def same_pipeline(stored: dict, wanted: dict) -> bool:
+    """Whether the stored pipeline already is `wanted` (ignoring its version)."""
+    return all(stored.get(key) == value for key, value in wanted.items())
+
+
+def embedding_field_mapping(model_config: dict) -> dict:
+    """The mapping of the output field for a model's `inference_config`."""
+    inference = model_config.get("inference_config") or {}
+    if "text_expansion" in inference or "sparse_embedding" in inference:
+        return {"type": "sparse_vector"}
+    if "text_embedding" in inference:
+        dims = inference["text_embedding"].get("embedding_size")
+        if not dims:
+            raise EmbeddingError(
+                f"model [{model_config.get('model_id')}] has no text_embedding.embedding_size; "
+                "cannot map a dense_vector field"
+            )
+        return {"type": "dense_vector", "dims": dims}
+    raise EmbeddingError(
+        f"model [{model_config.get('model_id')}] has inference_config {sorted(inference)}; "
+        "only text_expansion (ELSER) and text_embedding models produce fields this DAG can map"
+    )
+
+
+def dest_index_body(source: dict, settings: PipelineSettings, field_mapping: dict, meta: dict) -> dict:
+    """Mappings and settings of the destination: the source's plus the embedding and failure fields.
+
+    `source` is one `GET <index>` entry ({"mappings", "settings"}). No default_pipeline: the reindex
+    names the pipeline, so documents written later by other clients are not embedded by surprise.
+    """
+    mappings = copy.deepcopy(source.get("mappings") or {})
+    properties = mappings.setdefault("properties", {})
+    properties[settings.output_field] = field_mapping
+    properties[settings.failure_field] = {
+        "properties": {"message": {"type": "text"}, "processor": {"type": "keyword"}}
+    }
+    mappings["_meta"] = {"managed_by": MANAGED_BY, **meta}
+    index_settings = (source.get("settings") or {}).get("index") or {}
+    wanted = {key: index_settings[key] for key in ("number_of_shards", "analysis") if key in index_settings}
+    return {"mappings": mappings, "settings": {"index": wanted} if wanted else {}}
+
+
+def field_mapping_at(mappings: dict, dotted: str) -> dict | None:
+    """The mapping of `a.b.c` in {"properties": ...}, or None."""
+    node: dict | None = mappings
+    for part in dotted.split("."):
+        node = ((node or {}).get("properties") or {}).get(part)
+        if node is None:
+            return None
+    return node
+
+
+def managed_meta(mappings: dict) -> dict | None:
+    meta = mappings.get("_meta") or {}
+    return meta if meta.get("managed_by") == MANAGED_BY else None
+
+
+def source_value(source: dict, dotted: str):
+    node = source
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node

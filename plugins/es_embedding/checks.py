@@ -1,0 +1,135 @@
+"""What one poll's response means: shared by the triggers (async) and the sensors' poke (sync).
+
+Each function takes the cluster's responses and returns a `Poll`: the event that ends the wait (or
+None to keep waiting) and a line worth logging.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from es_embedding.reports import Progress, failure_text, summarize_failures
+
+MODEL_IMPORT_ACTIONS = "xpack/ml/model_import*"
+REINDEX_ACTIONS = "*reindex"
+
+
+class Poll(NamedTuple):
+    event: dict | None
+    message: str | None = None
+
+
+def error(message: str, **extra) -> Poll:
+    return Poll({"status": "error", "message": message, **extra}, message)
+
+
+def import_task_id(tasks_resp: dict, model_id: str) -> str | None:
+    """Id of the running download task of `model_id` in a `GET _tasks?actions=xpack/ml/model_import*`."""
+    for node_id, node in (tasks_resp.get("nodes") or {}).items():
+        for task_id, task in (node.get("tasks") or {}).items():
+            if model_id in (task.get("description") or ""):
+                return task_id if ":" in task_id else f"{node_id}:{task_id}"
+    return None
+
+
+def download(models_resp: dict, model_id: str, running_task: str | None, seen_task: str | None) -> Poll:
+    """fully_defined -> success; still downloading -> wait; download gone without a model -> error."""
+    configs = models_resp.get("trained_model_configs") or []
+    config = next((c for c in configs if c.get("model_id") == model_id), None)
+    if config is None:
+        return error(f"model [{model_id}] disappeared while downloading (deleted, or its download failed)")
+    if config.get("fully_defined"):
+        return Poll({"status": "success", "model_id": model_id}, f"model [{model_id}] is fully defined")
+    if running_task or seen_task is None:
+        return Poll(None, f"model [{model_id}] downloading (task {running_task or 'not listed yet'})")
+    return error(
+        f"the download of model [{model_id}] (task {seen_task}) ended but the model is not fully "
+        "defined; delete the model and run again, or set force_download in Variable 'embedding_model'"
+    )
+
+
+def deployment_stats(stats_resp: dict, deployment_id: str) -> dict | None:
+    for stats in stats_resp.get("trained_model_stats") or []:
+        deployment = stats.get("deployment_stats") or {}
+        if deployment.get("deployment_id") == deployment_id:
+            return deployment
+    return None
+
+
+def route_reasons(deployment: dict) -> list[str]:
+    """`node <id>: <routing state>[: reason]` per node, and the deployment's own reason."""
+    lines = [f"deployment: {deployment['reason']}"] if deployment.get("reason") else []
+    for route in deployment.get("nodes") or []:
+        node_ids = ", ".join(route.get("node") or {}) or "?"
+        routing = route.get("routing_state") or {}
+        reason = f": {routing['reason']}" if routing.get("reason") else ""
+        lines.append(f"node {node_ids}: {routing.get('routing_state', '?')}{reason}")
+    return lines
+
+
+def deployment(stats_resp: dict, deployment_id: str, wanted_state: str) -> Poll:
+    """Success once `wanted_state` (started | fully_allocated) is reached; error on failed/absent."""
+    stats = deployment_stats(stats_resp, deployment_id)
+    if stats is None:
+        return error(f"deployment [{deployment_id}] does not exist (stopped while we waited?)")
+    state = stats.get("state")
+    allocation = stats.get("allocation_status") or {}
+    reasons = "; ".join(route_reasons(stats)) or "no reason given"
+    if state == "failed":
+        return error(f"deployment [{deployment_id}] failed: {reasons}")
+    if state == "stopping":
+        return error(f"deployment [{deployment_id}] is stopping")
+    count, target = allocation.get("allocation_count", 0), allocation.get("target_allocation_count")
+    reached = allocation.get("state") == "fully_allocated" if wanted_state == "fully_allocated" else count > 0
+    summary = (
+        f"deployment [{deployment_id}] {state}, {count}/{target} allocations ({allocation.get('state')})"
+    )
+    if state == "started" and reached:
+        event = {
+            "status": "success",
+            "deployment_id": deployment_id,
+            "state": state,
+            "allocation_count": count,
+            "target_allocation_count": target,
+            "threads_per_allocation": stats.get("threads_per_allocation"),
+            "queue_capacity": stats.get("queue_capacity"),
+        }
+        return Poll(event, summary)
+    return Poll(None, f"{summary}, waiting for {wanted_state}: {reasons}")
+
+
+def reindex(task_resp: dict, es_task_id: str) -> Poll:
+    """Progress while running; on completion the result summarised (failures counted, sampled)."""
+    task = task_resp.get("task") or {}
+    status = task.get("status") or {}
+    if not task_resp.get("completed"):
+        progress = Progress.of(status, (task.get("running_time_in_nanos") or 0) / 1e9)
+        return Poll(None, progress.line(es_task_id))
+    if task_resp.get("error"):
+        err = task_resp["error"]
+        return error(
+            f"reindex {es_task_id} ended with {err.get('type')}: {err.get('reason')}", es_task_id=es_task_id
+        )
+    response = task_resp.get("response") or {}
+    failures = summarize_failures(response.get("failures") or [])
+    result = {
+        key: response.get(key)
+        for key in ("took", "total", "created", "updated", "deleted", "batches", "version_conflicts", "noops")
+    }
+    result.update(canceled=response.get("canceled"), timed_out=response.get("timed_out"), failures=failures)
+    message = f"reindex {es_task_id} completed: {result['created']} created, {result['updated']} updated of {result['total']}"
+    if failures["count"]:
+        message += f"; {failure_text(failures)}"
+    return Poll({"status": "success", "es_task_id": es_task_id, "result": result}, message)
+
+
+def running_reindex(tasks_resp: dict, source: str, dest: str) -> str | None:
+    """The id of a running parent reindex from `source` to `dest`, from `GET _tasks?detailed`."""
+    wanted = f"reindex from [{source}] to [{dest}]"
+    for node_id, node in (tasks_resp.get("nodes") or {}).items():
+        for task_id, task in (node.get("tasks") or {}).items():
+            if task.get("parent_task_id"):
+                continue
+            if (task.get("description") or "").startswith(wanted) and not task.get("cancelled"):
+                return task_id if ":" in task_id else f"{node_id}:{task_id}"
+    return None

@@ -1,0 +1,131 @@
+"""Elasticsearch errors turned into messages that say what happened, where, and what to do.
+
+Two families matter to Airflow's retry policy: `TransientClusterError` (connection trouble, 429,
+5xx: worth a retry with backoff) and everything else derived from `EmbeddingError` (a retry would
+fail the same way, so the DAG fails at once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator, Iterable
+
+import elastic_transport
+from elasticsearch import ApiError
+
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class EmbeddingError(Exception):
+    """A failure of the embedding chain that a retry would not fix."""
+
+
+class SettingsError(EmbeddingError):
+    """A Variable or Param is invalid; raised before the first cluster call."""
+
+
+class ClusterRequestError(EmbeddingError):
+    """The cluster refused a request (4xx other than 408/429)."""
+
+    def __init__(self, message: str, status: int | None = None, error_type: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+
+
+class TransientClusterError(ClusterRequestError):
+    """The cluster could not be reached, or answered 408/429/5xx: a retry may succeed."""
+
+
+class CapacityError(EmbeddingError):
+    """The ML nodes lack the processors the deployment settings ask for."""
+
+
+class DeploymentFailedError(EmbeddingError):
+    """A deployment reached `failed`, or cannot be reused as configured."""
+
+
+class ModelDownloadError(EmbeddingError):
+    """The model's download failed or vanished."""
+
+
+class ReindexFailedError(EmbeddingError):
+    """The reindex task ended with an error or with failures the policy does not tolerate."""
+
+
+class VerificationError(EmbeddingError):
+    """The destination index does not hold what the reindex promised."""
+
+
+class AliasError(EmbeddingError):
+    """The alias cannot be moved safely."""
+
+
+def api_error_reason(exc: ApiError) -> tuple[str | None, str]:
+    """(type, reason) of an ES error body, the root cause's reason appended when it differs."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error")
+    if isinstance(error, str):
+        return None, error
+    if not isinstance(error, dict):
+        return None, str(exc.message)
+    reason = str(error.get("reason") or exc.message)
+    caused_by = error.get("caused_by")
+    if isinstance(caused_by, dict) and caused_by.get("reason") and caused_by["reason"] != reason:
+        reason = f"{reason} (caused by {caused_by.get('type')}: {caused_by['reason']})"
+    return error.get("type"), reason
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def translate(exc: Exception, action: str, secrets: Iterable[str] = ()) -> Exception:
+    """The exception to raise for `exc`, raised while `action` (e.g. "starting deployment [x]")."""
+    if isinstance(exc, ApiError):
+        status = exc.meta.status if exc.meta is not None else None
+        error_type, reason = api_error_reason(exc)
+        message = redact(
+            f"{action} failed: HTTP {status} {error_type or ''}: {reason}".replace("  ", " "), secrets
+        )
+        cls = TransientClusterError if status in TRANSIENT_STATUSES else ClusterRequestError
+        return cls(message, status=status, error_type=error_type)
+    if isinstance(exc, elastic_transport.TransportError):
+        # Connection refused, TLS failures, client-side timeouts: the cluster may come back.
+        message = redact(f"{action} failed: {type(exc).__name__}: {exc.message}", secrets)
+        return TransientClusterError(message)
+    return exc
+
+
+@contextlib.contextmanager
+def cluster_call(action: str, secrets: Iterable[str] = ()) -> Generator[None, None, None]:
+    """Run cluster calls; ES and transport errors leave as `EmbeddingError`s naming `action`."""
+    try:
+        yield
+    except (ApiError, elastic_transport.TransportError) as exc:
+        raise translate(exc, action, secrets) from None
+
+
+def status_of(exc: BaseException) -> int | None:
+    meta = getattr(exc, "meta", None)
+    return getattr(meta, "status", None) if meta is not None else getattr(exc, "status", None)
+
+
+def transient_only_retry_policy():
+    """Airflow retry policy: retry connection trouble, 408/429/5xx; fail at once on anything else
+    (bad settings, refusals, failed deployments), since a retry would fail the same way."""
+    from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
+
+    return ExceptionRetryPolicy(
+        rules=[
+            RetryRule(
+                exception=[f"{__name__}.TransientClusterError", "elastic_transport.TransportError"],
+                action=RetryAction.RETRY,
+                reason="transient cluster error (connection, 408, 429 or 5xx)",
+            ),
+        ],
+        default=RetryAction.FAIL,
+    )

@@ -1,0 +1,225 @@
+"""The waits: model download, deployment allocation, reindex task. Deferrable by default (no worker
+slot while waiting), bounded by the Variable's timeout; `deferrable=False` polls in the worker
+with the same checks (es_embedding.checks) the triggers use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from es_embedding import checks
+from es_embedding.errors import (
+    DeploymentFailedError,
+    EmbeddingError,
+    ModelDownloadError,
+    ReindexFailedError,
+    cluster_call,
+)
+from es_embedding.hooks import DEFAULT_CONN_ID, ElasticsearchEmbeddingHook
+from es_embedding.reports import failure_text
+from es_embedding.settings import DeploymentSettings, ModelSettings, ReindexSettings, load_stage
+from es_embedding.triggers import DeploymentStateTrigger, ModelDownloadTrigger, ReindexTaskTrigger
+
+
+class EsWaitSensor(BaseSensorOperator):
+    """Checks once at once (a re-run finds the work done and does not defer), then defers to the
+    trigger or pokes. Subclasses give the Variable, the trigger, the sync check and the outcome."""
+
+    ui_color = "#e4f0e8"
+    failure = EmbeddingError
+
+    def __init__(self, *, es_conn_id: str = DEFAULT_CONN_ID, deferrable: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.es_conn_id = es_conn_id
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> ElasticsearchEmbeddingHook:
+        return ElasticsearchEmbeddingHook(self.es_conn_id)
+
+    def wait_bounds(self) -> tuple[float, float]:
+        """(timeout, poll interval) in seconds, from the Variable."""
+        raise NotImplementedError
+
+    def make_trigger(self, poll_interval: float):
+        raise NotImplementedError
+
+    def check(self) -> checks.Poll:
+        raise NotImplementedError
+
+    def succeeded(self, context: Any, event: dict) -> Any:
+        return event
+
+    def checked(self) -> checks.Poll:
+        with cluster_call(self.waiting_for, self.hook.secrets):
+            result = self.check()
+        if result.message:
+            self.log.info(result.message)
+        return result
+
+    @property
+    def waiting_for(self) -> str:
+        return f"task {self.task_id}"
+
+    def execute(self, context: Any) -> Any:
+        timeout, poll_interval = self.wait_bounds()
+        result = self.checked()
+        if result.event is not None:
+            return self.execute_complete(context, result.event)
+        if self.deferrable:
+            self.defer(
+                trigger=self.make_trigger(poll_interval),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=timeout),
+            )
+        self.timeout, self.poke_interval = timeout, poll_interval
+        return super().execute(context)
+
+    def poke(self, context: Any) -> PokeReturnValue:
+        result = self.checked()
+        if result.event is None:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self.execute_complete(context, result.event))
+
+    def execute_complete(self, context: Any, event: dict | None = None) -> Any:
+        if not isinstance(event, dict) or event.get("status") not in ("success", "error"):
+            raise EmbeddingError(f"{self.task_id}: unexpected trigger event {event!r}")
+        if event["status"] == "error":
+            raise self.failure(event.get("message") or "the wait failed without a message")
+        return self.succeeded(context, event)
+
+
+class ModelDownloadSensor(EsWaitSensor):
+    """Stage 2: waits until the model is fully_defined (its download finished)."""
+
+    template_fields: Sequence[str] = ("model_id",)
+    failure = ModelDownloadError
+
+    def __init__(self, *, model_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_id = model_id
+        self._seen_task: str | None = None
+
+    @property
+    def waiting_for(self) -> str:
+        return f"waiting for the download of model [{self.model_id}]"
+
+    def wait_bounds(self) -> tuple[float, float]:
+        settings: ModelSettings = load_stage("embedding_model")
+        return settings.timeout, settings.poll_interval
+
+    def make_trigger(self, poll_interval: float) -> ModelDownloadTrigger:
+        return ModelDownloadTrigger(
+            model_id=self.model_id, conn_id=self.es_conn_id, poll_interval=poll_interval
+        )
+
+    def check(self) -> checks.Poll:
+        es = self.hook.client
+        running = checks.import_task_id(
+            dict(es.tasks.list(actions=checks.MODEL_IMPORT_ACTIONS, detailed=True)), self.model_id
+        )
+        self._seen_task = running or self._seen_task
+        models = dict(es.ml.get_trained_models(model_id=self.model_id, include="definition_status"))
+        return checks.download(models, self.model_id, running, self._seen_task)
+
+    def succeeded(self, context: Any, event: dict) -> str:
+        return event["model_id"]
+
+
+class DeploymentStateSensor(EsWaitSensor):
+    """Stage 4: waits until the deployment is `started` or `fully_allocated` (Variable
+    `embedding_deployment.wanted_state`), logging per-node routing reasons; fails on `failed`.
+    Returns the deployment's allocation_count, threads_per_allocation and queue_capacity."""
+
+    template_fields: Sequence[str] = ("deployment_id",)
+    failure = DeploymentFailedError
+
+    def __init__(self, *, deployment_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deployment_id = deployment_id
+
+    @cached_property
+    def settings(self) -> DeploymentSettings:
+        return load_stage("embedding_deployment")
+
+    @property
+    def waiting_for(self) -> str:
+        return f"waiting for deployment [{self.deployment_id}]"
+
+    def wait_bounds(self) -> tuple[float, float]:
+        return self.settings.wait_timeout, self.settings.poll_interval
+
+    def make_trigger(self, poll_interval: float) -> DeploymentStateTrigger:
+        return DeploymentStateTrigger(
+            deployment_id=self.deployment_id,
+            wanted_state=self.settings.wanted_state,
+            conn_id=self.es_conn_id,
+            poll_interval=poll_interval,
+        )
+
+    def check(self) -> checks.Poll:
+        stats = dict(self.hook.client.ml.get_trained_models_stats())
+        return checks.deployment(stats, self.deployment_id, self.settings.wanted_state)
+
+
+class ReindexTaskSensor(EsWaitSensor):
+    """Stage 8: follows the reindex task (created/total, docs/s, ETA), then fails on `error` or
+    cancellation and applies the failure policy to `failures`. Returns the result counts."""
+
+    template_fields: Sequence[str] = ("es_task_id",)
+    failure = ReindexFailedError
+
+    def __init__(self, *, es_task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.es_task_id = es_task_id
+
+    @cached_property
+    def settings(self) -> ReindexSettings:
+        return load_stage("embedding_reindex")
+
+    @property
+    def waiting_for(self) -> str:
+        return f"polling reindex task {self.es_task_id}"
+
+    def wait_bounds(self) -> tuple[float, float]:
+        return self.settings.timeout, self.settings.poll_interval
+
+    def make_trigger(self, poll_interval: float) -> ReindexTaskTrigger:
+        return ReindexTaskTrigger(
+            es_task_id=self.es_task_id, conn_id=self.es_conn_id, poll_interval=poll_interval
+        )
+
+    def check(self) -> checks.Poll:
+        return checks.reindex(dict(self.hook.client.tasks.get(task_id=self.es_task_id)), self.es_task_id)
+
+    def succeeded(self, context: Any, event: dict) -> dict:
+        result = event["result"]
+        if result.get("canceled"):
+            raise ReindexFailedError(f"reindex {self.es_task_id} was cancelled: {result['canceled']}")
+        failures = result["failures"]
+        if failures["count"]:
+            tolerated = (
+                self.settings.failure_policy == "tolerate" and failures["count"] <= self.settings.max_failures
+            )
+            text = f"reindex {self.es_task_id}: {failure_text(failures)}"
+            if not tolerated:
+                raise ReindexFailedError(
+                    f"{text}. A failure stops the reindex; with failure_policy 'tolerate' and max_failures "
+                    f">= {failures['count']} in Variable 'embedding_reindex' the run would continue to verify"
+                )
+            self.log.warning(
+                "%s (tolerated: failure_policy 'tolerate', max_failures %d)", text, self.settings.max_failures
+            )
+        context["ti"].xcom_push(key="reindex_result", value=result)
+        return result
+
+    def on_kill(self) -> None:
+        # Worker-side kill while poking (deferred waits are cancelled by the trigger's on_kill).
+        if self.es_task_id:
+            self.log.info("Cancelling reindex task %s", self.es_task_id)
+            with cluster_call(f"cancelling reindex task {self.es_task_id}", self.hook.secrets):
+                self.hook.client.tasks.cancel(task_id=self.es_task_id)

@@ -1,0 +1,349 @@
+"""The four Airflow Variables that tune the chain: typed, defaulted, validated with ES's own limits.
+
+Read at run time only (`load_stage`, `load_all`). A missing Variable means the defaults; a Variable
+may set only some keys. Unknown keys and invalid values fail with one message naming the Variable,
+the key, the value and what is allowed, before anything is sent to the cluster.
+Defaults equal `include/variables.json` (a unit test holds them equal).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
+
+from es_embedding.errors import SettingsError
+
+_TIME_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "micros": 1e-6, "nanos": 1e-9}
+_TIME_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s|ms|micros|nanos)\s*$")
+TIME_HELP = 'an ES time string such as "30s", "5m", "2h", or a number of seconds'
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds in an ES time string ("90s", "5m") or a plain number of seconds; must be > 0."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _TIME_RE.match(value)):
+        seconds = float(match.group(1)) * _TIME_UNITS[match.group(2)]
+    else:
+        raise ValueError(TIME_HELP)
+    if seconds <= 0:
+        raise ValueError(f"a duration > 0: {TIME_HELP}")
+    return seconds
+
+
+def es_time(seconds: float) -> str:
+    """The ES time string for a number of seconds, in the largest exact unit ("30m", "90s", "1500ms")."""
+    for unit in ("d", "h", "m", "s"):
+        count = seconds / _TIME_UNITS[unit]
+        if count >= 1 and float(count).is_integer():
+            return f"{int(count)}{unit}"
+    return f"{round(seconds * 1000)}ms"
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(es_time, when_used="json")]
+
+
+def parse_slices(value: Any) -> int | str:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ValueError('an integer >= 1 or "auto"')
+
+
+THREAD_CHOICES = (1, 2, 4, 8, 16, 32)
+QUEUE_CAPACITY_MAX = {8: 1_000_000, 9: 100_000}
+
+
+class _Stage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSettings(_Stage):
+    """Variable `embedding_model`: which trained model, and how to wait for its download."""
+
+    model_id: str = Field(".elser_model_2", min_length=1)
+    prefer_platform_specific: bool = True
+    force_download: bool = False
+    timeout: Seconds = Field(1800.0, description="bound of the wait for fully_defined")
+    poll_interval: Seconds = 5.0
+
+
+class AdaptiveAllocations(_Stage):
+    enabled: bool = True
+    min_number_of_allocations: int | None = Field(None, ge=0)
+    max_number_of_allocations: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> AdaptiveAllocations:
+        low, high = self.min_number_of_allocations, self.max_number_of_allocations
+        if low is not None and high is not None and low > high:
+            raise _KeyError(
+                "adaptive_allocations.min_number_of_allocations",
+                low,
+                f"an integer <= max_number_of_allocations ({high})",
+            )
+        return self
+
+
+class DeploymentSettings(_Stage):
+    """Variable `embedding_deployment`: the start-deployment parameters and the wait for allocation."""
+
+    deployment_id: str = Field("elser-ingest", min_length=1)
+    number_of_allocations: int | None = Field(1, ge=1)
+    threads_per_allocation: int = 1
+    queue_capacity: int = Field(10_000, ge=1, le=max(QUEUE_CAPACITY_MAX.values()))
+    priority: Literal["normal", "low"] = "normal"
+    adaptive_allocations: AdaptiveAllocations | None = None
+    wait_for: Literal["starting", "started", "fully_allocated"] = "starting"
+    timeout: Seconds = Field(30.0, description="the start API's own server-side wait")
+    wanted_state: Literal["started", "fully_allocated"] = "fully_allocated"
+    wait_timeout: Seconds = 1200.0
+    poll_interval: Seconds = 5.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _allocations_or_adaptive(cls, data: Any) -> Any:
+        # Adaptive allocations replace a fixed count: a partial Variable that only enables them
+        # must not inherit the default number_of_allocations.
+        adaptive = data.get("adaptive_allocations") if isinstance(data, dict) else None
+        if (
+            isinstance(adaptive, dict)
+            and adaptive.get("enabled", True)
+            and "number_of_allocations" not in data
+        ):
+            data = {**data, "number_of_allocations": None}
+        return data
+
+    @model_validator(mode="after")
+    def _es_rules(self) -> DeploymentSettings:
+        if self.threads_per_allocation not in THREAD_CHOICES:
+            raise _KeyError(
+                "threads_per_allocation",
+                self.threads_per_allocation,
+                "a power of 2 <= 32: 1, 2, 4, 8, 16, 32",
+            )
+        adaptive = self.adaptive_allocations is not None and self.adaptive_allocations.enabled
+        if adaptive and self.number_of_allocations is not None:
+            raise _KeyError(
+                "number_of_allocations",
+                self.number_of_allocations,
+                "null when adaptive_allocations is enabled (ES: cannot be set if adaptive allocations is enabled)",
+            )
+        if not adaptive and self.number_of_allocations is None:
+            raise _KeyError(
+                "number_of_allocations", None, "an integer >= 1 unless adaptive_allocations is enabled"
+            )
+        if self.priority == "low" and (
+            adaptive or self.number_of_allocations != 1 or self.threads_per_allocation != 1
+        ):
+            raise _KeyError(
+                "priority",
+                "low",
+                "'low' only with number_of_allocations 1, threads_per_allocation 1 and no adaptive_allocations",
+            )
+        return self
+
+    @property
+    def adaptive(self) -> bool:
+        return self.adaptive_allocations is not None and self.adaptive_allocations.enabled
+
+    @property
+    def allocations_at_start(self) -> int:
+        """Allocations the cluster must place at once (ES starts adaptive deployments at min, or 1)."""
+        if self.adaptive:
+            return max(self.adaptive_allocations.min_number_of_allocations or 0, 1)
+        return self.number_of_allocations or 1
+
+
+class PipelineSettings(_Stage):
+    """Variable `embedding_pipeline`: the ingest pipeline with the inference processor."""
+
+    pipeline_id: str = Field("es-embedding", min_length=1)
+    input_field: str = Field("content", min_length=1)
+    output_field: str = Field("content_embedding", min_length=1)
+    processor_model: Literal["deployment_id", "model_id"] = "deployment_id"
+    failure_field: str = Field("embedding_failure", min_length=1)
+    ignore_missing: bool = False
+
+    @model_validator(mode="after")
+    def _distinct_fields(self) -> PipelineSettings:
+        if len({self.input_field, self.output_field, self.failure_field}) < 3:
+            raise _KeyError(
+                "output_field", self.output_field, "a field other than input_field and failure_field"
+            )
+        return self
+
+
+class ReindexSettings(_Stage):
+    """Variable `embedding_reindex`: the reindex request, its wait, and what failures are tolerated."""
+
+    batch_size: int = Field(100, ge=1, le=10_000)
+    slices: Annotated[int | str, BeforeValidator(parse_slices)] = "auto"
+    requests_per_second: float = -1
+    max_docs: int | None = Field(None, ge=1)
+    conflicts: Literal["abort", "proceed"] = "abort"
+    poll_interval: Seconds = 10.0
+    timeout: Seconds = 43_200.0
+    failure_policy: Literal["fail", "tolerate"] = "fail"
+    max_failures: int = Field(0, ge=0)
+    max_missing_embeddings: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _es_rules(self) -> ReindexSettings:
+        if self.requests_per_second != -1 and self.requests_per_second <= 0:
+            raise _KeyError(
+                "requests_per_second", self.requests_per_second, "-1 (unthrottled) or a number > 0"
+            )
+        return self
+
+
+STAGES: dict[str, type[_Stage]] = {
+    "embedding_model": ModelSettings,
+    "embedding_deployment": DeploymentSettings,
+    "embedding_pipeline": PipelineSettings,
+    "embedding_reindex": ReindexSettings,
+}
+
+
+class EmbeddingSettings(BaseModel):
+    """All four stages, as validated together by the DAG's first task."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: ModelSettings
+    deployment: DeploymentSettings
+    pipeline: PipelineSettings
+    reindex: ReindexSettings
+
+    def check_cluster_version(self, version: str) -> None:
+        """Limits that depend on the cluster: queue_capacity's maximum differs between 8.x and 9.x."""
+        major = int(version.split(".")[0])
+        limit = QUEUE_CAPACITY_MAX.get(major, QUEUE_CAPACITY_MAX[9])
+        if self.deployment.queue_capacity > limit:
+            raise SettingsError(
+                format_problem(
+                    "embedding_deployment",
+                    "queue_capacity",
+                    self.deployment.queue_capacity,
+                    f"1..{limit} on Elasticsearch {version}",
+                )
+            )
+
+
+class _KeyError(ValueError):
+    """A rule on one key, raised inside validators so the message can name that key."""
+
+    def __init__(self, key: str, value: Any, allowed: str):
+        super().__init__(allowed)
+        self.key, self.value, self.allowed = key, value, allowed
+
+
+def format_problem(variable: str, key: str, value: Any, allowed: str) -> str:
+    return f"Variable '{variable}': key '{key}' has value {json.dumps(value)}; allowed: {allowed}"
+
+
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel]:
+    """The (nested) settings model that owns the key at `loc`."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        nested = (
+            [arg for arg in getattr(field.annotation, "__args__", ()) if isinstance(arg, type)]
+            if field
+            else []
+        )
+        model = next((arg for arg in nested if issubclass(arg, BaseModel)), model)
+    return model
+
+
+def _allowed_text(error: dict, model: type[BaseModel]) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return f"no such key; known keys: {', '.join(sorted(_model_at(model, error['loc']).model_fields))}"
+    if kind == "literal_error":
+        return f"one of {ctx['expected']}"
+    bounds = {
+        "greater_than_equal": "a number >= {ge}",
+        "greater_than": "a number > {gt}",
+        "less_than_equal": "a number <= {le}",
+        "less_than": "a number < {lt}",
+        "string_too_short": "a non-empty string",
+    }
+    if kind in bounds:
+        return bounds[kind].format(**ctx)
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return error["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+
+
+def _problem(variable: str, error: dict, model: type[BaseModel]) -> str:
+    original = (error.get("ctx") or {}).get("error")
+    if isinstance(original, _KeyError):
+        return format_problem(variable, original.key, original.value, original.allowed)
+    key = ".".join(str(part) for part in error["loc"]) or "(whole value)"
+    return format_problem(variable, key, error.get("input"), _allowed_text(error, model))
+
+
+def parse_stage(variable: str, raw: Any) -> _Stage:
+    """The validated settings of one Variable's value (None = all defaults)."""
+    model = STAGES[variable]
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SettingsError(
+            f"Variable '{variable}': must be a JSON object of keys ({', '.join(sorted(model.model_fields))}), "
+            f"got {json.dumps(raw)}"
+        )
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = list(dict.fromkeys(_problem(variable, err, model) for err in exc.errors()))
+        raise SettingsError("\n".join(problems)) from None
+
+
+def read_variable(variable: str) -> Any:
+    """The Variable's JSON value, or None when it is not set (run time only: never at parse time)."""
+    from airflow.sdk import Variable
+
+    try:
+        return Variable.get(variable, default=None, deserialize_json=True)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(
+            f"Variable '{variable}': not valid JSON ({exc.msg} at position {exc.pos})"
+        ) from None
+
+
+def load_stage(variable: str) -> _Stage:
+    return parse_stage(variable, read_variable(variable))
+
+
+def load_all() -> EmbeddingSettings:
+    """All four Variables; every problem of every Variable in one error."""
+    parsed, problems = {}, []
+    for variable in STAGES:
+        try:
+            parsed[variable] = load_stage(variable)
+        except SettingsError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return EmbeddingSettings(
+        model=parsed["embedding_model"],
+        deployment=parsed["embedding_deployment"],
+        pipeline=parsed["embedding_pipeline"],
+        reindex=parsed["embedding_reindex"],
+    )
+
+
+def defaults_json() -> dict[str, dict]:
+    """The defaults as `include/variables.json` holds them (the Variables' JSON shape)."""
+    return {name: model().model_dump(mode="json") for name, model in STAGES.items()}

@@ -1,0 +1,156 @@
+"""Async pollers behind the sensors. They run in the triggerer, so they hold only ids, the connection
+id and intervals (never a client or a secret), build their client from the connection, and end with
+one event: {"status": "success", ...} or {"status": "error", "message": ...}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import elastic_transport
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+from elasticsearch import ApiError, AsyncElasticsearch
+from es_embedding import checks
+from es_embedding.errors import TransientClusterError, translate
+from es_embedding.hooks import DEFAULT_CONN_ID, ElasticsearchEmbeddingHook
+
+# Polls in a row that may fail on connection trouble/429/5xx before the wait gives up.
+MAX_TRANSIENT_ERRORS = 5
+
+
+class _PollingTrigger(BaseTrigger):
+    serialized_fields: ClassVar[tuple[str, ...]]
+
+    def __init__(self, *, conn_id: str = DEFAULT_CONN_ID, poll_interval: float = 10.0) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.poll_interval = float(poll_interval)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {name: getattr(self, name) for name in (*self.serialized_fields, "conn_id", "poll_interval")},
+        )
+
+    @property
+    def action(self) -> str:
+        raise NotImplementedError
+
+    async def poll(self, client: AsyncElasticsearch) -> checks.Poll:
+        raise NotImplementedError
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        client, spec = await ElasticsearchEmbeddingHook.async_client(self.conn_id)
+        failures_in_a_row = 0
+        last_message = None
+        try:
+            while True:
+                try:
+                    result = await self.poll(client)
+                    failures_in_a_row = 0
+                except (ApiError, elastic_transport.TransportError) as exc:
+                    problem = translate(exc, self.action, spec.secrets)
+                    failures_in_a_row += 1
+                    if (
+                        not isinstance(problem, TransientClusterError)
+                        or failures_in_a_row > MAX_TRANSIENT_ERRORS
+                    ):
+                        yield TriggerEvent({"status": "error", "message": str(problem)})
+                        return
+                    result = checks.Poll(
+                        None, f"{problem} (poll {failures_in_a_row} of {MAX_TRANSIENT_ERRORS})"
+                    )
+                if result.message and (result.message != last_message or result.event is not None):
+                    self.log.info(result.message)
+                    last_message = result.message
+                if result.event is not None:
+                    yield TriggerEvent(result.event)
+                    return
+                await asyncio.sleep(self.poll_interval)
+        finally:
+            await client.close()
+
+
+class ModelDownloadTrigger(_PollingTrigger):
+    """Waits until the model is `fully_defined`; reports a download that ended without it."""
+
+    serialized_fields = ("model_id",)
+
+    def __init__(self, model_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_id = model_id
+        self._seen_task: str | None = None
+
+    @property
+    def action(self) -> str:
+        return f"waiting for the download of model [{self.model_id}]"
+
+    async def poll(self, client: AsyncElasticsearch) -> checks.Poll:
+        tasks = await client.tasks.list(actions=checks.MODEL_IMPORT_ACTIONS, detailed=True)
+        running = checks.import_task_id(dict(tasks), self.model_id)
+        self._seen_task = running or self._seen_task
+        models = await client.ml.get_trained_models(model_id=self.model_id, include="definition_status")
+        result = checks.download(dict(models), self.model_id, running, self._seen_task)
+        if result.event and result.event["status"] == "error" and self._seen_task:
+            return checks.error(f"{result.message}{await _stored_error(client, self._seen_task)}")
+        return result
+
+
+async def _stored_error(client: AsyncElasticsearch, es_task_id: str) -> str:
+    """The reason a finished task stored, if the cluster kept one."""
+    try:
+        stored = dict(await client.tasks.get(task_id=es_task_id))
+    except (ApiError, elastic_transport.TransportError):
+        return ""
+    err = stored.get("error") or {}
+    return f". Cluster reason: {err.get('type')}: {err.get('reason')}" if err else ""
+
+
+class DeploymentStateTrigger(_PollingTrigger):
+    """Waits until the deployment reaches `wanted_state`, logging each node's routing state and
+    reason when they change; fails when the deployment fails or vanishes."""
+
+    serialized_fields = ("deployment_id", "wanted_state")
+
+    def __init__(self, deployment_id: str, wanted_state: str = "fully_allocated", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deployment_id = deployment_id
+        self.wanted_state = wanted_state
+
+    @property
+    def action(self) -> str:
+        return f"waiting for deployment [{self.deployment_id}]"
+
+    async def poll(self, client: AsyncElasticsearch) -> checks.Poll:
+        stats = await client.ml.get_trained_models_stats()
+        return checks.deployment(dict(stats), self.deployment_id, self.wanted_state)
+
+
+class ReindexTaskTrigger(_PollingTrigger):
+    """Polls the reindex task, logging created/total, docs/s and ETA; cancels it when the Airflow
+    task is killed by a user (mark failed/success, clear)."""
+
+    serialized_fields = ("es_task_id",)
+
+    def __init__(self, es_task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.es_task_id = es_task_id
+
+    @property
+    def action(self) -> str:
+        return f"polling reindex task {self.es_task_id}"
+
+    async def poll(self, client: AsyncElasticsearch) -> checks.Poll:
+        return checks.reindex(dict(await client.tasks.get(task_id=self.es_task_id)), self.es_task_id)
+
+    async def on_kill(self) -> None:
+        client, spec = await ElasticsearchEmbeddingHook.async_client(self.conn_id)
+        try:
+            await client.tasks.cancel(task_id=self.es_task_id)
+            self.log.info("cancelled reindex task %s", self.es_task_id)
+        except (ApiError, elastic_transport.TransportError) as exc:
+            self.log.warning("could not cancel reindex task: %s", translate(exc, self.action, spec.secrets))
+        finally:
+            await client.close()
