@@ -1,5 +1,0 @@
-"""(being written)"""
-
-from es_sandbox.http import Router
-
-router = Router()
