@@ -311,11 +311,18 @@ def parse_stage(variable: str, raw: Any) -> _Stage:
 
 
 def read_variable(variable: str) -> Any:
-    """The Variable's JSON value, or None when it is not set (run time only: never at parse time)."""
+    """The Variable's JSON value, or None when it is not set (run time only: never at parse time).
+
+    Parsed here rather than with deserialize_json=True: the SDK's secrets-backend path logs a JSON
+    error and then reports the Variable as missing, which would silently mean "defaults".
+    """
     from airflow.sdk import Variable
 
+    raw = Variable.get(variable, default=None)
+    if raw is None or isinstance(raw, dict):
+        return raw
     try:
-        return Variable.get(variable, default=None, deserialize_json=True)
+        return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise SettingsError(
             f"Variable '{variable}': not valid JSON ({exc.msg} at position {exc.pos})"
