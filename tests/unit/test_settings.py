@@ -26,7 +26,9 @@ def test_missing_variables_mean_defaults(monkeypatch):
 
 
 def test_partial_variable_keeps_other_defaults(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_VAR_EMBEDDING_DEPLOYMENT", json.dumps({"threads_per_allocation": 4, "timeout": "2m"}))
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_EMBEDDING_DEPLOYMENT", json.dumps({"threads_per_allocation": 4, "timeout": "2m"})
+    )
     deployment = s.load_stage("embedding_deployment")
     assert deployment.threads_per_allocation == 4
     assert deployment.timeout == 120.0
@@ -141,7 +143,10 @@ def test_load_all_reports_every_invalid_variable_at_once(monkeypatch):
     with pytest.raises(SettingsError) as raised:
         s.load_all()
     lines = str(raised.value).splitlines()
-    assert [line.split(":")[0] for line in lines] == ["Variable 'embedding_model'", "Variable 'embedding_reindex'"]
+    assert [line.split(":")[0] for line in lines] == [
+        "Variable 'embedding_model'",
+        "Variable 'embedding_reindex'",
+    ]
 
 
 def test_variable_that_is_not_json(monkeypatch):
@@ -166,7 +171,9 @@ def test_queue_capacity_limit_depends_on_cluster_major():
 
 
 def test_adaptive_allocations_replace_the_fixed_count():
-    deployment = s.parse_stage("embedding_deployment", {"adaptive_allocations": {"max_number_of_allocations": 4}})
+    deployment = s.parse_stage(
+        "embedding_deployment", {"adaptive_allocations": {"max_number_of_allocations": 4}}
+    )
     assert deployment.number_of_allocations is None and deployment.adaptive
     assert deployment.allocations_at_start == 1
     assert s.DeploymentSettings(number_of_allocations=3).allocations_at_start == 3
@@ -174,7 +181,14 @@ def test_adaptive_allocations_replace_the_fixed_count():
 
 @pytest.mark.parametrize(
     ("text", "seconds", "normalised"),
-    [("30s", 30, "30s"), ("5m", 300, "5m"), ("2h", 7200, "2h"), (90, 90, "90s"), ("1500ms", 1.5, "1500ms"), ("1d", 86400, "1d")],
+    [
+        ("30s", 30, "30s"),
+        ("5m", 300, "5m"),
+        ("2h", 7200, "2h"),
+        (90, 90, "90s"),
+        ("1500ms", 1.5, "1500ms"),
+        ("1d", 86400, "1d"),
+    ],
 )
 def test_durations(text, seconds, normalised):
     assert s.parse_duration(text) == seconds

@@ -5,7 +5,13 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from es_embedding.sizing import capacity_for, capacity_problem, ml_node_processors, plan_reindex, used_processors
+from es_embedding.sizing import (
+    capacity_for,
+    capacity_problem,
+    ml_node_processors,
+    plan_reindex,
+    used_processors,
+)
 
 
 def test_plan_that_fits_is_kept():
@@ -42,7 +48,9 @@ def _node(roles, processors):
     return {"roles": roles, "attributes": {"ml.allocated_processors_double": str(processors)}}
 
 
-NODES = {"nodes": {"ml-1": _node(["ml", "data"], 8.0), "ml-2": _node(["ml"], 3.5), "data-1": _node(["data"], 16)}}
+NODES = {
+    "nodes": {"ml-1": _node(["ml", "data"], 8.0), "ml-2": _node(["ml"], 3.5), "data-1": _node(["data"], 16)}
+}
 
 
 def _deployment(deployment_id, threads, per_node, priority="normal", state="started"):
@@ -53,7 +61,11 @@ def _deployment(deployment_id, threads, per_node, priority="normal", state="star
             "priority": priority,
             "state": state,
             "nodes": [
-                {"node": {node: {}}, "routing_state": {"routing_state": "started"}, "number_of_allocations": n}
+                {
+                    "node": {node: {}},
+                    "routing_state": {"routing_state": "started"},
+                    "number_of_allocations": n,
+                }
                 for node, n in per_node.items()
             ],
         }

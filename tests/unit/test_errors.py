@@ -1,0 +1,78 @@
+"""Translation of ES/transport errors, and the retry policy built on it."""
+
+from __future__ import annotations
+
+import elastic_transport
+import pytest
+from airflow.sdk import RetryAction
+from es_embedding.errors import (
+    ClusterRequestError,
+    SettingsError,
+    TransientClusterError,
+    cluster_call,
+    transient_only_retry_policy,
+    translate,
+)
+
+from tests.unit.fakes import api_error
+
+
+def test_api_error_keeps_status_type_and_reason_with_its_cause():
+    exc = api_error(
+        429,
+        "status_exception",
+        "Could not start deployment because no ML nodes with sufficient capacity were found",
+        caused_by={"type": "illegal_state_exception", "reason": "no suitable nodes were found"},
+    )
+    translated = translate(exc, "starting deployment [d]")
+    assert isinstance(translated, TransientClusterError)
+    assert (translated.status, translated.error_type) == (429, "status_exception")
+    assert str(translated) == (
+        "starting deployment [d] failed: HTTP 429 status_exception: Could not start deployment because no ML "
+        "nodes with sufficient capacity were found (caused by illegal_state_exception: no suitable nodes were found)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "transient"),
+    [(400, False), (404, False), (409, False), (408, True), (429, True), (500, True), (503, True)],
+)
+def test_which_statuses_are_transient(status, transient):
+    translated = translate(api_error(status, "t", "r"), "x")
+    assert isinstance(translated, ClusterRequestError)
+    assert isinstance(translated, TransientClusterError) is transient
+
+
+def test_connection_errors_are_transient_and_redacted():
+    exc = elastic_transport.ConnectionError("cannot reach http://es:9200 with key SECRET-KEY")
+    translated = translate(exc, "reading the cluster version", secrets=["SECRET-KEY"])
+    assert isinstance(translated, TransientClusterError)
+    assert str(translated) == (
+        "reading the cluster version failed: ConnectionError: cannot reach http://es:9200 with key ***"
+    )
+
+
+def test_cluster_call_raises_translated_errors_without_the_original_chain():
+    with pytest.raises(ClusterRequestError) as raised, cluster_call("putting pipeline [p]"):
+        raise api_error(400, "parse_exception", "unknown processor [x]")
+    assert str(raised.value) == "putting pipeline [p] failed: HTTP 400 parse_exception: unknown processor [x]"
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_other_exceptions_pass_through_unchanged():
+    with pytest.raises(KeyError), cluster_call("x"):
+        raise KeyError("y")
+
+
+@pytest.mark.parametrize(
+    ("exc", "action"),
+    [
+        (TransientClusterError("503"), RetryAction.RETRY),
+        (elastic_transport.ConnectionTimeout("slow"), RetryAction.RETRY),
+        (ClusterRequestError("400"), RetryAction.FAIL),
+        (SettingsError("bad Variable"), RetryAction.FAIL),
+        (ValueError("bug"), RetryAction.FAIL),
+    ],
+)
+def test_retry_policy_retries_transient_errors_only(exc, action):
+    assert transient_only_retry_policy().evaluate(exc, try_number=1, max_tries=3).action is action
