@@ -1,0 +1,114 @@
+"""The DAG parses cleanly, fast, without Variables or network, with a typed Params form and the
+stages in order; triggers resolve by the path the triggerer uses."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import RetryAction
+
+from tests.conftest import ROOT
+
+CHAIN = [
+    "validate_settings",
+    "ensure_model",
+    "wait_model_download",
+    "start_deployment",
+    "wait_deployment",
+    "put_pipeline",
+    "create_dest_index",
+    "start_reindex",
+    "wait_reindex",
+    "verify_embeddings",
+    "swap_alias",
+]
+
+
+def load(monkeypatch) -> tuple[DagBag, float]:
+    """A fresh DagBag with Variable access and sockets made to fail, as parsing must need neither."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("parse-time access to Variables or the network")
+
+    monkeypatch.setattr("airflow.sdk.Variable.get", forbidden)
+    monkeypatch.setattr(socket.socket, "connect", forbidden)
+    started = time.monotonic()
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    return bag, time.monotonic() - started
+
+
+@pytest.fixture
+def dag(monkeypatch):
+    bag, _ = load(monkeypatch)
+    assert bag.import_errors == {}
+    return bag.dags["embedding_reindex"]
+
+
+def test_parses_without_errors_fast_and_offline(monkeypatch):
+    bag, seconds = load(monkeypatch)
+    assert bag.import_errors == {}
+    assert "embedding_reindex" in bag.dags
+    assert seconds < 5
+
+
+def test_stages_in_order(dag):
+    order, task = [], dag.get_task(CHAIN[0])
+    while task is not None:
+        order.append(task.task_id)
+        downstream = sorted(task.downstream_task_ids, key=CHAIN.index)
+        task = dag.get_task(downstream[0]) if downstream else None
+    assert order == CHAIN
+    assert set(dag.task_ids) == set(CHAIN)
+
+
+def test_params_form(dag):
+    schema = {name: param.schema for name, param in dag.params.items()}
+    assert schema["source_index"]["type"] == "string" and schema["source_index"]["minLength"] == 1
+    assert schema["dest_index"]["type"] == ["null", "string"]
+    assert schema["alias"]["type"] == ["null", "string"]
+    assert schema["query"]["type"] == "object" and dag.params["query"] == {"match_all": {}}
+    assert schema["mode"]["enum"] == ["full"] and "full" in dag.params.get_param("mode").description
+
+
+def test_schedule_catchup_tags_and_docs(dag):
+    assert dag.catchup is False
+    assert dag.timetable.expression == "0 2 * * *"
+    assert {"elasticsearch", "embeddings"} <= set(dag.tags)
+    assert dag.doc_md and "embedding_deployment" in dag.doc_md
+
+
+def test_schedule_is_overridable_by_environment(monkeypatch):
+    monkeypatch.setenv("EMBEDDING_REINDEX_SCHEDULE", "none")
+    bag, _ = load(monkeypatch)
+    assert bag.dags["embedding_reindex"].schedule is None
+    monkeypatch.setenv("EMBEDDING_REINDEX_SCHEDULE", "30 4 * * 1")
+    bag, _ = load(monkeypatch)
+    assert bag.dags["embedding_reindex"].timetable.expression == "30 4 * * 1"
+
+
+def test_retries_only_transient_errors_with_backoff(dag):
+    from es_embedding.errors import SettingsError, TransientClusterError
+
+    for task in dag.tasks:
+        assert task.retries >= 2 and task.retry_exponential_backoff and task.max_retry_delay
+        assert task.retry_policy.evaluate(TransientClusterError("503"), 1, 3).action is RetryAction.RETRY
+        assert task.retry_policy.evaluate(SettingsError("bad"), 1, 3).action is RetryAction.FAIL
+
+
+def test_waits_are_deferrable_and_their_triggers_importable_by_path(dag):
+    from airflow.sdk.module_loading import import_string
+    from es_embedding.triggers import DeploymentStateTrigger, ModelDownloadTrigger, ReindexTaskTrigger
+
+    sensors = [task for task in dag.tasks if task.task_id.startswith("wait_")]
+    assert len(sensors) == 3 and all(sensor.deferrable for sensor in sensors)
+    for trigger in (
+        ReindexTaskTrigger(es_task_id="n:1"),
+        DeploymentStateTrigger("d"),
+        ModelDownloadTrigger("m"),
+    ):
+        classpath, kwargs = trigger.serialize()
+        assert classpath.startswith("es_embedding.triggers.")
+        assert import_string(classpath)(**kwargs).serialize() == (classpath, kwargs)
