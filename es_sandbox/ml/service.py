@@ -1,24 +1,619 @@
-"""(being written)"""
+"""MlService: the ML subsystem of a sandbox cluster (trained models, deployments, inference).
+
+Subsystem contract (see cluster.py) plus what other modules call:
+    await infer(id, docs, inference_config=, timeout=)  ingest processors and sparse queries
+    input_field(model_id)                                the model's first input field
+    node_attributes(node)                                ml.* attributes for _nodes
+    check_license()                                      403 on a basic license
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import copy
+import fnmatch
+import logging
+import re
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from es_sandbox.errors import EsError, resource_not_found, status_exception
+from es_sandbox.ml import catalog, encoders
+from es_sandbox.ml.assignments import AssignmentManager, StartRequest
+from es_sandbox.ml.deployments import FAILED, STOPPING, Deployment
+from es_sandbox.ml.downloads import Downloader
+from es_sandbox.ml.errors import (
+    bad_request,
+    conflict,
+    invalid,
+    license_non_compliant,
+    model_not_found,
+    no_known_model,
+    queue_full,
+)
+from es_sandbox.ml.models import (
+    Definition,
+    TrainedModel,
+    config_version,
+    custom_model,
+    lang_ident_model,
+    packaged_model,
+    validate_model_id,
+)
+from es_sandbox.ml.units import time_value_str
+
+if TYPE_CHECKING:
+    from es_sandbox.cluster import Cluster, Node
+
+log = logging.getLogger("es_sandbox.ml")
+
+NOTIFICATIONS_INDEX = ".ml-notifications-000002"
+MACHINE_MEMORY = 16 * (1 << 30)
+MAX_JVM_SIZE = 4 * (1 << 30)
+ML_MEMORY_MB = 6553  # 40% of the machine memory, as xpack.ml.max_machine_memory_percent does by default
+NATIVE_CODE_OVERHEAD_MB = 30
+API_INFER_TIMEOUT = 10.0  # InferModelAction.DEFAULT_TIMEOUT_FOR_API
+_ALIAS_RE = re.compile(r"^[a-z0-9][a-z0-9_\-.]*[a-z_\-.]$|^[a-z]$")
+STOPPING_ERROR = "Error in inference process: [inference canceled as process is stopping]"
 
 
 class MlService:
-    def __init__(self, cluster) -> None:
+    def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
+        self.config = cluster.config
+        self.version = config_version(cluster.config.version)
+        self.models: dict[str, TrainedModel] = {}
+        self.aliases: dict[str, str] = {}
+        self.lang_ident = lang_ident_model()
+        self.downloader = Downloader(self)
+        self.assignments = AssignmentManager(self)
+        self.notifications: list[dict[str, Any]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # --- subsystem contract --------------------------------------------------------------------
 
     async def start(self) -> None:
-        pass
+        self.assignments.relaunch_all()
 
     async def stop(self) -> None:
-        pass
+        await self._cancel_background()
 
     def reset(self) -> None:
-        pass
+        self.downloader.cancel_all()
+        for task in list(self._background):
+            task.cancel()
+        self._background.clear()
+        self.models.clear()
+        self.aliases.clear()
+        self.assignments.deployments.clear()
+        self.notifications.clear()
 
-    def snapshot(self) -> dict:
-        return {}
+    def snapshot(self) -> dict[str, Any]:
+        """Models (whatever of their definition is stored), aliases, and deployments: assignments live
+        in the cluster state, so a full restart brings them back and the nodes load them again."""
+        return {
+            "models": [m.snapshot() for m in self.models.values()],
+            "aliases": dict(self.aliases),
+            "deployments": [d.snapshot() for d in self.assignments.deployments.values()],
+        }
 
-    def restore(self, state: dict) -> None:
-        pass
+    def restore(self, state: dict[str, Any]) -> None:
+        for model_state in state.get("models", []):
+            model = TrainedModel.restore(model_state)
+            self.models[model.model_id] = model
+        self.aliases.update(state.get("aliases", {}))
+        self.assignments.restore([dict(d) for d in state.get("deployments", [])])
 
     def on_node_restart(self) -> None:
-        pass
+        self.downloader.cancel_all()
+        self.assignments.restart_routes()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _cancel_background(self) -> None:
+        self.downloader.cancel_all()
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- license, nodes, info ------------------------------------------------------------------
+
+    def check_license(self) -> None:
+        if self.config.license == "basic":
+            raise license_non_compliant()
+
+    def licensed(self, model: TrainedModel) -> bool:
+        return self.config.license != "basic" or model.license_level == "basic"
+
+    @property
+    def ml_nodes(self) -> list[Node]:
+        return [n for n in self.cluster.nodes if n.is_ml]
+
+    @property
+    def max_queue_capacity(self) -> int:
+        """100,000 from 9.0 and late 8.x (#115041, backported ~8.17); 1,000,000 before."""
+        return 100_000 if (self.config.major, self.config.minor) >= (8, 17) else 1_000_000
+
+    @property
+    def default_queue_capacity(self) -> int:
+        return 10_000 if (self.config.major, self.config.minor) >= (8, 17) else 1024
+
+    def node_attributes(self, node: Node) -> dict[str, str]:
+        attributes = {
+            "ml.config_version": self.version,
+            "ml.machine_memory": str(MACHINE_MEMORY),
+            "ml.max_jvm_size": str(MAX_JVM_SIZE),
+        }
+        if node.is_ml:
+            attributes["ml.allocated_processors"] = str(node.ml_processors)
+            attributes["ml.allocated_processors_double"] = f"{float(node.ml_processors)}"
+        return dict(sorted(attributes.items()))
+
+    def info(self) -> dict[str, Any]:
+        limits: dict[str, Any] = {}
+        nodes = self.ml_nodes
+        if nodes:
+            limits["max_single_ml_node_processors"] = max(n.ml_processors for n in nodes)
+            limits["total_ml_processors"] = sum(n.ml_processors for n in nodes)
+            limits["effective_max_model_memory_limit"] = f"{ML_MEMORY_MB - NATIVE_CODE_OVERHEAD_MB}mb"
+        limits["total_ml_memory"] = f"{ML_MEMORY_MB * len(nodes)}mb" if nodes else "0b"
+        return {
+            "defaults": {
+                "anomaly_detectors": {
+                    "categorization_analyzer": {
+                        "char_filter": ["first_line_with_letters"],
+                        "tokenizer": "ml_standard",
+                        "filter": [
+                            {
+                                "type": "stop",
+                                "stopwords": [
+                                    "Monday",
+                                    "Tuesday",
+                                    "Wednesday",
+                                    "Thursday",
+                                    "Friday",
+                                    "Saturday",
+                                    "Sunday",
+                                    "Mon",
+                                    "Tue",
+                                    "Wed",
+                                    "Thu",
+                                    "Fri",
+                                    "Sat",
+                                    "Sun",
+                                    "January",
+                                    "February",
+                                    "March",
+                                    "April",
+                                    "May",
+                                    "June",
+                                    "July",
+                                    "August",
+                                    "September",
+                                    "October",
+                                    "November",
+                                    "December",
+                                    "Jan",
+                                    "Feb",
+                                    "Mar",
+                                    "Apr",
+                                    "May",
+                                    "Jun",
+                                    "Jul",
+                                    "Aug",
+                                    "Sep",
+                                    "Oct",
+                                    "Nov",
+                                    "Dec",
+                                    "GMT",
+                                    "UTC",
+                                ],
+                            },
+                            {"type": "limit", "max_token_count": "100"},
+                        ],
+                    },
+                    "model_memory_limit": "1gb",
+                    "categorization_examples_limit": 4,
+                    "model_snapshot_retention_days": 10,
+                    "daily_model_snapshot_retention_after_days": 1,
+                },
+                "datafeeds": {"scroll_size": 1000},
+            },
+            "upgrade_mode": False,
+            "native_code": {"version": self.config.version, "build_hash": "f3d5a6c0e0b1b2d1"},
+            "limits": limits,
+        }
+
+    # --- collaborators (called defensively: ingest is another helper's module) -----------------
+
+    def pipelines_referencing(self, ids: set[str]) -> list[str]:
+        find = getattr(self.cluster.ingest, "pipelines_referencing", None)
+        return list(find(ids)) if find is not None else []
+
+    def model_ingest_stats(self, model_id: str) -> dict[str, Any]:
+        stats = getattr(self.cluster.ingest, "model_ingest_stats", None)
+        return stats(model_id) if stats is not None else {}
+
+    def audit(self, model_id: str, message: str, level: str = "info") -> None:
+        """An inference audit notification, kept here and written to .ml-notifications-000002."""
+        doc = {
+            "job_id": model_id,
+            "job_type": "inference",
+            "level": level,
+            "message": message,
+            "timestamp": int(time.time() * 1000),
+            "node_name": self.cluster.master.name,
+        }
+        self.notifications.append(doc)
+        self.spawn(self._store_notification(doc))
+
+    async def _store_notification(self, doc: dict[str, Any]) -> None:
+        try:
+            from es_sandbox.documents import BulkAction, execute_bulk
+
+            await execute_bulk(
+                self.cluster, [BulkAction(op="index", index=NOTIFICATIONS_INDEX, id=None, source=doc)]
+            )
+        except Exception:  # the notification index is best effort, as ES's auditor is
+            log.debug("could not store ML notification %s", doc, exc_info=True)
+
+    # --- look-ups --------------------------------------------------------------------------------
+
+    def all_models(self) -> dict[str, TrainedModel]:
+        return {self.lang_ident.model_id: self.lang_ident, **self.models}
+
+    def expand_models(self, expression: str | None, *, allow_no_match: bool) -> list[TrainedModel]:
+        """TrainedModelProvider.expandIds: explicit ids (or aliases) must exist; wildcards may match
+        nothing only with allow_no_match."""
+        models = self.all_models()
+        tokens = [t.strip() for t in (expression or "_all").split(",") if t.strip()] or ["_all"]
+        matched: dict[str, TrainedModel] = {}
+        missing: list[str] = []
+        for token in tokens:
+            if token == "_all" or "*" in token:
+                pattern = "*" if token == "_all" else token
+                hits = [m for model_id, m in models.items() if fnmatch.fnmatchcase(model_id, pattern)]
+                if not hits and not allow_no_match:
+                    missing.append(token)
+                matched.update((m.model_id, m) for m in hits)
+            else:
+                model = models.get(self.aliases.get(token, token))
+                if model is None:
+                    missing.append(token)
+                else:
+                    matched[model.model_id] = model
+        if missing:
+            raise no_known_model(",".join(missing))
+        return sorted(matched.values(), key=lambda m: m.model_id)
+
+    def model(self, model_id: str) -> TrainedModel:
+        """A direct look-up by id or alias (Messages.INFERENCE_NOT_FOUND when unknown)."""
+        model = self.all_models().get(self.aliases.get(model_id, model_id))
+        if model is None:
+            raise model_not_found(model_id)
+        return model
+
+    def aliases_of(self, model_id: str) -> list[str]:
+        return sorted(alias for alias, target in self.aliases.items() if target == model_id)
+
+    def input_field(self, model_id: str) -> str:
+        deployment = self.assignments.deployments.get(model_id)
+        return self.model(deployment.model_id if deployment else model_id).input_field
+
+    # --- models ----------------------------------------------------------------------------------
+
+    async def put_model(
+        self, model_id: str, body: dict[str, Any], *, wait_for_completion: bool
+    ) -> dict[str, Any]:
+        validate_model_id(model_id)
+        self.check_license()
+        if model_id in self.aliases:
+            raise bad_request(
+                f"requested model_id [{model_id}] is the same as an existing model_alias. "
+                "Model model_aliases and ids must be unique"
+            )
+        if model_id in self.assignments.deployments:
+            raise bad_request(
+                f"Cannot create model [{model_id}] the id is the same as an current model deployment"
+            )
+        running = self.downloader.running.get(model_id)
+        if running is not None:  # a concurrent create: answer with the model being downloaded
+            if wait_for_completion:
+                await running.done.wait()
+            return self.models[model_id].to_xcontent()
+        if model_id in self.all_models():
+            raise EsError(
+                400,
+                "resource_already_exists_exception",
+                f"Trained machine learning model [{model_id}] already exists",
+            )
+        if model_id.startswith("."):
+            return await self._put_packaged(model_id, body, wait_for_completion)
+        model = custom_model(model_id, body, self.version)
+        if body.get("definition") is not None or body.get("compressed_definition") is not None:
+            length = len(str(body.get("definition") or body.get("compressed_definition")))
+            model.definition = Definition(length, 1, {0: length})
+            model.model_size_bytes = model.model_size_bytes or length
+        self.models[model_id] = model
+        return model.to_xcontent()
+
+    async def _put_packaged(self, model_id: str, body: dict[str, Any], wait: bool) -> dict[str, Any]:
+        package = catalog.PACKAGES.get(model_id)
+        if package is None:
+            raise resource_not_found(f"Failed to retrieve model package config for model [{model_id[1:]}]")
+        model = packaged_model(model_id, package, body, self.version)
+        self.models[model_id] = model
+        download = self.downloader.start(model, package)
+        response = model.to_xcontent()
+        if wait:
+            await download.done.wait()
+            if download.error is not None:
+                raise download.error
+        return response
+
+    def put_definition_part(self, model_id: str, part: int, body: dict[str, Any]) -> dict[str, Any]:
+        total_length = int(body.get("total_definition_length") or 0)
+        total_parts = int(body.get("total_parts") or 0)
+        problems = []
+        if body.get("definition") is None:
+            problems.append("[definition] must not be null")
+        if part < 0:
+            problems.append("[part] must be greater or equal to 0")
+        if total_parts <= 0:
+            problems.append("[total_parts] must be greater than 0")
+        if part >= total_parts:
+            problems.append("[part] must be less than total_parts")
+        if total_length <= 0:
+            problems.append("[total_definition_length] must be greater than 0")
+        if problems:
+            raise invalid(*problems)
+        self.check_license()
+        model = self.models.get(model_id)
+        if model is None:
+            raise model_not_found(model_id)
+        try:
+            length = len(base64.b64decode(body["definition"], validate=True))
+        except (binascii.Error, ValueError, TypeError):
+            raise bad_request(
+                f"[definition] of model [{model_id}] part [{part}] is not valid base64"
+            ) from None
+        if model.definition is None:
+            model.definition = Definition(total_length, total_parts)
+        if part in model.definition.part_lengths:
+            raise EsError(
+                400,
+                "resource_already_exists_exception",
+                f"Trained machine learning model chunked doc [{model_id}][{part}] already exists",
+            )
+        model.definition.part_lengths[part] = length
+        return {"acknowledged": True}
+
+    def put_vocabulary(self, model_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("vocabulary") is None:
+            raise invalid("[vocabulary] must not be null")
+        self.check_license()
+        model = self.models.get(model_id)
+        if model is None:
+            raise model_not_found(model_id)
+        if model.model_type != "pytorch":
+            raise bad_request(f"cannot put vocabulary for model [{model_id}] as it is not an NLP model")
+        model.has_vocabulary = True
+        return {"acknowledged": True}
+
+    def delete_model(self, model_id: str, *, force: bool) -> dict[str, Any]:
+        """TransportDeleteTrainedModelAction: any running download is cancelled first, then the checks."""
+        if model_id == self.lang_ident.model_id:
+            raise bad_request(f"Unable to delete model [{model_id}] as it is required by machine learning")
+        self.downloader.cancel(model_id, "by user request")
+        if not force and self.pipelines_referencing({model_id}):
+            raise conflict(
+                f"Cannot delete model [{model_id}] as it is still referenced by ingest processors; use force to delete the model"
+            )
+        aliases = self.aliases_of(model_id)
+        if not force:
+            for alias in aliases:
+                if self.pipelines_referencing({alias}):
+                    raise conflict(
+                        f"Cannot delete model [{model_id}] as it has a model_alias [{alias}] that is still referenced by "
+                        "ingest processors; use force to delete the model"
+                    )
+        deployments = self.assignments.using_model(model_id)
+        if deployments and not force:
+            raise conflict(
+                f"Cannot delete model [{model_id}] as it is currently deployed; use force to delete the model"
+            )
+        for deployment in deployments:
+            self.assignments.remove(deployment)
+        if model_id not in self.models:
+            raise model_not_found(model_id)
+        for alias in aliases:
+            del self.aliases[alias]
+        del self.models[model_id]
+        return {"acknowledged": True}
+
+    def put_alias(self, model_id: str, alias: str, *, reassign: bool) -> dict[str, Any]:
+        if alias == model_id:
+            raise invalid(f"model_alias [{alias}] cannot equal model_id [{model_id}]")
+        if not _ALIAS_RE.match(alias):
+            raise invalid(
+                f"Invalid model_alias; '{alias}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or "
+                "underscores; must start with alphanumeric and cannot end with numbers"
+            )
+        old_id = self.aliases.get(alias)
+        if old_id is not None and not reassign:
+            raise bad_request(
+                f"cannot assign model_alias [{alias}] to model_id [{model_id}] as model_alias already refers to "
+                f"[{old_id}]. Set parameter [reassign] to [true] if model_alias should be reassigned."
+            )
+        models = self.all_models()
+        if alias in models:
+            raise bad_request("model_alias cannot be the same as an existing trained model_id")
+        new = models.get(model_id)
+        if new is None:
+            raise no_known_model(model_id)
+        if not self.licensed(new):
+            raise license_non_compliant()
+        old = models.get(old_id) if old_id else None
+        if old is not None:
+            self._check_reassign(alias, new, old)
+        self.aliases[alias] = model_id
+        return {"acknowledged": True}
+
+    def _check_reassign(self, alias: str, new: TrainedModel, old: TrainedModel) -> None:
+        if new.task_type and old.task_type and new.task_type != old.task_type:
+            raise bad_request(
+                f"cannot reassign model_alias [{alias}] to model [{new.model_id}] with inference config type "
+                f"[{new.task_type}] from model [{old.model_id}] with type [{old.task_type}]"
+            )
+        if new.model_type != old.model_type:
+            raise bad_request(
+                f"cannot reassign model_alias [{alias}] to model [{new.model_id}] with type [{new.model_type}] "
+                f"from model [{old.model_id}] with type [{old.model_type}]"
+            )
+        if new.model_type == "pytorch" and self.assignments.using_model(old.model_id):
+            if not self.assignments.using_model(new.model_id):
+                raise bad_request(
+                    f"cannot reassign model_alias [{alias}] to model [{new.model_id}] from model [{old.model_id}] "
+                    "as it is not yet deployed"
+                )
+
+    def delete_alias(self, model_id: str, alias: str) -> dict[str, Any]:
+        target = self.aliases.get(alias)
+        if target is None:
+            raise resource_not_found(f"trained model alias [{alias}] does not exist")
+        if target != model_id:
+            raise conflict(f"trained model alias [{alias}] does not refer to provided model id [{model_id}]")
+        if self.pipelines_referencing({alias}):
+            raise conflict(
+                f"Cannot delete model_alias [{alias}] as it is still referenced by ingest processors"
+            )
+        del self.aliases[alias]
+        return {"acknowledged": True}
+
+    # --- deployments -----------------------------------------------------------------------------
+
+    async def start_deployment(self, request: StartRequest) -> dict[str, Any]:
+        return await self.assignments.start(request)
+
+    # --- inference -------------------------------------------------------------------------------
+
+    def _inference_target(self, target_id: str) -> tuple[TrainedModel, Deployment | None]:
+        """TransportInternalInferModelAction: alias -> model id; a deployment by that id, else the
+        model's deployments (started first)."""
+        concrete = self.aliases.get(target_id, target_id)
+        deployments = self.assignments.deployments
+        deployment = deployments.get(concrete)
+        if deployment is not None:
+            return self.model(deployment.model_id), deployment
+        model = self.model(concrete)
+        using = self.assignments.using_model(model.model_id)
+        if not using:
+            return model, None
+        ranked = sorted(using, key=lambda d: ["started", "starting", "stopping", "failed"].index(d.state))
+        return model, ranked[0]
+
+    async def infer(
+        self,
+        model_id: str,
+        docs: list[dict[str, Any]],
+        *,
+        inference_config: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        model, deployment = self._inference_target(model_id)
+        if not self.licensed(model):
+            raise license_non_compliant()
+        task_type, config = self._effective_config(model, inference_config)
+        field = model.input_field
+        if deployment is None:
+            if model.model_type == "pytorch":
+                raise conflict(
+                    f"Model [{model_id}] must be deployed to use. Please deploy with the start trained model deployment API."
+                )
+            return [encoders.infer(task_type, config, _input_text(doc, field)) for doc in docs]
+        if deployment.state in (STOPPING, FAILED):
+            raise conflict(f"Trained model [{deployment.deployment_id}] is [{deployment.state}]")
+        if not deployment.started_routes():
+            raise conflict(f"Trained model deployment [{model_id}] is not allocated to any nodes")
+        if len(docs) == 1:
+            return [await self._infer_one(deployment, task_type, config, docs[0], field, timeout)]
+        outcomes = await asyncio.gather(
+            *(self._infer_one(deployment, task_type, config, doc, field, timeout) for doc in docs),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return list(outcomes)  # type: ignore[arg-type]
+
+    def _effective_config(
+        self, model: TrainedModel, update: dict[str, Any] | None
+    ) -> tuple[str, dict[str, Any]]:
+        task_type = model.task_type or "classification"
+        config = dict((model.inference_config or {}).get(task_type) or {})
+        if update:
+            ((update_type, settings),) = update.items()
+            if update_type != task_type:
+                raise bad_request(
+                    f"Inference config of type [{task_type}] can not be updated with a inference request of type "
+                    f"[{update_type}]"
+                )
+            config.update(copy.deepcopy(settings or {}))
+        return task_type, config
+
+    async def _infer_one(
+        self,
+        deployment: Deployment,
+        task_type: str,
+        config: dict[str, Any],
+        doc: dict[str, Any],
+        field: str,
+        timeout: float | None,
+    ) -> dict[str, Any]:
+        routes = deployment.started_routes()
+        if not routes:
+            raise conflict(
+                f"Trained model deployment [{deployment.deployment_id}] is not allocated to any nodes"
+            )
+        route = min(routes, key=lambda r: r.worker.load) if len(routes) > 1 else routes[0]
+        worker, generation = route.worker, route.generation
+        if self.cluster.faults.inference_rejected() or not worker.can_accept():
+            worker.rejected_execution_count += 1
+            raise queue_full()
+        text = _input_text(doc, field)
+        seconds = self.config.inference_ms / 1000.0
+        try:
+            if timeout is None:
+                await worker.run(seconds)
+            else:
+                async with asyncio.timeout(timeout):
+                    await worker.run(seconds)
+        except TimeoutError:
+            worker.timeout_count += 1
+            raise status_exception(
+                408, f"timeout [{time_value_str(timeout or 0)}] waiting for inference result"
+            ) from None
+        if route.generation != generation or deployment.stopping:
+            raise status_exception(500, STOPPING_ERROR)
+        return encoders.infer(task_type, config, text)
+
+
+def _input_text(doc: dict[str, Any], field: str) -> str:
+    value: Any = doc
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None:
+        value = doc.get(field)
+    if value is None:
+        raise bad_request(f"Input field [{field}] does not exist in the source document")
+    if not isinstance(value, str):
+        raise bad_request(f"Input value [{value}] for field [{field}] must be a string")
+    return value

@@ -1,0 +1,132 @@
+"""The inference cost model of one deployment route (the native process of a deployment on one node).
+
+As in Elasticsearch, each route has one process with `allocations` parallel workers and a request
+queue of `queue_capacity` (PriorityProcessWorkerExecutorService: a request is rejected when the
+queue already holds `queue_capacity` requests). Each worker serves one request at a time, taking
+`inference_ms` divided by the speed-up of its `threads_per_allocation` threads (Amdahl's law).
+Waiting is `asyncio.sleep`; with `inference_ms == 0` nothing waits and no future is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+PARALLEL_FRACTION = 0.9  # the share of one inference that more threads speed up
+
+
+def thread_speedup(threads: int) -> float:
+    return 1.0 / ((1.0 - PARALLEL_FRACTION) + PARALLEL_FRACTION / threads)
+
+
+class MinuteWindow:
+    """Counts and time sums over the last minute in one-second buckets, and the peak per minute."""
+
+    __slots__ = ("counts", "times", "stamps", "total", "time_total", "peak")
+
+    def __init__(self) -> None:
+        self.counts = [0] * 60
+        self.times = [0.0] * 60
+        self.stamps = [0] * 60
+        self.total = 0
+        self.time_total = 0.0
+        self.peak = 0
+
+    def _expire(self, second: int) -> None:
+        for i in range(60):
+            if self.stamps[i] and second - self.stamps[i] >= 60:
+                self.total -= self.counts[i]
+                self.time_total -= self.times[i]
+                self.counts[i], self.times[i], self.stamps[i] = 0, 0.0, 0
+
+    def add(self, elapsed_ms: float, now: float) -> None:
+        second = int(now)
+        slot = second % 60
+        if self.stamps[slot] != second:
+            self._expire(second)
+            self.stamps[slot] = second
+        self.counts[slot] += 1
+        self.times[slot] += elapsed_ms
+        self.total += 1
+        self.time_total += elapsed_ms
+        self.peak = max(self.peak, self.total)
+
+    def last_minute(self, now: float) -> tuple[int, float]:
+        self._expire(int(now))
+        return self.total, self.time_total
+
+
+class RouteWorker:
+    """Queue, workers and counters of one route. Counters live on the node, so a restart clears them."""
+
+    def __init__(self, allocations: int, threads: int, queue_capacity: int) -> None:
+        self.allocations = allocations
+        self.threads = threads
+        self.queue_capacity = queue_capacity
+        self.in_service = 0
+        self.waiting: deque[asyncio.Future[None]] = deque()
+        self.inference_count = 0
+        self.inference_time_ms = 0.0
+        self.rejected_execution_count = 0
+        self.timeout_count = 0
+        self.error_count = 0
+        self.last_access: int | None = None
+        self.window = MinuteWindow()
+
+    @property
+    def load(self) -> float:
+        return (self.in_service + len(self.waiting)) / max(1, self.allocations)
+
+    @property
+    def pending(self) -> int:
+        return self.in_service + len(self.waiting)
+
+    def can_accept(self) -> bool:
+        return self.in_service < self.allocations or len(self.waiting) < self.queue_capacity
+
+    async def _acquire(self) -> None:
+        if self.in_service < self.allocations and not self.waiting:
+            self.in_service += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.append(waiter)
+        try:
+            await waiter  # the releasing worker hands its slot over
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()
+            else:
+                self.waiting.remove(waiter)
+            raise
+
+    def _release(self) -> None:
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.in_service -= 1
+
+    async def run(self, inference_s: float) -> float:
+        """Serve one request; returns the inference time in ms. The caller checked can_accept()."""
+        self.last_access = int(time.time() * 1000)
+        work = inference_s / thread_speedup(self.threads)
+        await self._acquire()
+        try:
+            if work > 0:
+                await asyncio.sleep(work)
+        finally:
+            self._release()
+        elapsed_ms = work * 1000.0
+        self.inference_count += 1
+        self.inference_time_ms += elapsed_ms
+        self.window.add(elapsed_ms, time.time())
+        return elapsed_ms
+
+    def fail_pending(self, exc: BaseException) -> None:
+        """The process stops: queued requests fail (in-flight ones finish their sleep and then fail)."""
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(exc)
