@@ -59,7 +59,9 @@ def load_corpus(es, index: str) -> int:
 def run_dag(env: dict[str, str], conf: dict) -> None:
     airflow = [sys.executable, "-m", "airflow"]
     subprocess.run([*airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([*airflow, "dags", "test", "embedding_reindex", "-c", json.dumps(conf)], env=env, check=True)
+    subprocess.run(
+        [*airflow, "dags", "test", "embedding_reindex", "-c", json.dumps(conf)], env=env, check=True
+    )
 
 
 def show_hits(es, alias: str, output_field: str, inference_id: str) -> None:

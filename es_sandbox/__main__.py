@@ -11,17 +11,25 @@ from es_sandbox.server import serve
 
 
 def parse_args(argv: list[str] | None = None) -> SandboxConfig:
-    p = argparse.ArgumentParser(prog="python -m es_sandbox", description="An Elasticsearch-compatible local server.")
+    p = argparse.ArgumentParser(
+        prog="python -m es_sandbox", description="An Elasticsearch-compatible local server."
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=9200, help="0 picks a free port (printed when ready)")
-    p.add_argument("--version", default=DEFAULT_VERSION, help="the Elasticsearch version to act as (9.x.y or 8.x.y)")
+    p.add_argument(
+        "--version", default=DEFAULT_VERSION, help="the Elasticsearch version to act as (9.x.y or 8.x.y)"
+    )
     p.add_argument("--ml-nodes", type=int, default=1, help="number of ML nodes (0: none)")
     p.add_argument("--ml-processors", type=int, default=8, help="allocated processors of each ML node")
-    p.add_argument("--download-seconds", type=float, default=2.0, help="how long a built-in model download takes")
+    p.add_argument(
+        "--download-seconds", type=float, default=2.0, help="how long a built-in model download takes"
+    )
     p.add_argument("--inference-ms", type=float, default=10.0, help="time of one inference on one thread")
     p.add_argument("--data-dir", type=Path, default=None, help="persist indices, pipelines and models here")
     auth = p.add_mutually_exclusive_group()
-    auth.add_argument("--api-key", default=None, help="require this encoded API key (Authorization: ApiKey ...)")
+    auth.add_argument(
+        "--api-key", default=None, help="require this encoded API key (Authorization: ApiKey ...)"
+    )
     auth.add_argument("--user", default=None, metavar="NAME:PASSWORD", help="require HTTP basic auth")
     p.add_argument("--license", choices=["trial", "basic"], default="trial")
     p.add_argument("--cluster-name", default="es-sandbox")

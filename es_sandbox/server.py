@@ -97,7 +97,7 @@ class SandboxProcess:
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
             if line.startswith(READY_PREFIX):
-                return line[len(READY_PREFIX):].strip()
+                return line[len(READY_PREFIX) :].strip()
             if not line and self.proc.poll() is not None:
                 raise RuntimeError(f"es_sandbox exited with {self.proc.returncode} before it was ready")
         self.stop()
