@@ -106,28 +106,44 @@ def _compat_version(header: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _has_content(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    if length is not None:
+        return length.strip() not in ("", "0")
+    return "transfer-encoding" in request.headers
+
+
 def check_compatible_with(request: Request, major: int) -> None:
-    """A node accepts its own major and the previous one (RestCompatibleVersionHelper)."""
+    """RestCompatibleVersionHelper: a node accepts its own major and the previous one; the
+    Content-Type is only checked when the request has a body, and must then agree with Accept.
+    The sandbox's own /_sandbox endpoints are not Elasticsearch APIs and are not checked."""
+    if request.url.path.startswith("/_sandbox"):
+        return
     accept = request.headers.get("accept")
     content_type = request.headers.get("content-type")
-    accept_v = _compat_version(accept)
-    content_v = _compat_version(content_type)
+    accept_given, content_given = _compat_version(accept), _compat_version(content_type)
+    accept_v = major if accept_given is None else accept_given
+    content_v = major if content_given is None else content_given
     problem = None
-    if accept_v is not None and accept_v not in (major, major - 1):
-        problem = (
-            f"Accept version must be either version {major} or {major - 1}, but found {accept_v}. Accept={accept}"
-        )
-    elif content_v is not None and content_v not in (major, major - 1):
-        problem = (
-            f"Content-Type version must be either version {major} or {major - 1}, but found {content_v}. "
-            f"Content-Type={content_type}"
-        )
-    elif accept_v is not None and content_v is not None and accept_v != content_v:
-        problem = (
-            "A compatible version is required on both Content-Type and Accept headers if either one has "
-            "requested a compatible version and the compatible versions must match. "
-            f"Accept={accept}, Content-Type={content_type}"
-        )
+    if accept_v not in (major, major - 1):
+        problem = f"Accept version must be either version {major} or {major - 1}, but found {accept_v}. Accept={accept}"
+    elif _has_content(request):
+        if content_v not in (major, major - 1):
+            problem = (
+                f"Content-Type version must be either version {major} or {major - 1}, but found {content_v}. "
+                f"Content-Type={content_type}"
+            )
+        elif content_v != accept_v:
+            problem = (
+                "A compatible version is required on both Content-Type and Accept headers if either one has "
+                "requested a compatible version and the compatible versions must match. "
+                f"Accept={accept}, Content-Type={content_type}"
+            )
+        elif (accept_given is None) != (content_given is None):
+            problem = (
+                "A compatible version is required on both Content-Type and Accept headers if either one has "
+                f"requested a compatible version. Accept={accept}, Content-Type={content_type}"
+            )
     if problem:
         raise EsError(
             400,

@@ -28,7 +28,8 @@ class Security:
         if not self.enabled or request.url.path.startswith("/_sandbox"):
             return None
         header = request.headers.get("authorization")
-        path = request.url.path
+        query = request.url.query
+        path = request.url.path + (f"?{query}" if query else "")  # ES quotes the request URI
         if not header:
             raise self._unauthorized(f"missing authentication credentials for REST request [{path}]")
         scheme, _, credentials = header.partition(" ")
