@@ -65,6 +65,7 @@ class Task:
         self.cancelled = False
         self.cancel_reason: str | None = None
         self.on_cancel: list[Callable[[], Any]] = []
+        self.rethrottle: Callable[[float], None] | None = None  # set by throttled work (reindex)
         self.lost = False
         self.done = asyncio.Event()
 
@@ -87,7 +88,12 @@ class Task:
     def info(self, *, detailed: bool = True, include_cancelled: bool = True) -> dict[str, Any]:
         """TaskInfo.toXContent."""
         end = self.end_nanos if self.end_nanos is not None else time.monotonic_ns()
-        info: dict[str, Any] = {"node": self.node.id, "id": self.id, "type": "transport", "action": self.action}
+        info: dict[str, Any] = {
+            "node": self.node.id,
+            "id": self.id,
+            "type": "transport",
+            "action": self.action,
+        }
         if detailed:
             status = self.status
             if status is not None:
@@ -172,12 +178,22 @@ class TaskManager:
         store_result: bool = False,
     ) -> Task:
         self._next += 1
-        task = Task(self, self._next, node or self.cluster.master, action, description, cancellable, parent,
-                    store_result)
+        task = Task(
+            self,
+            self._next,
+            node or self.cluster.master,
+            action,
+            description,
+            cancellable,
+            parent,
+            store_result,
+        )
         self.running[task.full_id] = task
         return task
 
-    def finish(self, task: Task, response: dict[str, Any] | None = None, error: EsError | None = None) -> None:
+    def finish(
+        self, task: Task, response: dict[str, Any] | None = None, error: EsError | None = None
+    ) -> None:
         if task.lost or self.running.pop(task.full_id, None) is None:
             return
         task.end_nanos = time.monotonic_ns()
@@ -191,8 +207,12 @@ class TaskManager:
             self.tasks_index_exists = True
         task.done.set()
 
-    def find(self, actions: list[str] | None = None, parent_task_id: str | None = None,
-             nodes: list[str] | None = None) -> list[Task]:
+    def find(
+        self,
+        actions: list[str] | None = None,
+        parent_task_id: str | None = None,
+        nodes: list[str] | None = None,
+    ) -> list[Task]:
         tasks = []
         for task in self.running.values():
             if actions and not any(fnmatch.fnmatchcase(task.action, a) for a in actions):
@@ -208,9 +228,14 @@ class TaskManager:
         """TransportGetTaskAction: not running and not stored."""
         cause = None
         if not self.tasks_index_exists:
-            cause = {"type": "index_not_found_exception", "reason": f"no such index [{TASKS_INDEX}]",
-                     "resource.type": "index_expression", "resource.id": TASKS_INDEX, "index_uuid": "_na_",
-                     "index": TASKS_INDEX}
+            cause = {
+                "type": "index_not_found_exception",
+                "reason": f"no such index [{TASKS_INDEX}]",
+                "resource.type": "index_expression",
+                "resource.id": TASKS_INDEX,
+                "index_uuid": "_na_",
+                "index": TASKS_INDEX,
+            }
         err = resource_not_found(f"task [{task_id}] isn't running and hasn't stored its results")
         err.caused_by = cause
         return err
@@ -307,8 +332,12 @@ def list_response(
 
 
 def failed_node(node_id: str, cause: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "failed_node_exception", "reason": f"Failed node [{node_id}]", "node_id": node_id,
-            "caused_by": cause}
+    return {
+        "type": "failed_node_exception",
+        "reason": f"Failed node [{node_id}]",
+        "node_id": node_id,
+        "caused_by": cause,
+    }
 
 
 def _csv(request: Request, name: str) -> list[str] | None:
@@ -337,11 +366,14 @@ async def list_tasks(request: Request, cluster: Cluster):
     manager = cluster.tasks
     # The listing itself is a task, with one child per node, as on a real cluster.
     listing = manager.register("cluster:monitor/tasks/lists", None, cancellable=True)
-    per_node = [manager.register("cluster:monitor/tasks/lists[n]", None, cancellable=True, node=n, parent=listing)
-                for n in cluster.nodes]
+    per_node = [
+        manager.register("cluster:monitor/tasks/lists[n]", None, cancellable=True, node=n, parent=listing)
+        for n in cluster.nodes
+    ]
     try:
-        tasks = manager.find(_csv(request, "actions"), request.query_params.get("parent_task_id"),
-                             _csv(request, "nodes"))
+        tasks = manager.find(
+            _csv(request, "actions"), request.query_params.get("parent_task_id"), _csv(request, "nodes")
+        )
         if bool_param(request, "wait_for_completion"):
             waiting = [t for t in tasks if t is not listing and t not in per_node]
             timeout = time_param(request, "timeout") or DEFAULT_WAIT_TIMEOUT
@@ -367,22 +399,51 @@ async def cancel_tasks(request: Request, cluster: Cluster):
         node_id, _ = parse_task_id(task_id)
         task = manager.running.get(task_id)
         if cluster.node(node_id) is None:
-            failures.append(failed_node(node_id, {"type": "no_such_node_exception",
-                                                  "reason": f"No such node [{node_id}]", "node_id": node_id}))
+            failures.append(
+                failed_node(
+                    node_id,
+                    {
+                        "type": "no_such_node_exception",
+                        "reason": f"No such node [{node_id}]",
+                        "node_id": node_id,
+                    },
+                )
+            )
         elif task is None:
-            failures.append(failed_node(node_id, {"type": "resource_not_found_exception",
-                                                  "reason": f"task [{task_id}] is not found"}))
+            failures.append(
+                failed_node(
+                    node_id,
+                    {"type": "resource_not_found_exception", "reason": f"task [{task_id}] is not found"},
+                )
+            )
         elif not task.cancellable:
-            failures.append(failed_node(node_id, {"type": "illegal_argument_exception",
-                                                  "reason": f"task [{task_id}] doesn't support cancellation"}))
+            failures.append(
+                failed_node(
+                    node_id,
+                    {
+                        "type": "illegal_argument_exception",
+                        "reason": f"task [{task_id}] doesn't support cancellation",
+                    },
+                )
+            )
         elif actions and not any(fnmatch.fnmatchcase(task.action, a) for a in actions):
-            failures.append(failed_node(node_id, {"type": "illegal_argument_exception",
-                                                  "reason": f"task [{task_id}] doesn't support this operation"}))
+            failures.append(
+                failed_node(
+                    node_id,
+                    {
+                        "type": "illegal_argument_exception",
+                        "reason": f"task [{task_id}] doesn't support this operation",
+                    },
+                )
+            )
         else:
             targets = [task]
     else:
-        targets = [t for t in manager.find(actions, param(request, {}, "parent_task_id"), _csv(request, "nodes"))
-                   if t.cancellable]
+        targets = [
+            t
+            for t in manager.find(actions, param(request, {}, "parent_task_id"), _csv(request, "nodes"))
+            if t.cancellable
+        ]
     for task in targets:
         task.cancel(CANCEL_REASON)
     if bool_param(request, "wait_for_completion"):

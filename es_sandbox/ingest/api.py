@@ -92,6 +92,8 @@ def _string_or_number(doc: ConfigReader, prop: str, default: str | None) -> str 
         return default
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise EsError(
-            400, "parse_exception", f"[{prop}] property isn't a string or int, but of type [{type(value).__name__}]"
+            400,
+            "parse_exception",
+            f"[{prop}] property isn't a string or int, but of type [{type(value).__name__}]",
         )
     return str(value)

@@ -59,7 +59,9 @@ def ingest_timestamp() -> str:
 class IngestDocument:
     __slots__ = ("meta", "source", "ingest", "pipelines")
 
-    def __init__(self, meta: dict[str, Any], source: dict[str, Any], ingest: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, meta: dict[str, Any], source: dict[str, Any], ingest: dict[str, Any] | None = None
+    ) -> None:
         self.meta = meta
         self.source = source
         self.ingest = ingest if ingest is not None else {"timestamp": ingest_timestamp()}
@@ -76,9 +78,9 @@ class IngestDocument:
         if not path:
             raise illegal_argument("path cannot be null nor empty")
         if path.startswith(_INGEST_PREFIX):
-            return self.ingest, path[len(_INGEST_PREFIX):].split(".")
+            return self.ingest, path[len(_INGEST_PREFIX) :].split(".")
         if path.startswith(_SOURCE_PREFIX):
-            return self.source, path[len(_SOURCE_PREFIX):].split(".")
+            return self.source, path[len(_SOURCE_PREFIX) :].split(".")
         elements = path.split(".")
         if elements[0] in METADATA_KEYS:
             return self.meta, elements
@@ -216,7 +218,9 @@ class IngestDocument:
 
     def simulate_view(self) -> dict[str, Any]:
         """WriteableIngestDocument: metadata values as strings, then _source and _ingest."""
-        view: dict[str, Any] = {k: str(v) if not isinstance(v, dict) else v for k, v in self.meta.items() if v is not None}
+        view: dict[str, Any] = {
+            k: str(v) if not isinstance(v, dict) else v for k, v in self.meta.items() if v is not None
+        }
         view["_source"] = clone(self.source)
         view["_ingest"] = clone(self.ingest)
         return view

@@ -17,7 +17,12 @@ from es_sandbox.ingest.processors import PROCESSORS, PipelineProcessor, Processo
 if TYPE_CHECKING:
     from es_sandbox.ingest.service import IngestService
 
-ON_FAILURE_KEYS = ("on_failure_message", "on_failure_processor_type", "on_failure_processor_tag", "on_failure_pipeline")
+ON_FAILURE_KEYS = (
+    "on_failure_message",
+    "on_failure_processor_type",
+    "on_failure_processor_tag",
+    "on_failure_pipeline",
+)
 
 
 @dataclass
@@ -30,8 +35,12 @@ class Metric:
     failed: int = 0
 
     def stats(self) -> dict[str, int]:
-        return {"count": self.count, "time_in_millis": self.nanos // 1_000_000, "current": self.current,
-                "failed": self.failed}
+        return {
+            "count": self.count,
+            "time_in_millis": self.nanos // 1_000_000,
+            "current": self.current,
+            "failed": self.failed,
+        }
 
     def add(self, other: Metric) -> None:
         self.count += other.count
@@ -42,7 +51,9 @@ class Metric:
 class ProcessorFailure(Exception):
     """IngestProcessorException: the failure plus which processor (and pipeline) raised it."""
 
-    def __init__(self, error: EsError, processor_type: str | None, tag: str | None, pipeline: str | None) -> None:
+    def __init__(
+        self, error: EsError, processor_type: str | None, tag: str | None, pipeline: str | None
+    ) -> None:
         super().__init__(error.reason)
         self.error, self.processor_type, self.tag, self.pipeline = error, processor_type, tag, pipeline
 
@@ -170,8 +181,14 @@ async def _traced(processor: Processor, doc: IngestDocument, trace: list, ignore
         if not isinstance(error, EsError):
             error = EsError(500, "exception", str(error))
         if ignore_failure:
-            trace.append({**entry, "status": "error_ignored", "ignored_error": {"error": _failure_xcontent(error)},
-                          "doc": doc.simulate_view()})
+            trace.append(
+                {
+                    **entry,
+                    "status": "error_ignored",
+                    "ignored_error": {"error": _failure_xcontent(error)},
+                    "doc": doc.simulate_view(),
+                }
+            )
         else:
             trace.append({**entry, "status": "error", "error": _failure_xcontent(error)})
         raise
@@ -184,7 +201,10 @@ async def _traced(processor: Processor, doc: IngestDocument, trace: list, ignore
 
 def _failure_xcontent(error: EsError) -> dict[str, Any]:
     """generateFailureXContent(detailed): root_cause then the exception."""
-    return {"root_cause": [{"type": error.type, "reason": error.reason, **error.extra}], **error.to_xcontent()}
+    return {
+        "root_cause": [{"type": error.type, "reason": error.reason, **error.extra}],
+        **error.to_xcontent(),
+    }
 
 
 class Pipeline:
@@ -203,7 +223,11 @@ class Pipeline:
         on_failure = read_processors(on_failure_configs, service)
         cfg.leftover(f"pipeline [{pipeline_id}]")
         if on_failure_configs is not None and not on_failure:
-            raise EsError(400, "parse_exception", f"pipeline [{pipeline_id}] cannot have an empty on_failure option defined")
+            raise EsError(
+                400,
+                "parse_exception",
+                f"pipeline [{pipeline_id}] cannot have an empty on_failure option defined",
+            )
         self.compound = Compound(False, processors, on_failure)
         self.metric = Metric()
         self.bytes_ingested = 0
@@ -295,7 +319,9 @@ def read_processor(processor_type: str, config: Any, service: IngestService) -> 
         raise config_error(
             "conditions are not supported: es_sandbox does not run Painless scripts; remove [if] "
             "(or run this pipeline against a real Elasticsearch)",
-            processor_type=processor_type, tag=tag, prop="if",
+            processor_type=processor_type,
+            tag=tag,
+            prop="if",
         )
     factory = PROCESSORS.get(processor_type)
     if factory is None:
@@ -304,7 +330,9 @@ def read_processor(processor_type: str, config: Any, service: IngestService) -> 
     on_failure_configs = cfg.list("on_failure")
     on_failure = read_processors(on_failure_configs, service)
     if on_failure_configs is not None and not on_failure:
-        raise config_error("processors list cannot be empty", processor_type=processor_type, tag=tag, prop="on_failure")
+        raise config_error(
+            "processors list cannot be empty", processor_type=processor_type, tag=tag, prop="on_failure"
+        )
     cfg.type = processor_type
     try:
         processor = factory.build(cfg, service)

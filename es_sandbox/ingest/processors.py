@@ -71,9 +71,11 @@ class SetProcessor(Processor):
             if self.copy_from is not None:
                 value = clone(doc.get(self.copy_from))
             else:
-                value = render_value(self.value, doc) if is_template(self.value) or isinstance(
-                    self.value, dict | list
-                ) else self.value
+                value = (
+                    render_value(self.value, doc)
+                    if is_template(self.value) or isinstance(self.value, dict | list)
+                    else self.value
+                )
             if self.ignore_empty_value and (value is None or value == ""):
                 return doc
             doc.set(path, value)
@@ -308,7 +310,9 @@ class PipelineProcessor(Processor):
         pipeline = self.service.pipelines.get(name)
         if pipeline is None and not self.ignore_missing_pipeline:
             raise EsError(
-                500, "illegal_state_exception", f"Pipeline processor configured for non-existent pipeline [{name}]"
+                500,
+                "illegal_state_exception",
+                f"Pipeline processor configured for non-existent pipeline [{name}]",
             )
         return pipeline
 
@@ -326,13 +330,23 @@ class InferenceProcessor(Processor):
     type = "inference"
     is_async = True
 
-    def __init__(self, tag, description, model_id, inference_config, inputs, ignore_missing, target_field,
-                 field_map, service) -> None:
+    def __init__(
+        self,
+        tag,
+        description,
+        model_id,
+        inference_config,
+        inputs,
+        ignore_missing,
+        target_field,
+        field_map,
+        service,
+    ) -> None:
         super().__init__(tag, description)
         self.model_id, self.inference_config = model_id, inference_config
         self.inputs, self.ignore_missing = inputs, ignore_missing
         self.target_field, self.field_map = target_field, field_map
-        self.ml = service.cluster.ml
+        self.service = service
 
     @classmethod
     def build(cls, cfg, service):
@@ -363,7 +377,9 @@ class InferenceProcessor(Processor):
         field_map = cfg.map("field_map")
         if field_map is None:
             field_map = cfg.map("field_mappings")
-        return cls(cfg.tag, None, model_id, inference_config, None, False, target_field, field_map or {}, service)
+        return cls(
+            cfg.tag, None, model_id, inference_config, None, False, target_field, field_map or {}, service
+        )
 
     @property
     def results_field(self) -> str:
@@ -377,6 +393,10 @@ class InferenceProcessor(Processor):
         if self.inputs is not None:
             return await self._execute_input_output(doc)
         return await self._execute_target_field(doc)
+
+    @property
+    def ml(self):
+        return self.service.cluster.ml
 
     async def _infer(self, texts: list[str]) -> list[dict[str, Any]]:
         field = self.ml.input_field(self.model_id)
@@ -396,7 +416,9 @@ class InferenceProcessor(Processor):
         any_present = False
         for input_field, _, _ in self.inputs:
             try:
-                text = doc.get_string(input_field) if not self.ignore_missing or doc.has(input_field) else None
+                text = (
+                    doc.get_string(input_field) if not self.ignore_missing or doc.has(input_field) else None
+                )
             except EsError:
                 if doc.has(input_field):
                     raise illegal_argument(
@@ -422,17 +444,14 @@ class InferenceProcessor(Processor):
         fields = {**doc.source, **doc.meta}
         if doc.ingest:
             fields["_ingest"] = doc.ingest
-        for src, dest in self.field_map.items():
-            value = fields.pop(src, None)
+        for src, dest in self.field_map.items():  # LocalModel.mapFieldsIfNecessary
+            value = _dig(fields, src)
             if value is not None:
                 fields[dest] = value
-        input_field = self.ml.input_field(self.model_id)
-        text = _extract(fields, input_field)
-        if text is None:
-            raise EsError(400, "status_exception", f"Input field [{input_field}] does not exist in the source document")
-        if not isinstance(text, str):
-            raise EsError(400, "status_exception", f"Input value [{text}] for field [{input_field}] must be a string")
-        result = dict((await self._infer([text]))[0])
+        # The whole (field-mapped) document goes to the model, which finds its input field in it and
+        # answers "Input field [x] does not exist in the source document" when it is missing.
+        (result,) = await self.ml.infer(self.model_id, [fields], inference_config=self.inference_config)
+        result = dict(result)
         if self.results_field not in result and "predicted_value" in result:
             result[self.results_field] = result.pop("predicted_value")
         result["model_id"] = self.model_id
@@ -440,8 +459,8 @@ class InferenceProcessor(Processor):
         return doc
 
 
-def _extract(fields: dict[str, Any], path: str) -> Any:
-    """XContentMapValues.extractValue: a dotted path through nested maps (or a dotted key)."""
+def _dig(fields: dict[str, Any], path: str) -> Any:
+    """MapHelper.dig: a dotted key as it stands, else the dotted path through nested maps."""
     if path in fields:
         return fields[path]
     context: Any = fields
@@ -453,15 +472,26 @@ def _extract(fields: dict[str, Any], path: str) -> Any:
 
 
 _INFERENCE_CONFIG_TYPES = (
-    "classification", "regression", "fill_mask", "ner", "pass_through", "question_answering",
-    "text_classification", "text_embedding", "text_expansion", "text_similarity", "zero_shot_classification",
+    "classification",
+    "regression",
+    "fill_mask",
+    "ner",
+    "pass_through",
+    "question_answering",
+    "text_classification",
+    "text_embedding",
+    "text_expansion",
+    "text_similarity",
+    "zero_shot_classification",
 )
 
 
 def _check_inference_config(config: dict[str, Any]) -> None:
     if len(config) != 1 or not isinstance(next(iter(config.values())), dict):
         raise EsError(
-            400, "status_exception", "inference_config must be an object with one inference type mapped to an object."
+            400,
+            "status_exception",
+            "inference_config must be an object with one inference type mapped to an object.",
         )
     kind = next(iter(config))
     if kind not in _INFERENCE_CONFIG_TYPES:
@@ -489,7 +519,10 @@ def _read_input_output(cfg: ConfigReader, raw: Any) -> list[tuple[str, str | Non
         io = ConfigReader(dict(entry), cfg.type, cfg.tag)
         input_field = io.string("input_field")
         output_field = io.string("output_field")
-        for prop, name, seen in (("input_field", input_field, seen_in), ("output_field", output_field, seen_out)):
+        for prop, name, seen in (
+            ("input_field", input_field, seen_in),
+            ("output_field", output_field, seen_out),
+        ):
             if name in seen:
                 raise cfg.error(prop, f"names must be unique but [{name}] is repeated")
             seen.add(name)
@@ -501,11 +534,22 @@ def _read_input_output(cfg: ConfigReader, raw: Any) -> list[tuple[str, str | Non
 PROCESSORS: dict[str, type[Processor]] = {
     p.type: p
     for p in (
-        SetProcessor, AppendProcessor, LowercaseProcessor, UppercaseProcessor, TrimProcessor, RemoveProcessor,
-        RenameProcessor, FailProcessor, DropProcessor, PipelineProcessor, InferenceProcessor,
+        SetProcessor,
+        AppendProcessor,
+        LowercaseProcessor,
+        UppercaseProcessor,
+        TrimProcessor,
+        RemoveProcessor,
+        RenameProcessor,
+        FailProcessor,
+        DropProcessor,
+        PipelineProcessor,
+        InferenceProcessor,
     )
 }
 
 
 def unknown_processor(processor_type: str, tag: str | None) -> EsError:
-    return config_error(f"No processor type exists with name [{processor_type}]", processor_type=processor_type, tag=tag)
+    return config_error(
+        f"No processor type exists with name [{processor_type}]", processor_type=processor_type, tag=tag
+    )

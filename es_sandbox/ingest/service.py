@@ -88,7 +88,9 @@ class IngestService:
                     f"but current version is [{_java(current.version)}]"
                 )
             if "version" in config and config["version"] == current.version:
-                raise illegal_argument(f"cannot update pipeline [{pipeline_id}] with the same version [{if_version}]")
+                raise illegal_argument(
+                    f"cannot update pipeline [{pipeline_id}] with the same version [{if_version}]"
+                )
             if "version" not in config:
                 config = {**config, "version": if_version + 1}
                 pipeline = Pipeline(pipeline_id, config, self)
@@ -136,7 +138,9 @@ class IngestService:
             parts.append(
                 f"the final pipeline for {len(final_for)} index(es) including [{','.join(sorted(final_for)[:3])}]"
             )
-        raise illegal_argument(f"pipeline [{pipeline_id}] cannot be deleted because it is {' and '.join(parts)}")
+        raise illegal_argument(
+            f"pipeline [{pipeline_id}] cannot be deleted because it is {' and '.join(parts)}"
+        )
 
     # --- execution -------------------------------------------------------------------------
 
@@ -184,8 +188,14 @@ class IngestService:
                 outcome = await pipeline.execute(doc)
             except (ProcessorFailure, EsError) as exc:
                 error = exc.error if isinstance(exc, ProcessorFailure) else exc
-                results.append({"error": {"root_cause": [{"type": error.type, "reason": error.reason, **error.extra}],
-                                          **error.to_xcontent()}})
+                results.append(
+                    {
+                        "error": {
+                            "root_cause": [{"type": error.type, "reason": error.reason, **error.extra}],
+                            **error.to_xcontent(),
+                        }
+                    }
+                )
                 continue
             results.append(None if outcome is None else {"doc": outcome.simulate_view()})
         return {"docs": results}

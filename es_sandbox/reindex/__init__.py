@@ -1,5 +1,172 @@
-"""_reindex, _update_by_query, _delete_by_query and rethrottle."""
+"""_reindex, _update_by_query, _delete_by_query and their _rethrottle endpoints.
 
-from es_sandbox.http import Router
+A request becomes a task (indices:data/write/reindex, .../update/byquery, .../delete/byquery) whose
+work runs in the event loop; wait_for_completion=false answers {"task": id} at once and the task
+stores its result, otherwise the HTTP answer is the BulkByScrollResponse, with the status of its
+worst failure as Elasticsearch's BulkIndexByScrollResponseContentListener does.
+"""
 
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+from es_sandbox import search
+from es_sandbox.errors import ConnectionDropped, EsError, illegal_argument, validation_failed
+from es_sandbox.http import Router, json_body
+from es_sandbox.reindex.job import (
+    ACTIONS,
+    AUTO_SLICES,
+    UNLIMITED,
+    Job,
+    parse_by_query,
+    parse_reindex,
+    parse_requests_per_second,
+)
+from es_sandbox.reindex.worker import Leader, Worker
+from es_sandbox.tasks import Task, failed_node, list_response, parse_task_id
+
+if TYPE_CHECKING:
+    from es_sandbox.cluster import Cluster
+
+log = logging.getLogger("es_sandbox.reindex")
 router = Router()
+
+
+@router.route("/_reindex", "POST")
+async def reindex(request: Request, cluster: Cluster):
+    return await submit(cluster, parse_reindex(request, await json_body(request, required=True)))
+
+
+@router.route("/{index}/_update_by_query", "POST")
+async def update_by_query(request: Request, cluster: Cluster):
+    return await submit(cluster, parse_by_query(request, await json_body(request), "update_by_query"))
+
+
+@router.route("/{index}/_delete_by_query", "POST")
+async def delete_by_query(request: Request, cluster: Cluster):
+    return await submit(cluster, parse_by_query(request, await json_body(request), "delete_by_query"))
+
+
+@router.route("/_reindex/{task_id}/_rethrottle", "POST")
+@router.route("/_update_by_query/{task_id}/_rethrottle", "POST")
+@router.route("/_delete_by_query/{task_id}/_rethrottle", "POST")
+async def rethrottle(request: Request, cluster: Cluster):
+    rps = parse_requests_per_second(request.query_params.get("requests_per_second"))
+    if rps is None:
+        raise illegal_argument("requests_per_second is a required parameter")
+    task_id = request.path_params["task_id"]
+    node_id, _ = parse_task_id(task_id)
+    task = cluster.tasks.running.get(task_id)
+    group_by = request.query_params.get("group_by", "nodes")
+    if cluster.node(node_id) is None:
+        cause = {"type": "no_such_node_exception", "reason": f"No such node [{node_id}]", "node_id": node_id}
+        return list_response(cluster, [], group_by, node_failures=[failed_node(node_id, cause)])
+    if task is None or task.rethrottle is None or task.action not in ACTIONS.values():
+        reason = (
+            f"task [{task_id}] is missing"
+            if task is None
+            else f"task [{task_id}] doesn't support this operation"
+        )
+        cause = {"type": "resource_not_found_exception", "reason": reason}
+        return list_response(cluster, [], group_by, node_failures=[failed_node(node_id, cause)])
+    task.rethrottle(rps)
+    info = task.info()
+    if isinstance(getattr(task.rethrottle, "__self__", None), Leader):
+        info["status"] = task.rethrottle.__self__.status(with_running=True)
+    return list_response(cluster, [(task, info)], group_by)
+
+
+async def submit(cluster: Cluster, job: Job):
+    task = cluster.tasks.register(
+        job.action, job.description, cancellable=True, store_result=not job.wait_for_completion
+    )
+    work = asyncio.create_task(execute(cluster, task, job))
+    work.add_done_callback(lambda t: t.cancelled() or t.exception())  # the error is in the task's result
+    task.on_cancel.append(lambda: work.cancel() if task.lost else None)
+    if not job.wait_for_completion:
+        return {"task": task.full_id}
+    try:
+        response = await asyncio.shield(work)
+    except asyncio.CancelledError:
+        if task.lost:  # the node restarted under the request: the connection dies with it
+            raise ConnectionDropped(task.full_id) from None
+        raise
+    return response_status(response), response
+
+
+def response_status(response: dict[str, Any]) -> int:
+    """BulkIndexByScrollResponseContentListener: the worst failure's status, else 200."""
+    status = 408 if response.get("timed_out") else 200
+    for failure in response.get("failures", ()):
+        status = max(status, failure.get("status", 500))
+    return status
+
+
+async def execute(cluster: Cluster, task: Task, job: Job) -> dict[str, Any]:
+    try:
+        response = await _run(cluster, task, job)
+    except EsError as err:
+        cluster.tasks.finish(task, error=err)
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("bulk-by-scroll task %s failed", task.full_id)
+        err = EsError(500, "exception", f"{type(exc).__name__}: {exc}")
+        cluster.tasks.finish(task, error=err)
+        raise err from None
+    cluster.tasks.finish(task, response=response)
+    return response
+
+
+async def _run(cluster: Cluster, task: Task, job: Job) -> dict[str, Any]:
+    query = await search.prepare_query(job.query, cluster)
+    indices = cluster.indices.resolve(job.source)
+    if job.kind == "reindex" and job.dest_index is not None:
+        dest = {i.name for i in cluster.indices.resolve(job.dest_index, ignore_unavailable=True)}
+        for index in indices:
+            if index.name in dest:
+                raise validation_failed(f"reindex cannot write into an index its reading from [{index.name}]")
+    slices = job.slices
+    if slices == AUTO_SLICES:
+        slices = min((i.number_of_shards for i in indices), default=1)
+    if slices == 1:
+        worker = Worker(cluster, task, job)
+        return await worker.run(worker.snapshot(query))
+
+    leader = Leader(task, job, slices)
+    for slice_id in range(slices):
+        child_job = dataclasses.replace(
+            job,
+            slice_filter=(slice_id, slices),
+            max_docs=None
+            if job.max_docs is None
+            else job.max_docs // slices + (slice_id < job.max_docs % slices),
+            requests_per_second=UNLIMITED
+            if job.requests_per_second == UNLIMITED
+            else job.requests_per_second / slices,
+        )
+        child = cluster.tasks.register(job.action, job.description, cancellable=True, parent=task)
+        leader.workers.append(Worker(cluster, child, child_job, slice_id))
+    if task.cancelled:
+        for worker in leader.workers:
+            worker.task.cancel(task.cancel_reason or "")
+
+    async def run_slice(slice_id: int, worker: Worker) -> None:
+        child_work = asyncio.current_task()
+        worker.task.on_cancel.append(lambda: child_work.cancel() if worker.task.lost else None)
+        try:
+            result = await worker.run(worker.snapshot(query))
+        except EsError as err:
+            cluster.tasks.finish(worker.task, error=err)
+            raise
+        leader.results[slice_id] = result
+        cluster.tasks.finish(worker.task, response=result)
+
+    await asyncio.gather(*(run_slice(i, w) for i, w in enumerate(leader.workers)))
+    return leader.response()
