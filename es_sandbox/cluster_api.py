@@ -222,7 +222,7 @@ def _select_nodes(cluster: Cluster, selector: str | None) -> list[Node]:
                 chosen.append(node)
             elif flag in ("true", "false") and (role in node.roles) == (flag == "true"):
                 chosen.append(node)
-    return list(dict.fromkeys(chosen))
+    return [n for n in cluster.nodes if any(c is n for c in chosen)]
 
 
 _INFO_METRICS = ("settings", "os", "process", "jvm", "thread_pool", "transport", "http", "plugins", "ingest",
@@ -450,10 +450,10 @@ def _cat_table(request: Request, rows: list[dict[str, str]], default_columns: li
 @router.route("/_cat/indices/{index}", "GET")
 async def cat_indices(request: Request, cluster: Cluster):
     expression = request.path_params.get("index")
-    indices = cluster.indices.resolve(expression) if expression else [
-        i for i in cluster.indices.indices.values()
-        if request.query_params.get("expand_wildcards") in ("all", "hidden") or not i.hidden
-    ]
+    if request.query_params.get("expand_wildcards") in ("all", "hidden") and not expression:
+        indices = list(cluster.indices.indices.values())
+    else:
+        indices = cluster.indices.resolve(expression or "*")
     rows = [_index_row(i, request.query_params.get("bytes")) for i in sorted(indices, key=lambda i: i.name)]
     health_filter = request.query_params.get("health")
     if health_filter:

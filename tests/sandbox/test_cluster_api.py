@@ -1,0 +1,165 @@
+"""Cluster-level APIs: root info, health, license, nodes info and stats, _cat tables."""
+
+from __future__ import annotations
+
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+
+def test_root_answers_like_a_node(es):
+    info = es.info()
+    assert set(info) == {"name", "cluster_name", "cluster_uuid", "version", "tagline"}
+    assert info["tagline"] == "You Know, for Search"
+    assert info["cluster_name"] == "es-sandbox"
+    version = info["version"]
+    assert version["number"].startswith("9.")
+    assert version["build_flavor"] == "default"
+    assert version["build_snapshot"] is False
+    assert version["minimum_wire_compatibility_version"] == "8.19.0"
+    assert version["minimum_index_compatibility_version"] == "8.0.0"
+    assert len(version["build_hash"]) == 40
+    assert set(version) == {"number", "build_flavor", "build_type", "build_hash", "build_date", "build_snapshot",
+                            "lucene_version", "minimum_wire_compatibility_version",
+                            "minimum_index_compatibility_version"}
+    assert info.meta.headers["x-elastic-product"] == "Elasticsearch"
+    assert es.info()["cluster_uuid"] == info["cluster_uuid"]
+
+
+def test_health_turns_yellow_with_unassignable_replicas(es):
+    health = es.cluster.health()
+    assert health["status"] == "green"
+    assert health["number_of_nodes"] == 1 and health["number_of_data_nodes"] == 1
+    assert health["active_shards_percent_as_number"] == 100.0
+    es.indices.create(index="solo", settings={"number_of_replicas": 0})
+    assert es.cluster.health()["status"] == "green"
+    es.indices.create(index="replicated", settings={"number_of_shards": 2})  # one replica by default
+    health = es.cluster.health()
+    assert health["status"] == "yellow"
+    assert health["active_primary_shards"] == 3
+    assert health["active_shards"] == 3
+    assert health["unassigned_shards"] == 2
+    assert health["active_shards_percent_as_number"] == 60.0
+    assert health["timed_out"] is False
+    assert es.cluster.health(wait_for_status="yellow", timeout="1s")["status"] == "yellow"
+
+
+def test_health_wait_for_green_times_out_with_408(es):
+    es.indices.create(index="replicated")
+    with pytest.raises(ApiError) as info:
+        es.cluster.health(wait_for_status="green", timeout="200ms")
+    assert info.value.meta.status == 408
+    assert info.value.body["timed_out"] is True
+    assert info.value.body["status"] == "yellow"
+    es.indices.put_settings(index="replicated", settings={"number_of_replicas": 0})
+    assert es.cluster.health(wait_for_status="green", timeout="1s")["status"] == "green"
+
+
+def test_health_by_index_and_level(es):
+    es.indices.create(index="a1", settings={"number_of_replicas": 0})
+    es.indices.create(index="b1")
+    assert es.cluster.health(index="a1")["status"] == "green"
+    by_index = es.cluster.health(level="indices")["indices"]
+    assert by_index["a1"]["status"] == "green" and by_index["b1"]["status"] == "yellow"
+    assert by_index["b1"]["unassigned_shards"] == 1
+
+
+def test_license_trial(es):
+    lic = es.license.get()["license"]
+    assert lic["status"] == "active"
+    assert lic["type"] == "trial"
+    assert lic["expiry_date_in_millis"] - lic["issue_date_in_millis"] == 30 * 24 * 3600 * 1000
+    assert lic["issuer"] == "elasticsearch"
+    assert isinstance(lic["uid"], str) and len(lic["uid"]) == 36
+
+
+def test_license_basic_has_no_expiry(start_sandbox):
+    es = Elasticsearch(start_sandbox(license="basic").url)
+    lic = es.license.get()["license"]
+    assert lic["type"] == "basic"
+    assert lic["status"] == "active"
+    assert "expiry_date" not in lic and "expiry_date_in_millis" not in lic
+
+
+def test_nodes_info_carries_ml_attributes(es):
+    resp = es.nodes.info()
+    assert resp["_nodes"] == {"total": 1, "successful": 1, "failed": 0}
+    assert resp["cluster_name"] == "es-sandbox"
+    (node_id, node), = resp["nodes"].items()
+    assert len(node_id) == 22
+    assert node["name"] == "es-sandbox-node-0"
+    assert node["transport_address"] == "127.0.0.1:9300"
+    assert node["host"] == node["ip"] == "127.0.0.1"
+    assert node["version"] == es.info()["version"]["number"]
+    assert "ml" in node["roles"] and "ingest" in node["roles"] and "data" in node["roles"]
+    assert node["os"]["allocated_processors"] == 8
+    attributes = node["attributes"]
+    assert attributes["ml.allocated_processors"] == "8"
+    assert attributes["ml.allocated_processors_double"] == "8.0"
+    assert all(isinstance(v, str) for v in attributes.values())
+
+
+def test_nodes_follow_ml_nodes_and_processors(start_sandbox):
+    es = Elasticsearch(start_sandbox(ml_nodes=2, ml_processors=4).url)
+    nodes = es.nodes.info()["nodes"]
+    assert len(nodes) == 2
+    assert sorted(n["attributes"]["ml.allocated_processors"] for n in nodes.values()) == ["4", "4"]
+    assert all("ml" in n["roles"] for n in nodes.values())
+    data_nodes = [n for n in nodes.values() if "data" in n["roles"]]
+    assert len(data_nodes) == 1
+    only_ml = es.nodes.info(node_id="ml:true")["nodes"]
+    assert set(only_ml) == set(nodes)
+    assert es.cluster.health()["number_of_nodes"] == 2
+
+
+def test_nodes_stats_ingest_counts_pipeline_runs(es):
+    es.ingest.put_pipeline(id="lower", processors=[{"lowercase": {"field": "name"}}])
+    es.index(index="people", id="1", document={"name": "ADA"}, pipeline="lower")
+    es.index(index="people", id="2", document={"name": "BOB"}, pipeline="lower")
+    stats = es.nodes.stats(metric="ingest")
+    (node,) = stats["nodes"].values()
+    assert set(node) >= {"timestamp", "name", "transport_address", "host", "ip", "roles", "attributes", "ingest"}
+    assert "indices" not in node
+    pipeline = node["ingest"]["pipelines"]["lower"]
+    assert pipeline["count"] == 2
+    assert pipeline["failed"] == 0
+    assert node["ingest"]["total"]["count"] == 2
+    assert es.get(index="people", id="1")["_source"] == {"name": "ada"}
+    everything = es.nodes.stats()
+    (node,) = everything["nodes"].values()
+    assert node["indices"]["docs"]["count"] == 2
+
+
+def test_nodes_stats_refuses_unknown_metric(es):
+    with pytest.raises(ApiError) as info:
+        es.nodes.stats(metric="bogus")
+    assert info.value.meta.status == 400
+    assert info.value.body["error"]["reason"] == "request [/_nodes/stats/bogus] contains unrecognized metric: [bogus]"
+
+
+def test_cat_indices_text_and_json(es):
+    es.indices.create(index="cats", settings={"number_of_replicas": 0})
+    es.indices.create(index="dogs")
+    es.bulk(operations=[{"index": {"_index": "cats", "_id": str(i)}} if j == 0 else {"n": i}
+                        for i in range(3) for j in range(2)])
+    es.delete(index="cats", id="0")
+    rows = es.cat.indices(format="json")
+    assert [r["index"] for r in rows] == ["cats", "dogs"]
+    cats = rows[0]
+    assert cats["health"] == "green" and cats["status"] == "open"
+    assert cats["pri"] == "1" and cats["rep"] == "0"
+    assert cats["docs.count"] == "2" and cats["docs.deleted"] == "1"
+    assert cats["store.size"].endswith("b")
+    assert len(cats["uuid"]) == 22
+    assert rows[1]["health"] == "yellow"
+    text = es.cat.indices(v=True, h="health,index,docs.count", s="index:desc")
+    lines = text.splitlines()
+    assert lines[0].split() == ["health", "index", "docs.count"]
+    assert [line.split() for line in lines[1:]] == [["yellow", "dogs", "0"], ["green", "cats", "2"]]
+    assert es.cat.indices(h="index", index="do*").strip() == "dogs"
+
+
+def test_cat_aliases(es):
+    es.indices.create(index="logs-1", aliases={"logs": {"is_write_index": True}})
+    rows = es.cat.aliases(format="json")
+    assert rows == [{"alias": "logs", "index": "logs-1", "filter": "-", "routing.index": "-",
+                     "routing.search": "-", "is_write_index": "true"}]
