@@ -1,0 +1,15 @@
+# The Airflow image of docker-compose.yaml: the official Airflow image plus requirements.txt.
+# dags/, plugins/ and include/ are not baked in: docker-compose.yaml mounts them, so edits show up
+# without a rebuild. Rebuild after changing requirements.txt: `docker compose build`.
+#
+# AIRFLOW_VERSION must equal the apache-airflow pin in requirements.txt (tests/compose checks it).
+# Python 3.12: the Elasticsearch provider pinned in requirements.txt needs Python >= 3.11.
+ARG AIRFLOW_VERSION=3.3.2
+ARG PYTHON_VERSION=3.12
+FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}
+
+COPY --chown=airflow:0 requirements.txt /requirements.txt
+
+# Naming apache-airflow at the image's own version keeps pip from up- or downgrading Airflow while it
+# resolves requirements.txt (the image's ENV AIRFLOW_VERSION is the version it was built from).
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /requirements.txt
