@@ -10,6 +10,7 @@ Waiting is `asyncio.sleep`; with `inference_ms == 0` nothing waits and no future
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 
@@ -94,10 +95,11 @@ class RouteWorker:
         try:
             await waiter  # the releasing worker hands its slot over
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._release()
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._release()  # the slot was handed over just before the cancellation: pass it on
             else:
-                self.waiting.remove(waiter)
+                with contextlib.suppress(ValueError):  # a releasing worker may have skipped it already
+                    self.waiting.remove(waiter)
             raise
 
     def _release(self) -> None:

@@ -238,9 +238,9 @@ class MlService:
         find = getattr(self.cluster.ingest, "pipelines_referencing", None)
         return list(find(ids)) if find is not None else []
 
-    def model_ingest_stats(self, model_id: str) -> dict[str, Any]:
+    def model_ingest_stats(self, model_id: str, references: set[str]) -> dict[str, Any]:
         stats = getattr(self.cluster.ingest, "model_ingest_stats", None)
-        return stats(model_id) if stats is not None else {}
+        return stats(model_id, references) if stats is not None else {}
 
     def audit(self, model_id: str, message: str, level: str = "info") -> None:
         """An inference audit notification, kept here and written to .ml-notifications-000002."""

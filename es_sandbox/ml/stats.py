@@ -120,7 +120,7 @@ def _model_entry(service: MlService, model: TrainedModel, deployments: list[Depl
         "pipeline_count": pipeline_count,
     }
     if pipeline_count > 0:
-        entry["ingest"] = service.model_ingest_stats(model.model_id) or {
+        entry["ingest"] = service.model_ingest_stats(model.model_id, ids) or {
             "total": {"count": 0, "time_in_millis": 0, "current": 0, "failed": 0},
             "pipelines": {},
         }

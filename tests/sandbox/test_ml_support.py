@@ -1,0 +1,81 @@
+"""Helpers shared by the test_ml_* files (no tests here)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+ELSER = ".elser_model_2"
+TEXT_INPUT = {"field_names": ["text_field"]}
+
+
+def strict(es: Elasticsearch) -> Elasticsearch:
+    """No transparent retries: elastic-transport retries 429 three times by default."""
+    return es.options(max_retries=0, retry_on_status=())
+
+
+def api_error(call: Callable[[], Any]) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        call()
+    return info.value
+
+
+def error_of(exc: ApiError) -> dict[str, Any]:
+    return exc.body["error"]
+
+
+def assert_error(exc: ApiError, status: int, type_: str, reason: str) -> dict[str, Any]:
+    """Checks the whole envelope: status, type, reason, and a root cause with the same type."""
+    assert exc.meta.status == status, exc.body
+    assert exc.body["status"] == status
+    error = error_of(exc)
+    assert (error["type"], error["reason"]) == (type_, reason), error
+    assert error["root_cause"][0]["type"] == type_
+    return error
+
+
+def poll(
+    fetch: Callable[[], Any], until: Callable[[Any], bool], timeout: float = 10.0, interval: float = 0.05
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if until(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached within {timeout}s; last value: {value}")
+        time.sleep(interval)
+
+
+def definition_status(es: Elasticsearch, model_id: str) -> bool:
+    return es.ml.get_trained_models(model_id=model_id, include="definition_status")["trained_model_configs"][
+        0
+    ]["fully_defined"]
+
+
+def put_elser(es: Elasticsearch, model_id: str = ELSER, *, wait: bool = True) -> dict[str, Any]:
+    return es.ml.put_trained_model(model_id=model_id, input=TEXT_INPUT, wait_for_completion=wait).body
+
+
+def deploy(es: Elasticsearch, model_id: str = ELSER, **params: Any) -> dict[str, Any]:
+    params.setdefault("wait_for", "started")
+    return es.ml.start_trained_model_deployment(model_id=model_id, **params).body["assignment"]
+
+
+def deployment_stats(es: Elasticsearch, deployment_id: str) -> dict[str, Any]:
+    return es.ml.get_trained_models_stats(model_id=deployment_id)["trained_model_stats"][0][
+        "deployment_stats"
+    ]
+
+
+def compat8(es: Elasticsearch, method: str, path: str, body: Any = None) -> Any:
+    """A request as an 8.x client sends it (compatible-with=8)."""
+    media = "application/vnd.elasticsearch+json; compatible-with=8"
+    headers = {"accept": media}
+    if body is not None:
+        headers["content-type"] = media
+    return es.perform_request(method, path, headers=headers, body=body)
