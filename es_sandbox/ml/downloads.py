@@ -96,9 +96,11 @@ class Downloader:
                 fault = self._fault(model.model_id)
                 if fault is not None and fault.mode == "fail" and downloaded >= total // 3:
                     raise import_failed(fault.reason)
-                if fault is None or fault.mode != "stall":
-                    elapsed = time.monotonic() - started
-                    target = total if seconds <= 0 else min(total, int(total * elapsed / seconds))
+                elapsed = time.monotonic() - started
+                target = total if seconds <= 0 else min(total, int(total * elapsed / seconds))
+                if fault is not None:  # a failing download breaks, a stalled one hangs, a third of the way in
+                    target = min(target, total // 3)
+                if target > downloaded:
                     for part in range(downloaded, target):
                         model.definition.part_lengths[part] = min(
                             catalog.PART_SIZE, package.size - part * catalog.PART_SIZE

@@ -164,7 +164,9 @@ def test_lang_ident_needs_no_deployment(es):
 @pytest.fixture(scope="module")
 def slow_sandbox() -> Iterator[SandboxProcess]:
     """Inference that takes 20 ms on one thread, models that download at once, 16 ML processors."""
-    proc = SandboxProcess(SandboxConfig(port=0, download_seconds=0.0, inference_ms=INFERENCE_MS, ml_processors=16))
+    proc = SandboxProcess(
+        SandboxConfig(port=0, download_seconds=0.0, inference_ms=INFERENCE_MS, ml_processors=16)
+    )
     yield proc
     proc.stop()
 
