@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from es_sandbox.errors import illegal_argument
@@ -52,8 +52,16 @@ def java_type(value: Any) -> str:
     return "java.lang.Object"
 
 
+_second: list[Any] = [None, ""]  # the last whole second formatted, reused: every document needs a timestamp
+
+
 def ingest_timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """_ingest.timestamp, ISO-8601 UTC with microseconds."""
+    now = time.time()
+    second = int(now)
+    if _second[0] != second:
+        _second[0], _second[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_second[1]}.{int((now - second) * 1_000_000):06d}Z"
 
 
 class IngestDocument:

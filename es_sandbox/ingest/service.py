@@ -229,7 +229,7 @@ class IngestService:
 
 
 def _size(source: dict[str, Any]) -> int:
-    return len(json.dumps(source, separators=(",", ":")))
+    return len(json.dumps(source, separators=(",", ":"), check_circular=False))
 
 
 def _java(value: Any) -> str:
