@@ -121,13 +121,25 @@ async def _ingest(cluster: Cluster, action: BulkAction, request_pipeline: str | 
     return _Prepared(doc.get("_index") or action.index, None if doc_id is None else str(doc_id), doc.get("_source"))
 
 
-def _needs_ingest(cluster: Cluster, action: BulkAction, request_pipeline: str | None) -> bool:
-    if action.op not in ("index", "create"):
-        return False
-    if action.pipeline or request_pipeline:
-        return True
-    target = _existing_target(cluster, action.index)
-    return target is not None and bool(target.default_pipeline or target.final_pipeline)
+def _ingest_slots(cluster: Cluster, actions: list[BulkAction], request_pipeline: str | None) -> list[int]:
+    """The index/create items that go through a pipeline (targets looked up once per name)."""
+    has_pipelines: dict[str, bool] = {}
+    slots = []
+    for i, action in enumerate(actions):
+        if action.op not in ("index", "create"):
+            continue
+        if action.pipeline or request_pipeline:
+            slots.append(i)
+            continue
+        found = has_pipelines.get(action.index)
+        if found is None:
+            target = _existing_target(cluster, action.index)
+            found = has_pipelines[action.index] = target is not None and bool(
+                target.default_pipeline or target.final_pipeline
+            )
+        if found:
+            slots.append(i)
+    return slots
 
 
 # --- apply phase -----------------------------------------------------------------------------------------
@@ -245,7 +257,7 @@ def _apply_update(cluster: Cluster, action: BulkAction, refresh: bool) -> _Outco
 async def run_bulk(cluster: Cluster, actions: list[BulkAction], *, pipeline: str | None = None,
                    refresh: bool = False) -> tuple[list[_Outcome], int | None]:
     """The outcomes in order, and the ingest time in ms (None when no pipeline ran)."""
-    ingest_slots = [i for i, a in enumerate(actions) if _needs_ingest(cluster, a, pipeline)]
+    ingest_slots = _ingest_slots(cluster, actions, pipeline)
     prepared: dict[int, _Prepared] = {}
     ingest_took = None
     if ingest_slots:
