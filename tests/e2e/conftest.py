@@ -28,7 +28,7 @@ def run_dag(embedding_dag) -> Callable[..., RunResult]:
         dr = embedding_dag.test(run_conf=conf)
         with create_session() as session:
             tis = dr.get_task_instances(session=session)
-            states = {ti.task_id: str(ti.state.value if ti.state else None) for ti in tis}
+            states = {ti.task_id: str(ti.state) for ti in tis}
         return RunResult(state=str(dr.state), task_states=states, run_id=dr.run_id)
 
     return run
