@@ -114,13 +114,14 @@ class Downloader:
             )
         except EsError as err:
             download.error = err
-            self.service.audit(model.model_id, f"Model importing failed due to [{err.reason}]", level="error")
+            self.service.audit(model.model_id, err.reason, level="error")
         except asyncio.CancelledError:
             if download.cancelled_because is not None:
                 download.error = task_cancelled(download.cancelled_because)
                 self.service.audit(
                     model.model_id,
-                    f"Model importing failed due to [{download.error.reason}]",
+                    "Model importing failed due to "
+                    f"[org.elasticsearch.tasks.TaskCancelledException: {download.error.reason}]",
                     level="warning",
                 )
             else:

@@ -40,6 +40,18 @@ def test_failed_download_fails_the_waiting_put(es):
         "status_exception",
         f"Model definition truncated. Unable to deserialize trained model definition [{ELSER}]",
     )
+    # and, as Kibana shows it, an error in the inference audit notifications
+    messages = poll(lambda: notifications(es), lambda found: len(found) == 2, timeout=3)
+    assert messages == [
+        ("info", "starting model import"),
+        ("error", f"Model importing failed due to an IOException [java.io.IOException: {FAILURE}]"),
+    ]
+
+
+def notifications(es) -> list[tuple[str, str]]:
+    es.indices.refresh(index=".ml-notifications-000002")
+    hits = es.search(index=".ml-notifications-000002", sort=[{"timestamp": "asc"}])["hits"]["hits"]
+    return [(h["_source"]["level"], h["_source"]["message"]) for h in hits if h["_source"]["job_id"] == ELSER]
 
 
 def test_failed_download_in_the_background(es):
@@ -106,3 +118,31 @@ def test_reset_drops_models_deployments_and_downloads(es):
     assert es.ml.get_trained_models()["count"] == 1
     assert import_tasks(es) == []
     assert es.ml.get_trained_models_stats()["count"] == 1
+
+
+def test_models_and_deployments_survive_a_restart_with_a_data_dir(start_sandbox, tmp_path):
+    from elasticsearch import Elasticsearch
+
+    first = start_sandbox(data_dir=tmp_path)
+    es = Elasticsearch(first.url, request_timeout=30)
+    put_elser(es, wait=True)
+    es.ml.put_trained_model_alias(model_id=ELSER, model_alias="sparse")
+    deploy(es, deployment_id="kept", number_of_allocations=2)
+    first.stop()
+
+    es = Elasticsearch(start_sandbox(data_dir=tmp_path).url, request_timeout=30)
+    assert definition_status(es, "sparse") is True
+    # assignments live in the cluster state: the nodes load the model again after the restart
+    stats = poll(
+        lambda: es.ml.get_trained_models_stats(model_id="kept")["trained_model_stats"][0]["deployment_stats"],
+        lambda s: s["state"] == "started",
+        timeout=5,
+    )
+    assert stats["allocation_status"] == {
+        "allocation_count": 2,
+        "target_allocation_count": 2,
+        "state": "fully_allocated",
+    }
+    assert "inference_count" not in stats
+    result = es.ml.infer_trained_model(model_id="kept", docs=[{"text_field": "after restart"}])
+    assert "restart" in result["inference_results"][0]["predicted_value"]
