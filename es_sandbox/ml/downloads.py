@@ -14,22 +14,23 @@ import asyncio
 import fnmatch
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from es_sandbox.errors import EsError
 from es_sandbox.ml import catalog
-from es_sandbox.ml.tasks_adapter import finish_task, register_import_task
 
 if TYPE_CHECKING:
     from es_sandbox.ml.models import TrainedModel
     from es_sandbox.ml.service import MlService
+    from es_sandbox.tasks import Task
 
 log = logging.getLogger("es_sandbox.ml")
 TICK_SECONDS = 0.05
+MODEL_IMPORT_ACTION = "xpack/ml/model_import[n]"
 
 
 class Download:
-    def __init__(self, model_id: str, task: Any) -> None:
+    def __init__(self, model_id: str, task: Task) -> None:
         self.model_id = model_id
         self.task = task
         self.done = asyncio.Event()
@@ -63,7 +64,10 @@ class Downloader:
         self.running: dict[str, Download] = {}
 
     def start(self, model: TrainedModel, package: catalog.Package) -> Download:
-        task = register_import_task(self.service.cluster, model.model_id)
+        cluster = self.service.cluster
+        task = cluster.tasks.register(
+            MODEL_IMPORT_ACTION, f"model_id-{model.model_id}", cancellable=True, node=cluster.master
+        )
         task.status = {"total_parts": package.total_parts, "downloaded_parts": 0}
         download = Download(model.model_id, task)
         self.running[model.model_id] = download
@@ -73,11 +77,11 @@ class Downloader:
 
     def _on_task_cancel(self, download: Download) -> None:
         """The _tasks cancel API, or the task lost with its node (then nobody is told)."""
-        if getattr(download.task, "lost", False):
+        if download.task.lost:
             if download.runner is not None:
                 download.runner.cancel()
         else:
-            download.cancel(getattr(download.task, "cancel_reason", None))
+            download.cancel(download.task.cancel_reason)
 
     def _fault(self, model_id: str):
         fault = self.service.cluster.faults.spec.model_download
@@ -131,7 +135,7 @@ class Downloader:
             if self.running.get(model.model_id) is download:
                 del self.running[model.model_id]
             if not lost:
-                finish_task(self.service.cluster, download.task, download.error)
+                self.service.cluster.tasks.finish(download.task, error=download.error)
             download.done.set()
 
     def cancel(self, model_id: str, reason: str | None) -> None:
