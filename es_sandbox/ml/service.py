@@ -86,9 +86,10 @@ class MlService:
         for task in list(self._background):
             task.cancel()
         self._background.clear()
+        for deployment in list(self.assignments.deployments.values()):
+            self.assignments.remove(deployment)  # requests still queued fail as the process stops
         self.models.clear()
         self.aliases.clear()
-        self.assignments.deployments.clear()
         self.notifications.clear()
 
     def snapshot(self) -> dict[str, Any]:
