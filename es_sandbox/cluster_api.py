@@ -26,8 +26,15 @@ router = Router()
 
 # Lucene release shipped with each Elasticsearch minor (the newest ones we act as).
 _LUCENE = {
-    (9, 0): "10.1.0", (9, 1): "10.2.2", (9, 2): "10.2.2", (9, 3): "10.3.1",
-    (8, 15): "9.11.1", (8, 16): "9.12.0", (8, 17): "9.12.0", (8, 18): "9.12.1", (8, 19): "9.12.2",
+    (9, 0): "10.1.0",
+    (9, 1): "10.2.2",
+    (9, 2): "10.2.2",
+    (9, 3): "10.3.1",
+    (8, 15): "9.11.1",
+    (8, 16): "9.12.0",
+    (8, 17): "9.12.0",
+    (8, 18): "9.12.1",
+    (8, 19): "9.12.2",
 }
 
 
@@ -96,13 +103,15 @@ def health(cluster: Cluster, indices: list[Index]) -> dict[str, Any]:
     }
     if (cluster.config.major, cluster.config.minor) >= (8, 16):
         body["unassigned_primary_shards"] = 0
-    body.update({
-        "delayed_unassigned_shards": 0,
-        "number_of_pending_tasks": 0,
-        "number_of_in_flight_fetch": 0,
-        "task_max_waiting_in_queue_millis": 0,
-        "active_shards_percent_as_number": percent,
-    })
+    body.update(
+        {
+            "delayed_unassigned_shards": 0,
+            "number_of_pending_tasks": 0,
+            "number_of_in_flight_fetch": 0,
+            "task_max_waiting_in_queue_millis": 0,
+            "active_shards_percent_as_number": percent,
+        }
+    )
     return body
 
 
@@ -116,8 +125,11 @@ async def cluster_health(request: Request, cluster: Cluster):
     deadline = time.monotonic() + timeout
     expression = request.path_params.get("index")
     while True:
-        indices = cluster.indices.resolve(expression, allow_no_indices=True) if expression else list(
-            cluster.indices.indices.values())
+        indices = (
+            cluster.indices.resolve(expression, allow_no_indices=True)
+            if expression
+            else list(cluster.indices.indices.values())
+        )
         body = health(cluster, indices)
         if wanted is None or _STATUS_RANK[body["status"]] <= _STATUS_RANK[wanted]:
             break
@@ -161,13 +173,15 @@ async def get_license(request: Request, cluster: Cluster):
         expiry = issued + timedelta(days=30)
         body["expiry_date"] = _iso(expiry)
         body["expiry_date_in_millis"] = int(expiry.timestamp() * 1000)
-    body.update({
-        "max_nodes": 1000,
-        "max_resource_units": None,
-        "issued_to": cluster.config.cluster_name,
-        "issuer": "elasticsearch",
-        "start_date_in_millis": -1,
-    })
+    body.update(
+        {
+            "max_nodes": 1000,
+            "max_resource_units": None,
+            "issued_to": cluster.config.cluster_name,
+            "issuer": "elasticsearch",
+            "start_date_in_millis": -1,
+        }
+    )
     return {"license": body}
 
 
@@ -225,20 +239,33 @@ def _select_nodes(cluster: Cluster, selector: str | None) -> list[Node]:
     return [n for n in cluster.nodes if any(c is n for c in chosen)]
 
 
-_INFO_METRICS = ("settings", "os", "process", "jvm", "thread_pool", "transport", "http", "plugins", "ingest",
-                 "aggregations", "indices")
+_INFO_METRICS = (
+    "settings",
+    "os",
+    "process",
+    "jvm",
+    "thread_pool",
+    "transport",
+    "http",
+    "plugins",
+    "ingest",
+    "aggregations",
+    "indices",
+)
 
 
 def _node_info(cluster: Cluster, node: Node, metrics: set[str]) -> dict[str, Any]:
     info = _node_header(cluster, node)
-    info.update({
-        "build_flavor": "default",
-        "build_type": "tar",
-        "build_hash": version_info(cluster)["build_hash"],
-        "total_indexing_buffer": 53687091,
-        "roles": list(node.roles),
-        "attributes": node_attributes(cluster, node),
-    })
+    info.update(
+        {
+            "build_flavor": "default",
+            "build_type": "tar",
+            "build_hash": version_info(cluster)["build_hash"],
+            "total_indexing_buffer": 53687091,
+            "roles": list(node.roles),
+            "attributes": node_attributes(cluster, node),
+        }
+    )
     processors = node.ml_processors or os.cpu_count() or 1
     if "settings" in metrics:
         info["settings"] = {"cluster": {"name": cluster.config.cluster_name}, "node": {"name": node.name}}
@@ -255,11 +282,16 @@ def _node_info(cluster: Cluster, node: Node, metrics: set[str]) -> dict[str, Any
     if "process" in metrics:
         info["process"] = {"refresh_interval_in_millis": 1000, "id": os.getpid(), "mlockall": False}
     if "jvm" in metrics:
-        info["jvm"] = {"pid": os.getpid(), "version": "24", "vm_name": "OpenJDK 64-Bit Server VM",
-                       "mem": {"heap_max_in_bytes": 1073741824}}
+        info["jvm"] = {
+            "pid": os.getpid(),
+            "version": "24",
+            "vm_name": "OpenJDK 64-Bit Server VM",
+            "mem": {"heap_max_in_bytes": 1073741824},
+        }
     if "ingest" in metrics:
-        info["ingest"] = {"processors": [{"type": t} for t in ("fail", "inference", "lowercase", "remove", "rename",
-                                                                 "set")]}
+        info["ingest"] = {
+            "processors": [{"type": t} for t in ("fail", "inference", "lowercase", "remove", "rename", "set")]
+        }
     return info
 
 
@@ -269,15 +301,34 @@ def _node_info(cluster: Cluster, node: Node, metrics: set[str]) -> dict[str, Any
 async def nodes_info(request: Request, cluster: Cluster):
     node_id = request.path_params.get("node_id")
     metric = request.path_params.get("metric")
-    if node_id is not None and metric is None and all(p in _INFO_METRICS or p == "_all" for p in node_id.split(",")):
+    if (
+        node_id is not None
+        and metric is None
+        and all(p in _INFO_METRICS or p == "_all" for p in node_id.split(","))
+    ):
         node_id, metric = None, node_id  # /_nodes/{metric}
     metrics = set(_INFO_METRICS) if metric in (None, "_all") else set(metric.split(","))
     nodes = {n.id: _node_info(cluster, n, metrics) for n in _select_nodes(cluster, node_id)}
     return _nodes_envelope(cluster, nodes)
 
 
-_STATS_METRICS = ("indices", "os", "process", "jvm", "thread_pool", "fs", "transport", "http", "breaker", "script",
-                  "discovery", "ingest", "adaptive_selection", "script_cache", "indexing_pressure")
+_STATS_METRICS = (
+    "indices",
+    "os",
+    "process",
+    "jvm",
+    "thread_pool",
+    "fs",
+    "transport",
+    "http",
+    "breaker",
+    "script",
+    "discovery",
+    "ingest",
+    "adaptive_selection",
+    "script_cache",
+    "indexing_pressure",
+)
 
 
 def _ingest_stats(cluster: Cluster, node: Node) -> dict[str, Any]:
@@ -301,7 +352,10 @@ def _node_stats(cluster: Cluster, node: Node, metrics: set[str]) -> dict[str, An
     if "os" in metrics:
         stats["os"] = {"timestamp": stats["timestamp"], "cpu": {"percent": 1}}
     if "jvm" in metrics:
-        stats["jvm"] = {"timestamp": stats["timestamp"], "uptime_in_millis": int((time.time() - cluster.started_at) * 1000)}
+        stats["jvm"] = {
+            "timestamp": stats["timestamp"],
+            "uptime_in_millis": int((time.time() - cluster.started_at) * 1000),
+        }
     if "ingest" in metrics:
         stats["ingest"] = _ingest_stats(cluster, node)
     return stats
@@ -316,9 +370,15 @@ async def nodes_stats(request: Request, cluster: Cluster):
     metrics = set(_STATS_METRICS) if metric in (None, "_all") else set(metric.split(","))
     unknown = sorted(metrics - set(_STATS_METRICS))
     if unknown:
-        raise EsError(400, "illegal_argument_exception",
-                      f"request [{request.url.path}] contains unrecognized metric: [{unknown[0]}]")
-    nodes = {n.id: _node_stats(cluster, n, metrics) for n in _select_nodes(cluster, request.path_params.get("node_id"))}
+        raise EsError(
+            400,
+            "illegal_argument_exception",
+            f"request [{request.url.path}] contains unrecognized metric: [{unknown[0]}]",
+        )
+    nodes = {
+        n.id: _node_stats(cluster, n, metrics)
+        for n in _select_nodes(cluster, request.path_params.get("node_id"))
+    }
     return _nodes_envelope(cluster, nodes)
 
 
@@ -334,8 +394,11 @@ async def authenticate(request: Request, cluster: Cluster):
 
         return no_handler_response(request)
     is_api_key = principal.get("authentication_type") == "api_key"
-    realm = {"name": "_es_api_key", "type": "_es_api_key"} if is_api_key else {"name": "default_native",
-                                                                                "type": "native"}
+    realm = (
+        {"name": "_es_api_key", "type": "_es_api_key"}
+        if is_api_key
+        else {"name": "default_native", "type": "native"}
+    )
     body: dict[str, Any] = {
         "username": principal["username"] if not is_api_key else "elastic",
         "roles": ["superuser"],
@@ -348,19 +411,47 @@ async def authenticate(request: Request, cluster: Cluster):
         "authentication_type": "api_key" if is_api_key else "realm",
     }
     if is_api_key:
-        body["api_key"] = {"id": hashlib.sha1(str(cluster.config.api_key).encode()).hexdigest()[:20],
-                           "name": principal.get("api_key", {}).get("name", "sandbox")}
+        body["api_key"] = {
+            "id": hashlib.sha1(str(cluster.config.api_key).encode()).hexdigest()[:20],
+            "name": principal.get("api_key", {}).get("name", "sandbox"),
+        }
     return body
 
 
 # --- _cat ------------------------------------------------------------------------------------------
 
-_CAT_INDEX_COLUMNS = ["health", "status", "index", "uuid", "pri", "rep", "docs.count", "docs.deleted", "store.size",
-                      "pri.store.size", "dataset.size"]
-_COLUMN_ALIASES = {"h": "health", "s": "status", "i": "index", "idx": "index", "id": "uuid", "p": "pri",
-                   "shards.primary": "pri", "r": "rep", "shards.replica": "rep", "dc": "docs.count",
-                   "docsCount": "docs.count", "dd": "docs.deleted", "docsDeleted": "docs.deleted", "ss": "store.size",
-                   "storeSize": "store.size", "cd": "creation.date", "cds": "creation.date.string"}
+_CAT_INDEX_COLUMNS = [
+    "health",
+    "status",
+    "index",
+    "uuid",
+    "pri",
+    "rep",
+    "docs.count",
+    "docs.deleted",
+    "store.size",
+    "pri.store.size",
+    "dataset.size",
+]
+_COLUMN_ALIASES = {
+    "h": "health",
+    "s": "status",
+    "i": "index",
+    "idx": "index",
+    "id": "uuid",
+    "p": "pri",
+    "shards.primary": "pri",
+    "r": "rep",
+    "shards.replica": "rep",
+    "dc": "docs.count",
+    "docsCount": "docs.count",
+    "dd": "docs.deleted",
+    "docsDeleted": "docs.deleted",
+    "ss": "store.size",
+    "storeSize": "store.size",
+    "cd": "creation.date",
+    "cds": "creation.date.string",
+}
 _NUMERIC_COLUMNS = {"pri", "rep", "docs.count", "docs.deleted"}
 
 
@@ -409,7 +500,9 @@ def _index_row(index: Index, byte_unit: str | None) -> dict[str, str]:
         "dataset.size": _human_bytes(size, byte_unit),
         "creation.date": str(index.creation_date),
         "creation.date.string": datetime.fromtimestamp(index.creation_date / 1000, UTC).strftime(
-            "%Y-%m-%dT%H:%M:%S.") + f"{index.creation_date % 1000:03d}Z",
+            "%Y-%m-%dT%H:%M:%S."
+        )
+        + f"{index.creation_date % 1000:03d}Z",
     }
 
 
@@ -430,8 +523,10 @@ def _cat_table(request: Request, rows: list[dict[str, str]], default_columns: li
             field, _, order = key.partition(":")
             field = _COLUMN_ALIASES.get(field, field)
             numeric = field in _NUMERIC_COLUMNS
-            rows.sort(key=lambda r, f=field, n=numeric: int(r.get(f) or 0) if n else r.get(f) or "",
-                      reverse=order == "desc")
+            rows.sort(
+                key=lambda r, f=field, n=numeric: int(r.get(f) or 0) if n else r.get(f) or "",
+                reverse=order == "desc",
+            )
     if request.query_params.get("format") == "json":
         return [{c: row.get(c) for c in columns} for row in rows]
     table = [[row.get(c) or "" for c in columns] for row in rows]
@@ -440,8 +535,10 @@ def _cat_table(request: Request, rows: list[dict[str, str]], default_columns: li
     widths = [max((len(r[i]) for r in table), default=0) for i in range(len(columns))]
     lines = []
     for r in table:
-        cells = [cell.rjust(widths[i]) if columns[i] in _NUMERIC_COLUMNS else cell.ljust(widths[i])
-                 for i, cell in enumerate(r)]
+        cells = [
+            cell.rjust(widths[i]) if columns[i] in _NUMERIC_COLUMNS else cell.ljust(widths[i])
+            for i, cell in enumerate(r)
+        ]
         lines.append(" ".join(cells).rstrip() + "\n")
     return Response("".join(lines), media_type="text/plain; charset=UTF-8", headers=PRODUCT_HEADERS)
 
@@ -471,13 +568,18 @@ async def cat_aliases(request: Request, cluster: Cluster):
     for index in sorted(cluster.indices.indices.values(), key=lambda i: i.name):
         for alias, props in sorted(index.aliases.items()):
             if any(fnmatch.fnmatchcase(alias, p) for p in patterns):
-                rows.append({
-                    "alias": alias,
-                    "index": index.name,
-                    "filter": "*" if "filter" in props else "-",
-                    "routing.index": props.get("index_routing", "-"),
-                    "routing.search": props.get("search_routing", "-"),
-                    "is_write_index": "true" if props.get("is_write_index") else (
-                        "false" if props.get("is_write_index") is False else "-"),
-                })
-    return _cat_table(request, rows, ["alias", "index", "filter", "routing.index", "routing.search", "is_write_index"])
+                rows.append(
+                    {
+                        "alias": alias,
+                        "index": index.name,
+                        "filter": "*" if "filter" in props else "-",
+                        "routing.index": props.get("index_routing", "-"),
+                        "routing.search": props.get("search_routing", "-"),
+                        "is_write_index": "true"
+                        if props.get("is_write_index")
+                        else ("false" if props.get("is_write_index") is False else "-"),
+                    }
+                )
+    return _cat_table(
+        request, rows, ["alias", "index", "filter", "routing.index", "routing.search", "is_write_index"]
+    )

@@ -28,8 +28,20 @@ router = Router()
 
 OPS = ("index", "create", "update", "delete")
 _ACTION_PARAMS = {
-    "_index", "_id", "pipeline", "if_seq_no", "if_primary_term", "version", "version_type", "routing",
-    "require_alias", "retry_on_conflict", "_source", "op_type", "dynamic_templates", "list_executed_pipelines",
+    "_index",
+    "_id",
+    "pipeline",
+    "if_seq_no",
+    "if_primary_term",
+    "version",
+    "version_type",
+    "routing",
+    "require_alias",
+    "retry_on_conflict",
+    "_source",
+    "op_type",
+    "dynamic_templates",
+    "list_executed_pipelines",
     "require_data_stream",
 }
 MAX_ID_BYTES = 512
@@ -63,8 +75,12 @@ class _Outcome:
     def item(self) -> dict[str, Any]:
         if self.error is None:
             return {self.op: {**self.body, "status": self.status}}
-        inner: dict[str, Any] = {"_index": self.index, "_id": self.id, "status": self.status,
-                                 "error": self.error.to_xcontent()}
+        inner: dict[str, Any] = {
+            "_index": self.index,
+            "_id": self.id,
+            "status": self.status,
+            "error": self.error.to_xcontent(),
+        }
         return {self.op: inner}
 
 
@@ -118,7 +134,9 @@ async def _ingest(cluster: Cluster, action: BulkAction, request_pipeline: str | 
     if doc is None:
         return _Prepared(action.index, action.id, None, dropped=True)
     doc_id = doc.get("_id")
-    return _Prepared(doc.get("_index") or action.index, None if doc_id is None else str(doc_id), doc.get("_source"))
+    return _Prepared(
+        doc.get("_index") or action.index, None if doc_id is None else str(doc_id), doc.get("_source")
+    )
 
 
 def _ingest_slots(cluster: Cluster, actions: list[BulkAction], request_pipeline: str | None) -> list[int]:
@@ -145,8 +163,16 @@ def _ingest_slots(cluster: Cluster, actions: list[BulkAction], request_pipeline:
 # --- apply phase -----------------------------------------------------------------------------------------
 
 
-def _write_response(index: Index, doc_id: str, version: int, seq_no: int, result: str, *,
-                    forced_refresh: bool = False, primary_term: int = 1) -> dict[str, Any]:
+def _write_response(
+    index: Index,
+    doc_id: str,
+    version: int,
+    seq_no: int,
+    result: str,
+    *,
+    forced_refresh: bool = False,
+    primary_term: int = 1,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"_index": index.name, "_id": doc_id, "_version": version, "result": result}
     if forced_refresh:
         body["forced_refresh"] = True
@@ -158,8 +184,13 @@ def _write_response(index: Index, doc_id: str, version: int, seq_no: int, result
 
 def _dropped_response(index_name: str, doc_id: str | None) -> dict[str, Any]:
     """A document a pipeline dropped: an UpdateResponse with result noop and version -3."""
-    return {"_index": index_name, "_id": doc_id, "_version": -3, "result": "noop",
-            "_shards": {"total": 0, "successful": 0, "failed": 0}}
+    return {
+        "_index": index_name,
+        "_id": doc_id,
+        "_version": -3,
+        "result": "noop",
+        "_shards": {"total": 0, "successful": 0, "failed": 0},
+    }
 
 
 def _check_id(doc_id: str | None) -> None:
@@ -169,24 +200,36 @@ def _check_id(doc_id: str | None) -> None:
         raise validation_failed("if _id is specified it must not be empty")
     size = len(doc_id.encode())
     if size > MAX_ID_BYTES:
-        raise validation_failed(f"id [{doc_id}] is too long, must be no longer than 512 bytes but was: {size}")
+        raise validation_failed(
+            f"id [{doc_id}] is too long, must be no longer than 512 bytes but was: {size}"
+        )
 
 
 def _apply_index(cluster: Cluster, action: BulkAction, prepared: _Prepared, refresh: bool) -> _Outcome:
     if prepared.error is not None:
-        return _Outcome(action.op, prepared.error.status, error=prepared.error, index=prepared.index, id=prepared.id)
+        return _Outcome(
+            action.op, prepared.error.status, error=prepared.error, index=prepared.index, id=prepared.id
+        )
     if prepared.dropped:
         return _Outcome(action.op, _OK, _dropped_response(prepared.index, prepared.id))
     source = prepared.source
     try:
         if not isinstance(source, dict):
-            raise EsError(400, "document_parsing_exception", "[1:1] failed to parse: source is not a JSON object")
+            raise EsError(
+                400, "document_parsing_exception", "[1:1] failed to parse: source is not a JSON object"
+            )
         index = cluster.indices.write_index(prepared.index)
         doc_id = prepared.id if prepared.id is not None else random_id()
         _check_id(doc_id)
-        doc, result = index.put(doc_id, source, op_type=action.op, if_seq_no=action.if_seq_no,
-                                if_primary_term=action.if_primary_term, version=action.version,
-                                version_type=action.version_type)
+        doc, result = index.put(
+            doc_id,
+            source,
+            op_type=action.op,
+            if_seq_no=action.if_seq_no,
+            if_primary_term=action.if_primary_term,
+            version=action.version,
+            version_type=action.version_type,
+        )
     except EsError as err:
         return _Outcome(action.op, err.status, error=err, index=prepared.index, id=prepared.id)
     body = _write_response(index, doc_id, doc.version, doc.seq_no, result, forced_refresh=refresh)
@@ -196,12 +239,14 @@ def _apply_index(cluster: Cluster, action: BulkAction, prepared: _Prepared, refr
 def _apply_delete(cluster: Cluster, action: BulkAction, refresh: bool) -> _Outcome:
     try:
         index = cluster.indices.write_index(action.index, auto_create=False)
-        version, seq_no, found = index.delete(action.id, if_seq_no=action.if_seq_no,
-                                              if_primary_term=action.if_primary_term)
+        version, seq_no, found = index.delete(
+            action.id, if_seq_no=action.if_seq_no, if_primary_term=action.if_primary_term
+        )
     except EsError as err:
         return _Outcome("delete", err.status, error=err, index=action.index, id=action.id)
-    body = _write_response(index, action.id, version, seq_no, "deleted" if found else "not_found",
-                           forced_refresh=refresh)
+    body = _write_response(
+        index, action.id, version, seq_no, "deleted" if found else "not_found", forced_refresh=refresh
+    )
     return _Outcome("delete", _OK if found else _NOT_FOUND, body)
 
 
@@ -216,16 +261,30 @@ def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 
 
 def document_missing(index: Index, doc_id: str) -> EsError:
-    return EsError(404, "document_missing_exception", f"[{doc_id}]: document missing",
-                   extra={"index_uuid": index.uuid, "shard": "0", "index": index.name})
+    return EsError(
+        404,
+        "document_missing_exception",
+        f"[{doc_id}]: document missing",
+        extra={"index_uuid": index.uuid, "shard": "0", "index": index.name},
+    )
 
 
 def _apply_update(cluster: Cluster, action: BulkAction, refresh: bool) -> _Outcome:
     body = action.source or {}
     try:
         for key in body:
-            if key not in ("doc", "upsert", "doc_as_upsert", "detect_noop", "scripted_upsert", "_source", "script"):
-                raise EsError(400, "x_content_parse_exception", f"[1:2] [UpdateRequest] unknown field [{key}]")
+            if key not in (
+                "doc",
+                "upsert",
+                "doc_as_upsert",
+                "detect_noop",
+                "scripted_upsert",
+                "_source",
+                "script",
+            ):
+                raise EsError(
+                    400, "x_content_parse_exception", f"[1:2] [UpdateRequest] unknown field [{key}]"
+                )
         if "script" in body:
             raise illegal_argument("es_sandbox does not run scripts: use [doc] updates")
         if "doc" not in body and "upsert" not in body:
@@ -254,8 +313,9 @@ def _apply_update(cluster: Cluster, action: BulkAction, refresh: bool) -> _Outco
     return _Outcome("update", _CREATED if result == "created" else _OK, response)
 
 
-async def run_bulk(cluster: Cluster, actions: list[BulkAction], *, pipeline: str | None = None,
-                   refresh: bool = False) -> tuple[list[_Outcome], int | None]:
+async def run_bulk(
+    cluster: Cluster, actions: list[BulkAction], *, pipeline: str | None = None, refresh: bool = False
+) -> tuple[list[_Outcome], int | None]:
     """The outcomes in order, and the ingest time in ms (None when no pipeline ran)."""
     ingest_slots = _ingest_slots(cluster, actions, pipeline)
     prepared: dict[int, _Prepared] = {}
@@ -277,13 +337,16 @@ async def run_bulk(cluster: Cluster, actions: list[BulkAction], *, pipeline: str
     return outcomes, ingest_took
 
 
-async def execute_bulk(cluster: Cluster, actions: list[BulkAction], *, pipeline: str | None = None,
-                       refresh: bool = False) -> dict[str, Any]:
+async def execute_bulk(
+    cluster: Cluster, actions: list[BulkAction], *, pipeline: str | None = None, refresh: bool = False
+) -> dict[str, Any]:
     """The `_bulk` response for these actions: {"errors", "took", ["ingest_took"], "items"}."""
     started = time.monotonic()
     outcomes, ingest_took = await run_bulk(cluster, actions, pipeline=pipeline, refresh=refresh)
-    response: dict[str, Any] = {"errors": any(o.error is not None for o in outcomes),
-                                "took": int((time.monotonic() - started) * 1000)}
+    response: dict[str, Any] = {
+        "errors": any(o.error is not None for o in outcomes),
+        "took": int((time.monotonic() - started) * 1000),
+    }
     if ingest_took is not None:
         response["ingest_took"] = ingest_took
     response["items"] = [o.item() for o in outcomes]
@@ -330,14 +393,17 @@ def parse_bulk(raw: bytes, default_index: str | None) -> list[BulkAction]:
         try:
             header = json.loads(line)
         except ValueError:
-            raise EsError(400, "x_content_parse_exception",
-                          f"[{line_no}:1] Malformed action/metadata line [{line_no}], expected START_OBJECT") from None
+            raise EsError(
+                400,
+                "x_content_parse_exception",
+                f"[{line_no}:1] Malformed action/metadata line [{line_no}], expected START_OBJECT",
+            ) from None
         if not isinstance(header, dict) or len(header) != 1:
             raise illegal_argument(
                 f"Malformed action/metadata line [{line_no}], expected START_OBJECT or END_OBJECT but found "
                 "[VALUE_STRING]"
             )
-        (op, meta), = header.items()
+        ((op, meta),) = header.items()
         if op not in OPS:
             raise illegal_argument(
                 f"Malformed action/metadata line [{line_no}], expected one of [create, delete, index, update] but "
@@ -347,7 +413,9 @@ def parse_bulk(raw: bytes, default_index: str | None) -> list[BulkAction]:
             raise illegal_argument(f"Malformed action/metadata line [{line_no}], expected START_OBJECT")
         for key in meta:
             if key not in _ACTION_PARAMS:
-                raise illegal_argument(f"Action/metadata line [{line_no}] contains an unknown parameter [{key}]")
+                raise illegal_argument(
+                    f"Action/metadata line [{line_no}] contains an unknown parameter [{key}]"
+                )
         index = meta.get("_index", default_index)
         if index is None:
             missing_index += 1
@@ -362,20 +430,25 @@ def parse_bulk(raw: bytes, default_index: str | None) -> list[BulkAction]:
             try:
                 source = json.loads(lines[i])
             except ValueError:
-                raise EsError(400, "x_content_parse_exception",
-                              f"[{i + 1}:1] Failed to parse source of bulk item at line [{i + 1}]") from None
+                raise EsError(
+                    400,
+                    "x_content_parse_exception",
+                    f"[{i + 1}:1] Failed to parse source of bulk item at line [{i + 1}]",
+                ) from None
             i += 1
-        actions.append(BulkAction(
-            op="create" if op == "index" and op_type == "create" else op,
-            index=index,
-            id=None if doc_id is None else str(doc_id),
-            source=source,
-            pipeline=meta.get("pipeline"),
-            if_seq_no=_opt_int(meta.get("if_seq_no"), "if_seq_no"),
-            if_primary_term=_opt_int(meta.get("if_primary_term"), "if_primary_term"),
-            version=_opt_int(meta.get("version"), "version"),
-            version_type=meta.get("version_type"),
-        ))
+        actions.append(
+            BulkAction(
+                op="create" if op == "index" and op_type == "create" else op,
+                index=index,
+                id=None if doc_id is None else str(doc_id),
+                source=source,
+                pipeline=meta.get("pipeline"),
+                if_seq_no=_opt_int(meta.get("if_seq_no"), "if_seq_no"),
+                if_primary_term=_opt_int(meta.get("if_primary_term"), "if_primary_term"),
+                version=_opt_int(meta.get("version"), "version"),
+                version_type=meta.get("version_type"),
+            )
+        )
     if missing_index:
         raise validation_failed(*["index is missing"] * missing_index)
     for action in actions:
@@ -388,16 +461,18 @@ def parse_bulk(raw: bytes, default_index: str | None) -> list[BulkAction]:
 @router.route("/{index}/_bulk", "POST", "PUT")
 async def bulk(request: Request, cluster: Cluster):
     actions = parse_bulk(await request.body(), request.path_params.get("index"))
-    return await execute_bulk(cluster, actions, pipeline=request.query_params.get("pipeline"),
-                              refresh=_refresh_param(request))
+    return await execute_bulk(
+        cluster, actions, pipeline=request.query_params.get("pipeline"), refresh=_refresh_param(request)
+    )
 
 
 # --- single documents -----------------------------------------------------------------------------------
 
 
 async def _single(request: Request, cluster: Cluster, action: BulkAction):
-    outcomes, _ = await run_bulk(cluster, [action], pipeline=request.query_params.get("pipeline"),
-                                 refresh=_refresh_param(request))
+    outcomes, _ = await run_bulk(
+        cluster, [action], pipeline=request.query_params.get("pipeline"), refresh=_refresh_param(request)
+    )
     outcome = outcomes[0]
     if outcome.error is not None:
         raise outcome.error
@@ -420,35 +495,53 @@ async def index_doc(request: Request, cluster: Cluster):
         raise illegal_argument(f"opType must be 'create' or 'index', found: [{op_type}]")
     source = await json_body(request, required=True)
     _check_id(request.path_params["id"])
-    return await _single(request, cluster, BulkAction(op_type, request.path_params["index"], request.path_params["id"],
-                                                      source, **_seq_params(request)))
+    return await _single(
+        request,
+        cluster,
+        BulkAction(
+            op_type, request.path_params["index"], request.path_params["id"], source, **_seq_params(request)
+        ),
+    )
 
 
 @router.route("/{index}/_doc", "POST")
 async def index_doc_auto_id(request: Request, cluster: Cluster):
     source = await json_body(request, required=True)
-    return await _single(request, cluster, BulkAction("index", request.path_params["index"], None, source,
-                                                      **_seq_params(request)))
+    return await _single(
+        request,
+        cluster,
+        BulkAction("index", request.path_params["index"], None, source, **_seq_params(request)),
+    )
 
 
 @router.route("/{index}/_create/{id}", "PUT", "POST")
 async def create_doc(request: Request, cluster: Cluster):
     source = await json_body(request, required=True)
     _check_id(request.path_params["id"])
-    return await _single(request, cluster, BulkAction("create", request.path_params["index"], request.path_params["id"],
-                                                      source))
+    return await _single(
+        request,
+        cluster,
+        BulkAction("create", request.path_params["index"], request.path_params["id"], source),
+    )
 
 
 @router.route("/{index}/_update/{id}", "POST")
 async def update_doc(request: Request, cluster: Cluster):
     body = await json_body(request, required=True)
-    return await _single(request, cluster, BulkAction("update", request.path_params["index"], request.path_params["id"],
-                                                      body, **_seq_params(request)))
+    return await _single(
+        request,
+        cluster,
+        BulkAction(
+            "update", request.path_params["index"], request.path_params["id"], body, **_seq_params(request)
+        ),
+    )
 
 
 @router.route("/{index}/_doc/{id}", "DELETE")
 async def delete_doc(request: Request, cluster: Cluster):
-    action = BulkAction("delete", request.path_params["index"], request.path_params["id"], **_seq_params(request))
+    action = BulkAction(
+        "delete", request.path_params["index"], request.path_params["id"], **_seq_params(request)
+    )
     outcomes, _ = await run_bulk(cluster, [action], refresh=_refresh_param(request))
     outcome = outcomes[0]
     if outcome.error is not None:
@@ -473,8 +566,14 @@ async def get_doc(request: Request, cluster: Cluster):
     doc = index.docs.get(doc_id)
     if doc is None:
         return 404, {"_index": index.name, "_id": doc_id, "found": False}
-    body: dict[str, Any] = {"_index": index.name, "_id": doc_id, "_version": doc.version, "_seq_no": doc.seq_no,
-                            "_primary_term": doc.primary_term, "found": True}
+    body: dict[str, Any] = {
+        "_index": index.name,
+        "_id": doc_id,
+        "_version": doc.version,
+        "_seq_no": doc.seq_no,
+        "_primary_term": doc.primary_term,
+        "found": True,
+    }
     source_filter = SourceFilter.parse(param(request, {}, "_source"), request)
     if source_filter.enabled:
         body["_source"] = source_filter.apply(doc.source)
@@ -521,8 +620,14 @@ async def mget(request: Request, cluster: Cluster):
         if doc is None:
             out.append({"_index": index.name, "_id": doc_id, "found": False})
             continue
-        item = {"_index": index.name, "_id": doc_id, "_version": doc.version, "_seq_no": doc.seq_no,
-                "_primary_term": doc.primary_term, "found": True}
+        item = {
+            "_index": index.name,
+            "_id": doc_id,
+            "_version": doc.version,
+            "_seq_no": doc.seq_no,
+            "_primary_term": doc.primary_term,
+            "found": True,
+        }
         source_filter = SourceFilter.parse(spec.get("_source", body.get("_source")), request)
         if source_filter.enabled:
             item["_source"] = source_filter.apply(doc.source)

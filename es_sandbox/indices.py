@@ -34,16 +34,46 @@ _INVALID_CHARS = set(' "*\\<|,>/?')
 
 # Settings a user may give; others are refused as unknown (prefixes end with a dot).
 _KNOWN_SETTINGS = {
-    "index.number_of_shards", "index.number_of_replicas", "index.default_pipeline", "index.final_pipeline",
-    "index.refresh_interval", "index.max_result_window", "index.hidden", "index.auto_expand_replicas",
-    "index.codec", "index.priority", "index.max_inner_result_window", "index.max_terms_count",
-    "index.number_of_routing_shards", "index.mode", "index.write.wait_for_active_shards", "index.knn",
-    "index.uuid", "index.creation_date", "index.provided_name", "index.version.created",
+    "index.number_of_shards",
+    "index.number_of_replicas",
+    "index.default_pipeline",
+    "index.final_pipeline",
+    "index.refresh_interval",
+    "index.max_result_window",
+    "index.hidden",
+    "index.auto_expand_replicas",
+    "index.codec",
+    "index.priority",
+    "index.max_inner_result_window",
+    "index.max_terms_count",
+    "index.number_of_routing_shards",
+    "index.mode",
+    "index.write.wait_for_active_shards",
+    "index.knn",
+    "index.uuid",
+    "index.creation_date",
+    "index.provided_name",
+    "index.version.created",
 }
 _KNOWN_PREFIXES = (
-    "index.analysis.", "index.blocks.", "index.routing.", "index.mapping.", "index.lifecycle.", "index.sort.",
-    "index.similarity.", "index.translog.", "index.merge.", "index.search.", "index.query.", "index.store.",
-    "index.shard.", "index.indexing.", "index.unassigned.", "index.highlight.", "index.version.", "index.soft_deletes.",
+    "index.analysis.",
+    "index.blocks.",
+    "index.routing.",
+    "index.mapping.",
+    "index.lifecycle.",
+    "index.sort.",
+    "index.similarity.",
+    "index.translog.",
+    "index.merge.",
+    "index.search.",
+    "index.query.",
+    "index.store.",
+    "index.shard.",
+    "index.indexing.",
+    "index.unassigned.",
+    "index.highlight.",
+    "index.version.",
+    "index.soft_deletes.",
 )
 _STATIC_SETTINGS = {"index.number_of_shards", "index.number_of_routing_shards", "index.codec", "index.mode"}
 _INTERNAL_SETTINGS = {"index.uuid", "index.creation_date", "index.provided_name", "index.version.created"}
@@ -142,14 +172,19 @@ def _check_settings(flat: dict[str, Any]) -> None:
                 f"unknown setting [{key}] please check that any required plugins are installed, or check the "
                 "breaking changes documentation for removed settings"
             )
-        if key in ("index.number_of_shards", "index.number_of_replicas", "index.max_result_window") and value is not None:
+        if (
+            key in ("index.number_of_shards", "index.number_of_replicas", "index.max_result_window")
+            and value is not None
+        ):
             try:
                 number = int(value)
             except ValueError:
                 raise illegal_argument(f"Failed to parse value [{value}] for setting [{key}]") from None
             low = 1 if key != "index.number_of_replicas" else 0
             if number < low:
-                raise illegal_argument(f"Failed to parse value [{value}] for setting [{key}] must be >= {low}")
+                raise illegal_argument(
+                    f"Failed to parse value [{value}] for setting [{key}] must be >= {low}"
+                )
             if key == "index.number_of_shards" and number > 1024:
                 raise illegal_argument(f"Failed to parse value [{value}] for setting [{key}] must be <= 1024")
 
@@ -258,7 +293,9 @@ class Index:
         """Index or create a document; returns the stored Doc and `created` or `updated`."""
         current = self.docs.get(doc_id)
         if op_type == "create" and current is not None:
-            raise self.version_conflict(doc_id, f"document already exists (current version [{current.version}])")
+            raise self.version_conflict(
+                doc_id, f"document already exists (current version [{current.version}])"
+            )
         self.check_seq_no(doc_id, current, if_seq_no, if_primary_term)
         new_version = (current.version + 1) if current else 1
         if version is not None:
@@ -273,7 +310,9 @@ class Index:
         self.mutations += 1
         return doc, "updated" if current else "created"
 
-    def _external_version(self, doc_id: str, current: Doc | None, version: int, version_type: str | None) -> int:
+    def _external_version(
+        self, doc_id: str, current: Doc | None, version: int, version_type: str | None
+    ) -> int:
         if version_type not in ("external", "external_gte"):
             raise EsError(
                 400,
@@ -284,7 +323,8 @@ class Index:
         if current is not None:
             if version_type == "external" and version <= current.version:
                 raise self.version_conflict(
-                    doc_id, f"current version [{current.version}] is higher or equal to the one provided [{version}]"
+                    doc_id,
+                    f"current version [{current.version}] is higher or equal to the one provided [{version}]",
                 )
             if version < current.version:
                 raise self.version_conflict(
@@ -292,7 +332,9 @@ class Index:
                 )
         return version
 
-    def delete(self, doc_id: str, *, if_seq_no: int | None = None, if_primary_term: int | None = None) -> tuple[int, int, bool]:
+    def delete(
+        self, doc_id: str, *, if_seq_no: int | None = None, if_primary_term: int | None = None
+    ) -> tuple[int, int, bool]:
         """Returns (version, seq_no, found)."""
         current = self.docs.get(doc_id)
         self.check_seq_no(doc_id, current, if_seq_no, if_primary_term)
@@ -305,7 +347,9 @@ class Index:
         self.deleted_docs += 1
         return current.version + 1, seq_no, True
 
-    def check_seq_no(self, doc_id: str, current: Doc | None, if_seq_no: int | None, if_primary_term: int | None) -> None:
+    def check_seq_no(
+        self, doc_id: str, current: Doc | None, if_seq_no: int | None, if_primary_term: int | None
+    ) -> None:
         if if_seq_no is None and if_primary_term is None:
             return
         if current is None:
@@ -323,7 +367,11 @@ class Index:
     def describe(self) -> dict[str, Any]:
         """GET /{index} body for this index."""
         settings = dict(self.flat_settings)
-        return {"aliases": self.aliases_view(), "mappings": self.mappings, "settings": nest_settings(settings)}
+        return {
+            "aliases": self.aliases_view(),
+            "mappings": self.mappings,
+            "settings": nest_settings(settings),
+        }
 
     def aliases_view(self) -> dict[str, Any]:
         return {name: dict(props) for name, props in sorted(self.aliases.items())}
@@ -433,8 +481,13 @@ class IndexStore:
             raise index_not_found(name)
         return self.create(name, {})
 
-    def resolve(self, expression: str | list[str] | None, *, ignore_unavailable: bool = False,
-                allow_no_indices: bool = True) -> list[Index]:
+    def resolve(
+        self,
+        expression: str | list[str] | None,
+        *,
+        ignore_unavailable: bool = False,
+        allow_no_indices: bool = True,
+    ) -> list[Index]:
         """Comma lists, wildcards (which skip hidden and dot-prefixed indices unless the pattern starts
         with a dot), `-exclusions`, aliases and _all."""
         if expression is None or expression == "" or expression == []:
@@ -464,9 +517,11 @@ class IndexStore:
                         if self._wildcard_hit(index, alias, pattern):
                             chosen.setdefault(index.name, index)
                 continue
-            found = [self.indices[part]] if part in self.indices else [
-                i for i in self.indices.values() if part in i.aliases
-            ]
+            found = (
+                [self.indices[part]]
+                if part in self.indices
+                else [i for i in self.indices.values() if part in i.aliases]
+            )
             if not found:
                 if ignore_unavailable:
                     continue
@@ -485,8 +540,9 @@ class IndexStore:
             return pattern.startswith(".")
         return True
 
-    def scan(self, expression: str | list[str] | None, query: dict[str, Any] | None = None
-             ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    def scan(
+        self, expression: str | list[str] | None, query: dict[str, Any] | None = None
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(index, _id, _source) of the matching documents, over a snapshot of the ids taken now.
         `query` must already be prepared (search.prepare_query) if it needs inference."""
         from es_sandbox.search import compile_query
@@ -551,8 +607,12 @@ class IndexStore:
     def _validate_alias_name(self, alias: str, *, index_names: set[str]) -> None:
         problem = _name_problem(alias)
         if problem:
-            raise EsError(400, "invalid_alias_name_exception", f"Invalid alias name [{alias}], {problem}",
-                          extra={"index_uuid": "_na_", "index": alias})
+            raise EsError(
+                400,
+                "invalid_alias_name_exception",
+                f"Invalid alias name [{alias}], {problem}",
+                extra={"index_uuid": "_na_", "index": alias},
+            )
         if alias in self.indices or alias in index_names:
             raise EsError(
                 400,
@@ -582,7 +642,9 @@ def _alias_props(props: dict[str, Any]) -> dict[str, Any]:
 # --- endpoints -------------------------------------------------------------------------------------
 
 
-def _resolve_param(request: Request, cluster: Cluster, expression: str | None, *, default_allow_no: bool = True) -> list[Index]:
+def _resolve_param(
+    request: Request, cluster: Cluster, expression: str | None, *, default_allow_no: bool = True
+) -> list[Index]:
     return cluster.indices.resolve(
         expression,
         ignore_unavailable=bool_param(request, "ignore_unavailable"),
@@ -682,7 +744,9 @@ async def put_settings(request: Request, cluster: Cluster):
     static = sorted(k for k in flat if k in _STATIC_SETTINGS or k in _INTERNAL_SETTINGS)
     if static:
         names = ", ".join(f"[{i.name}/{i.uuid}]" for i in found)
-        raise illegal_argument(f"Can't update non dynamic settings [[{', '.join(static)}]] for open indices [{names}]")
+        raise illegal_argument(
+            f"Can't update non dynamic settings [[{', '.join(static)}]] for open indices [{names}]"
+        )
     for index in found:
         for key, value in flat.items():
             if value is None:
@@ -726,13 +790,15 @@ async def update_aliases(request: Request, cluster: Cluster):
     body = await json_body(request, required=True)
     actions = body.get("actions")
     if not isinstance(actions, list) or not actions:
-        raise EsError(400, "action_request_validation_exception", "Validation Failed: 1: no actions specified;")
+        raise EsError(
+            400, "action_request_validation_exception", "Validation Failed: 1: no actions specified;"
+        )
     store = cluster.indices
     plan: list[tuple[str, Index, str | None, dict[str, Any]]] = []
     for action in actions:
         if not isinstance(action, dict) or len(action) != 1:
             raise EsError(400, "x_content_parse_exception", "[aliases] failed to parse field [actions]")
-        (kind, spec), = action.items()
+        ((kind, spec),) = action.items()
         if kind not in ("add", "remove", "remove_index"):
             raise EsError(400, "x_content_parse_exception", f"[1:2] [alias_action] unknown field [{kind}]")
         index_exprs = _action_names(spec, "index", "indices")
@@ -753,8 +819,12 @@ async def update_aliases(request: Request, cluster: Cluster):
                 else:
                     matching = [a for a in index.aliases if fnmatch.fnmatchcase(a, alias)]
                     if not matching and spec.get("must_exist", True) is not False:
-                        raise EsError(404, "aliases_not_found_exception", f"aliases [{alias}] missing",
-                                      extra={"resource.type": "aliases", "resource.id": alias})
+                        raise EsError(
+                            404,
+                            "aliases_not_found_exception",
+                            f"aliases [{alias}] missing",
+                            extra={"resource.type": "aliases", "resource.id": alias},
+                        )
                     plan += [("remove", index, a, {}) for a in matching]
     # Applied only once every action validated: the update is atomic.
     for kind, index, alias, props in plan:
@@ -781,8 +851,11 @@ def _check_write_indices(store: IndexStore) -> None:
                 writers.setdefault(alias, []).append(index.name)
     for alias, names in writers.items():
         if len(names) > 1:
-            raise EsError(500, "illegal_state_exception",
-                          f"alias [{alias}] has more than one write index [{','.join(sorted(names))}]")
+            raise EsError(
+                500,
+                "illegal_state_exception",
+                f"alias [{alias}] has more than one write index [{','.join(sorted(names))}]",
+            )
 
 
 @router.route("/{index}/_alias/{name}", "PUT", "POST")
@@ -806,13 +879,19 @@ async def delete_alias(request: Request, cluster: Cluster):
     patterns = request.path_params["name"].split(",")
     removed = False
     for index in indices:
-        for alias in [a for a in index.aliases if any(fnmatch.fnmatchcase(a, p) for p in patterns) or "_all" in patterns]:
+        for alias in [
+            a for a in index.aliases if any(fnmatch.fnmatchcase(a, p) for p in patterns) or "_all" in patterns
+        ]:
             del index.aliases[alias]
             index.mutations += 1
             removed = True
     if not removed:
-        raise EsError(404, "aliases_not_found_exception", f"aliases [{','.join(patterns)}] missing",
-                      extra={"resource.type": "aliases", "resource.id": ",".join(patterns)})
+        raise EsError(
+            404,
+            "aliases_not_found_exception",
+            f"aliases [{','.join(patterns)}] missing",
+            extra={"resource.type": "aliases", "resource.id": ",".join(patterns)},
+        )
     return {"acknowledged": True, **aliases_response_extras(cluster)}
 
 
@@ -835,7 +914,11 @@ def _get_aliases(request: Request, cluster: Cluster) -> tuple[int, dict[str, Any
     if patterns is not None:
         missing = [p for p in patterns if "*" not in p and p != "_all" and p not in seen]
         if missing:
-            reason = f"alias [{missing[0]}] missing" if len(missing) == 1 else f"aliases [{','.join(missing)}] missing"
+            reason = (
+                f"alias [{missing[0]}] missing"
+                if len(missing) == 1
+                else f"aliases [{','.join(missing)}] missing"
+            )
             return 404, {"error": reason, "status": 404, **out}
     return 200, out
 

@@ -13,7 +13,17 @@ from typing import Any
 
 from es_sandbox.errors import EsError, illegal_argument
 
-NUMERIC_TYPES = {"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float", "unsigned_long"}
+NUMERIC_TYPES = {
+    "long",
+    "integer",
+    "short",
+    "byte",
+    "double",
+    "float",
+    "half_float",
+    "scaled_float",
+    "unsigned_long",
+}
 INTEGER_TYPES = {"long", "integer", "short", "byte", "unsigned_long"}
 OBJECT_TYPES = {"object", "nested"}
 LEAF_TYPES = NUMERIC_TYPES | {
@@ -42,6 +52,10 @@ STRING_TYPES = {"text", "match_only_text", "keyword", "wildcard", "constant_keyw
 OBJECT_VALUED_TYPES = {"sparse_vector", "rank_features", "flattened"}
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+# What a date field accepts: strict_date_optional_time (partial dates too) or epoch_millis.
+_DATE_VALUE_RE = re.compile(
+    r"^(-?\d+|\d{4}(-\d{2}(-\d{2}([T ]\d{2}(:\d{2}(:\d{2}([.,]\d{1,9})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?)?)?)$"
+)
 
 
 def mapper_parsing(reason: str, *, caused_by: dict | None = None) -> EsError:
@@ -70,17 +84,32 @@ def normalize(mappings: dict[str, Any] | None) -> dict[str, Any]:
     for key, value in body.items():
         if key == "properties":
             out["properties"] = _normalize_properties(value, "")
-        elif key in ("dynamic", "_source", "_meta", "dynamic_templates", "_routing", "runtime", "date_detection",
-                     "numeric_detection", "dynamic_date_formats", "subobjects", "enabled"):
+        elif key in (
+            "dynamic",
+            "_source",
+            "_meta",
+            "dynamic_templates",
+            "_routing",
+            "runtime",
+            "date_detection",
+            "numeric_detection",
+            "dynamic_date_formats",
+            "subobjects",
+            "enabled",
+        ):
             out[key] = value
         else:
-            raise mapper_parsing(f"Root mapping definition has unsupported parameters:  [{key} : {_java_str(value)}]")
+            raise mapper_parsing(
+                f"Root mapping definition has unsupported parameters:  [{key} : {_java_str(value)}]"
+            )
     return out
 
 
 def _normalize_properties(props: Any, prefix: str) -> dict[str, Any]:
     if not isinstance(props, dict):
-        raise mapper_parsing(f"Expected map for property [properties] on field [{prefix or '_doc'}] but got a class java.lang.String")
+        raise mapper_parsing(
+            f"Expected map for property [properties] on field [{prefix or '_doc'}] but got a class java.lang.String"
+        )
     out: dict[str, Any] = {}
     for name, spec in props.items():
         if "." in name:  # "a.b": {...} is shorthand for a: {properties: {b: {...}}}
@@ -95,7 +124,9 @@ def _normalize_properties(props: Any, prefix: str) -> dict[str, Any]:
 
 def _normalize_field(name: str, spec: Any, path: str) -> dict[str, Any]:
     if not isinstance(spec, dict):
-        raise mapper_parsing(f"Expected map for property [fields] on field [{name}] but got a class java.lang.String")
+        raise mapper_parsing(
+            f"Expected map for property [fields] on field [{name}] but got a class java.lang.String"
+        )
     spec = dict(spec)
     ftype = spec.get("type")
     if ftype is None:
@@ -109,7 +140,9 @@ def _normalize_field(name: str, spec: Any, path: str) -> dict[str, Any]:
     if "fields" in spec:
         if not isinstance(spec["fields"], dict):
             raise mapper_parsing(f"Expected map for property [fields] on field [{name}]")
-        spec["fields"] = {sub: _normalize_field(sub, sub_spec, f"{path}.{sub}") for sub, sub_spec in spec["fields"].items()}
+        spec["fields"] = {
+            sub: _normalize_field(sub, sub_spec, f"{path}.{sub}") for sub, sub_spec in spec["fields"].items()
+        }
     if ftype == "dense_vector":
         _normalize_dense_vector(name, spec)
     return spec
@@ -165,17 +198,23 @@ def _merge_properties(current: dict[str, Any], update: dict[str, Any], prefix: s
             if old_type != new_type:
                 raise illegal_argument(f"can't merge a non-nested mapping [{path}] with a nested mapping")
             if "properties" in spec:
-                old["properties"] = _merge_properties(old.get("properties", {}), spec["properties"], f"{path}.")
+                old["properties"] = _merge_properties(
+                    old.get("properties", {}), spec["properties"], f"{path}."
+                )
             continue
         if old_type in OBJECT_TYPES or new_type in OBJECT_TYPES:
             raise illegal_argument(f"can't merge a non object mapping [{path}] with an object mapping")
         if old_type != new_type:
-            raise illegal_argument(f"mapper [{path}] cannot be changed from type [{old_type}] to [{new_type}]")
+            raise illegal_argument(
+                f"mapper [{path}] cannot be changed from type [{old_type}] to [{new_type}]"
+            )
         for param, value in spec.items():
             if param == "fields":
                 old["fields"] = _merge_properties(old.get("fields", {}), value, f"{path}.")
             elif param == "dims" and old.get("dims") not in (None, value):
-                raise illegal_argument(f"Mapper for [{path}] conflicts with existing mapper:\n\tCannot update parameter [dims] from [{old['dims']}] to [{value}]")
+                raise illegal_argument(
+                    f"Mapper for [{path}] conflicts with existing mapper:\n\tCannot update parameter [dims] from [{old['dims']}] to [{value}]"
+                )
             else:
                 old[param] = value
     return current
@@ -227,7 +266,9 @@ def is_object_valued(mappings: dict[str, Any], path: str) -> bool:
 # --- dynamic mapping while indexing ----------------------------------------------------------------
 
 
-def map_document(mappings: dict[str, Any], source: dict[str, Any], doc_id: str | None) -> dict[str, Any] | None:
+def map_document(
+    mappings: dict[str, Any], source: dict[str, Any], doc_id: str | None
+) -> dict[str, Any] | None:
     """Check `source` against the mapping; return the updated mapping when new fields were added
     dynamically (None when nothing changed). Raises document_parsing_exception on bad values."""
     dynamic = mappings.get("dynamic", True)
@@ -323,8 +364,10 @@ def check_value(spec: dict[str, Any], value: Any, path: str, doc_id: str | None)
             raise document_parsing(
                 f"[1:2] failed to parse field [{path}] of type [{ftype}] in {_doc_ref(doc_id)}. "
                 f"Preview of field's value: '{value}'",
-                caused_by={"type": "illegal_argument_exception",
-                           "reason": f"[{ftype}] fields must be json objects, expected a START_OBJECT but got: VALUE_STRING"},
+                caused_by={
+                    "type": "illegal_argument_exception",
+                    "reason": f"[{ftype}] fields must be json objects, expected a START_OBJECT but got: VALUE_STRING",
+                },
             )
         return None
     if ftype == "dense_vector":
@@ -351,8 +394,10 @@ def check_value(spec: dict[str, Any], value: Any, path: str, doc_id: str | None)
             raise document_parsing(
                 f"[1:2] failed to parse field [{path}] of type [{ftype}] in {_doc_ref(doc_id)}. "
                 "Preview of field's value: '" + _java_str(item) + "'",
-                caused_by={"type": "illegal_state_exception",
-                           "reason": "Can't get text on a START_OBJECT at 1:2"},
+                caused_by={
+                    "type": "illegal_state_exception",
+                    "reason": "Can't get text on a START_OBJECT at 1:2",
+                },
             )
         if ftype in NUMERIC_TYPES and not _coerces_to_number(item, ftype):
             raise document_parsing(
@@ -364,15 +409,19 @@ def check_value(spec: dict[str, Any], value: Any, path: str, doc_id: str | None)
             raise document_parsing(
                 f"[1:2] failed to parse field [{path}] of type [boolean] in {_doc_ref(doc_id)}. "
                 f"Preview of field's value: '{item}'",
-                caused_by={"type": "illegal_argument_exception",
-                           "reason": f"Failed to parse value [{item}] as only [true] or [false] are allowed."},
+                caused_by={
+                    "type": "illegal_argument_exception",
+                    "reason": f"Failed to parse value [{item}] as only [true] or [false] are allowed.",
+                },
             )
-        if ftype == "date" and not isinstance(item, int | float) and not _DATE_RE.match(str(item)):
+        if ftype == "date" and not isinstance(item, int | float) and not _DATE_VALUE_RE.match(str(item)):
             raise document_parsing(
                 f"[1:2] failed to parse field [{path}] of type [date] in {_doc_ref(doc_id)}. "
                 f"Preview of field's value: '{item}'",
-                caused_by={"type": "illegal_argument_exception",
-                           "reason": f"failed to parse date field [{item}] with format [strict_date_optional_time||epoch_millis]"},
+                caused_by={
+                    "type": "illegal_argument_exception",
+                    "reason": f"failed to parse date field [{item}] with format [strict_date_optional_time||epoch_millis]",
+                },
             )
     return None
 

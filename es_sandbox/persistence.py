@@ -49,7 +49,9 @@ def _write_docs(path: Path, items: list[tuple[str, Doc]]) -> None:
     def write(fh) -> None:
         dumps = json.dumps
         for doc_id, doc in items:
-            fh.write(dumps([doc_id, doc.version, doc.seq_no, doc.primary_term, doc.source], separators=(",", ":")))
+            fh.write(
+                dumps([doc_id, doc.version, doc.seq_no, doc.primary_term, doc.source], separators=(",", ":"))
+            )
             fh.write("\n")
 
     _atomic_write(path, write)
@@ -104,8 +106,14 @@ class Persister:
         docs = []
         for index in self.cluster.indices.indices.values():
             if self.written_mutations.get(index.uuid) != index.mutations:
-                docs.append((self.docs_dir / f"{index.uuid}.jsonl", list(index.docs.items()), index.uuid,
-                             index.mutations))
+                docs.append(
+                    (
+                        self.docs_dir / f"{index.uuid}.jsonl",
+                        list(index.docs.items()),
+                        index.uuid,
+                        index.mutations,
+                    )
+                )
         return snapshots, docs
 
     def _write(self, snapshots, docs) -> None:

@@ -40,13 +40,63 @@ DEFAULT_TRACK_TOTAL_HITS = 10000
 
 # Query names a default distribution knows: the candidates of "did you mean" suggestions.
 KNOWN_QUERIES = (
-    "bool", "boosting", "combined_fields", "constant_score", "dis_max", "distance_feature", "exists", "function_score",
-    "fuzzy", "geo_bounding_box", "geo_distance", "geo_shape", "has_child", "has_parent", "ids", "intervals", "knn",
-    "match", "match_all", "match_bool_prefix", "match_none", "match_phrase", "match_phrase_prefix", "more_like_this",
-    "multi_match", "nested", "parent_id", "percolate", "pinned", "prefix", "query_string", "range", "rank_feature",
-    "regexp", "rule", "script", "script_score", "semantic", "shape", "simple_query_string", "span_containing",
-    "span_field_masking", "span_first", "span_multi", "span_near", "span_not", "span_or", "span_term", "span_within",
-    "sparse_vector", "term", "terms", "terms_set", "text_expansion", "weighted_tokens", "wildcard", "wrapper",
+    "bool",
+    "boosting",
+    "combined_fields",
+    "constant_score",
+    "dis_max",
+    "distance_feature",
+    "exists",
+    "function_score",
+    "fuzzy",
+    "geo_bounding_box",
+    "geo_distance",
+    "geo_shape",
+    "has_child",
+    "has_parent",
+    "ids",
+    "intervals",
+    "knn",
+    "match",
+    "match_all",
+    "match_bool_prefix",
+    "match_none",
+    "match_phrase",
+    "match_phrase_prefix",
+    "more_like_this",
+    "multi_match",
+    "nested",
+    "parent_id",
+    "percolate",
+    "pinned",
+    "prefix",
+    "query_string",
+    "range",
+    "rank_feature",
+    "regexp",
+    "rule",
+    "script",
+    "script_score",
+    "semantic",
+    "shape",
+    "simple_query_string",
+    "span_containing",
+    "span_field_masking",
+    "span_first",
+    "span_multi",
+    "span_near",
+    "span_not",
+    "span_or",
+    "span_term",
+    "span_within",
+    "sparse_vector",
+    "term",
+    "terms",
+    "terms_set",
+    "text_expansion",
+    "weighted_tokens",
+    "wildcard",
+    "wrapper",
 )
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 
@@ -174,9 +224,17 @@ def parse_date(value: Any, *, now: datetime | None = None, round_up: bool = Fals
         base, _, math_part = text.partition("||")
         anchor = datetime.fromtimestamp(parse_date(base) / 1000, UTC)
     else:
-        if re.fullmatch(r"-?\d+", text):
-            return float(text)
-        return _parse_iso(text).timestamp() * 1000
+        try:  # strict_date_optional_time first, then epoch_millis, as the default date format does
+            moment = _parse_iso(text)
+        except ValueError:
+            if re.fullmatch(r"-?\d+(\.\d+)?", text):
+                return float(text)
+            raise
+        if round_up:  # missing fields of an upper bound are filled with their largest value
+            unit = {4: "y", 7: "M", 10: "d"}.get(len(text))
+            if unit:
+                moment = _round(moment, unit, True)
+        return moment.timestamp() * 1000
     pos = 0
     moment = anchor
     while pos < len(math_part):
@@ -231,8 +289,9 @@ def _round(moment: datetime, unit: str, up: bool) -> datetime:
 # --- query compilation ---------------------------------------------------------------------------------
 
 
-def compile_query(query: dict[str, Any] | None, cluster: Cluster | None = None, *, index: Index | None = None
-                  ) -> Matcher:
+def compile_query(
+    query: dict[str, Any] | None, cluster: Cluster | None = None, *, index: Index | None = None
+) -> Matcher:
     """A predicate for one query: None for no match, else the score. The query must be prepared
     (prepare_query) if it contains sparse queries that need the model."""
     if not query:
@@ -248,7 +307,8 @@ def _single(query: Any, name: str) -> tuple[str, Any]:
     if len(items) != 1:
         raise parse_error(
             f"[{name}] query doesn't support multiple fields, found [{items[0][0]}] and [{items[1][0]}]"
-            if len(items) > 1 else f"[{name}] query malformed, no field specified"
+            if len(items) > 1
+            else f"[{name}] query malformed, no field specified"
         )
     return items[0]
 
@@ -261,9 +321,11 @@ class _Compiler:
         if not isinstance(query, dict) or len(query) != 1:
             if isinstance(query, dict) and len(query) > 1:
                 keys = list(query)
-                raise parse_error(f"[{keys[0]}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]")
+                raise parse_error(
+                    f"[{keys[0]}] malformed query, expected [END_OBJECT] but found [FIELD_NAME]"
+                )
             raise parse_error("query malformed, must start with start_object")
-        (name, body), = query.items()
+        ((name, body),) = query.items()
         compiler = getattr(self, f"q_{name}", None)
         if compiler is None:
             raise parse_error(f"unknown query [{name}]{suggest(name, KNOWN_QUERIES)}")
@@ -286,8 +348,16 @@ class _Compiler:
 
     def q_bool(self, body: dict[str, Any]) -> Matcher:
         for key in body:
-            if key not in ("must", "filter", "should", "must_not", "minimum_should_match", "boost", "_name",
-                           "adjust_pure_negative"):
+            if key not in (
+                "must",
+                "filter",
+                "should",
+                "must_not",
+                "minimum_should_match",
+                "boost",
+                "_name",
+                "adjust_pure_negative",
+            ):
                 raise parse_error(f"[bool] query does not support [{key}]")
         must, filters = self._clauses(body.get("must")), self._clauses(body.get("filter"))
         should, must_not = self._clauses(body.get("should")), self._clauses(body.get("must_not"))
@@ -426,7 +496,13 @@ class _Compiler:
         kind = f.kind
         if kind == "auto":
             sample = next((v for _, v in bounds), None)
-            kind = "numeric" if isinstance(sample, int | float) else "date" if _looks_like_date(sample) else "keyword"
+            kind = (
+                "numeric"
+                if isinstance(sample, int | float)
+                else "date"
+                if _looks_like_date(sample)
+                else "keyword"
+            )
         convert = _range_converter(kind)
         now = datetime.now(UTC)
         checks = []
@@ -486,8 +562,10 @@ class _Compiler:
             zero = spec.get("zero_terms_query", "none")
             return (lambda doc_id, source: boost) if zero == "all" else (lambda doc_id, source: None)
         operator = str(spec.get("operator", "or")).lower()
-        needed = len(terms) if operator == "and" else _minimum_should_match(
-            spec.get("minimum_should_match"), len(terms), 1
+        needed = (
+            len(terms)
+            if operator == "and"
+            else _minimum_should_match(spec.get("minimum_should_match"), len(terms), 1)
         )
 
         def match(doc_id: str, source: dict[str, Any]) -> float | None:
@@ -603,7 +681,7 @@ def _phrase_hits(tokens: list[str], phrase: list[str], slop: int) -> int:
             continue
         pos, ok = start, True
         for term in phrase[1:]:
-            window = tokens[pos + 1: pos + 2 + slop]
+            window = tokens[pos + 1 : pos + 2 + slop]
             if term not in window:
                 ok = False
                 break
@@ -638,9 +716,15 @@ def _looks_like_date(value: Any) -> bool:
     return isinstance(value, str) and (value.startswith("now") or bool(re.match(r"^\d{4}-\d{2}", value)))
 
 
+def _to_number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    return float(value)
+
+
 def _range_converter(kind: str) -> Callable[[Any], Any]:
     if kind == "numeric":
-        return lambda v: float(v) if not isinstance(v, bool) else (_ for _ in ()).throw(ValueError())
+        return _to_number
     if kind == "date":
         return parse_date
     return str
@@ -654,7 +738,9 @@ def _term_test(f: Field, values: list[Any], insensitive: bool) -> Callable[[dict
             try:
                 wanted.add(float(v))
             except (TypeError, ValueError):
-                raise EsError(400, "query_shard_exception", f"failed to create query: For input string: \"{v}\"") from None
+                raise EsError(
+                    400, "query_shard_exception", f'failed to create query: For input string: "{v}"'
+                ) from None
         return lambda source: any(_num(v) in wanted for v in f.values(source))
     if kind == "date":
         wanted = {parse_date(v) for v in values}
@@ -740,7 +826,9 @@ def suggest(name: str, candidates: Iterable[str]) -> str:
         return ""
     scored.sort()
     names = [c for _, c in scored]
-    return f" did you mean [{names[0]}]?" if len(names) == 1 else f" did you mean any of [{', '.join(names)}]?"
+    return (
+        f" did you mean [{names[0]}]?" if len(names) == 1 else f" did you mean any of [{', '.join(names)}]?"
+    )
 
 
 def _levenshtein(a: str, b: str) -> int:
@@ -757,8 +845,13 @@ def _levenshtein(a: str, b: str) -> int:
 
 
 _COMPOUND_LISTS = {"bool": ("must", "filter", "should", "must_not"), "dis_max": ("queries",)}
-_COMPOUND_SINGLE = {"constant_score": ("filter",), "boosting": ("positive", "negative"),
-                    "function_score": ("query",), "nested": ("query",), "script_score": ("query",)}
+_COMPOUND_SINGLE = {
+    "constant_score": ("filter",),
+    "boosting": ("positive", "negative"),
+    "function_score": ("query",),
+    "nested": ("query",),
+    "script_score": ("query",),
+}
 
 
 async def prepare_query(query: dict[str, Any] | None, cluster: Cluster) -> dict[str, Any] | None:
@@ -766,7 +859,7 @@ async def prepare_query(query: dict[str, Any] | None, cluster: Cluster) -> dict[
     running the model ONCE per query, before compile_query runs it over documents."""
     if not isinstance(query, dict) or len(query) != 1:
         return query
-    (name, body), = query.items()
+    ((name, body),) = query.items()
     if not isinstance(body, dict):
         return query
     if name in _COMPOUND_LISTS or name in _COMPOUND_SINGLE:
@@ -887,8 +980,11 @@ class SortField:
             return hit.doc.seq_no
         if self.name == "_shard_doc":
             return hit.shard_doc
-        values = [v for v in (self._convert(v) for v in self.field.values(hit.doc.source)) if v is not None] \
-            if self.field else []
+        values = (
+            [v for v in (self._convert(v) for v in self.field.values(hit.doc.source)) if v is not None]
+            if self.field
+            else []
+        )
         if values:
             value = max(values) if self.desc else min(values)
         elif self.missing not in ("_last", "_first", None):
@@ -900,7 +996,9 @@ class SortField:
             return LONG_MAX if high else LONG_MIN
         else:
             return None
-        if value is not None and (self.numeric_kind == "long" or (self.field and self.field.kind in ("date", "boolean"))):
+        if value is not None and (
+            self.numeric_kind == "long" or (self.field and self.field.kind in ("date", "boolean"))
+        ):
             return int(value)
         return value
 
@@ -928,8 +1026,9 @@ class _Hit:
         return (self.shard << 32) | self.doc.seq_no
 
 
-def parse_sort(spec: Any, resolvers: list[tuple[Index, FieldResolver]], indices: list[Index], cluster: Cluster
-               ) -> list[SortField]:
+def parse_sort(
+    spec: Any, resolvers: list[tuple[Index, FieldResolver]], indices: list[Index], cluster: Cluster
+) -> list[SortField]:
     if spec is None:
         return []
     items = spec if isinstance(spec, list) else [spec]
@@ -938,7 +1037,7 @@ def parse_sort(spec: Any, resolvers: list[tuple[Index, FieldResolver]], indices:
         if isinstance(item, str):
             name, options = item, {}
         elif isinstance(item, dict) and len(item) == 1:
-            (name, options), = item.items()
+            ((name, options),) = item.items()
             options = {"order": options} if isinstance(options, str) else dict(options)
         else:
             raise parse_error("[sort] malformed")
@@ -952,24 +1051,32 @@ def parse_sort(spec: Any, resolvers: list[tuple[Index, FieldResolver]], indices:
     return out
 
 
-def _bind_sort_field(sort: SortField, options: dict[str, Any], resolvers: list[tuple[Index, FieldResolver]],
-                     cluster: Cluster) -> None:
+def _bind_sort_field(
+    sort: SortField, options: dict[str, Any], resolvers: list[tuple[Index, FieldResolver]], cluster: Cluster
+) -> None:
     for index, resolver in resolvers:
         f = resolver(sort.name)
         if f.spec is None:
             continue
         if f.kind == "text" and not f.spec.get("fielddata"):
-            raise all_shards_failed(illegal_argument(
-                f"Fielddata is disabled on [{sort.name}] in [{index.name}]. Text fields are not optimised for "
-                "operations that require per-document field data like aggregations and sorting, so these "
-                "operations are disabled by default. Please use a keyword field instead. Alternatively, set "
-                f"fielddata=true on [{sort.name}] in order to load field data by uninverting the inverted index. "
-                "Note that this can use significant memory."
-            ), [index], cluster)
+            raise all_shards_failed(
+                illegal_argument(
+                    f"Fielddata is disabled on [{sort.name}] in [{index.name}]. Text fields are not optimised for "
+                    "operations that require per-document field data like aggregations and sorting, so these "
+                    "operations are disabled by default. Please use a keyword field instead. Alternatively, set "
+                    f"fielddata=true on [{sort.name}] in order to load field data by uninverting the inverted index. "
+                    "Note that this can use significant memory."
+                ),
+                [index],
+                cluster,
+            )
         sort.field = f
         ftype = f.spec.get("type")
-        sort.numeric_kind = "long" if ftype in mp.INTEGER_TYPES or ftype in ("date", "boolean") else (
-            "double" if ftype in mp.NUMERIC_TYPES else None)
+        sort.numeric_kind = (
+            "long"
+            if ftype in mp.INTEGER_TYPES or ftype in ("date", "boolean")
+            else ("double" if ftype in mp.NUMERIC_TYPES else None)
+        )
         return
     unmapped = options.get("unmapped_type")
     if unmapped:
@@ -978,15 +1085,24 @@ def _bind_sort_field(sort: SortField, options: dict[str, Any], resolvers: list[t
     index = resolvers[0][0] if resolvers else None
     if index is None:
         return
-    raise all_shards_failed(EsError(
-        400, "query_shard_exception", f"No mapping found for [{sort.name}] in order to sort on",
-        extra={"index_uuid": index.uuid, "index": index.name},
-    ), [index], cluster)
+    raise all_shards_failed(
+        EsError(
+            400,
+            "query_shard_exception",
+            f"No mapping found for [{sort.name}] in order to sort on",
+            extra={"index_uuid": index.uuid, "index": index.name},
+        ),
+        [index],
+        cluster,
+    )
 
 
 def all_shards_failed(cause: EsError, indices: list[Index], cluster: Cluster) -> EsError:
     """A shard-level failure on every shard, as the search coordinator reports it."""
-    failed = [{"shard": 0, "index": i.name, "node": cluster.master.id, "reason": cause.to_xcontent()} for i in indices[:1]]
+    failed = [
+        {"shard": 0, "index": i.name, "node": cluster.master.id, "reason": cause.to_xcontent()}
+        for i in indices[:1]
+    ]
     return EsError(
         cause.status,
         "search_phase_execution_exception",
@@ -1035,7 +1151,10 @@ class SourceFilter:
         elif isinstance(value, list):
             includes = [str(v) for v in value]
         elif isinstance(value, dict):
-            inc, exc = value.get("includes", value.get("include", [])), value.get("excludes", value.get("exclude", []))
+            inc, exc = (
+                value.get("includes", value.get("include", [])),
+                value.get("excludes", value.get("exclude", [])),
+            )
             includes = [inc] if isinstance(inc, str) else list(inc)
             excludes = [exc] if isinstance(exc, str) else list(exc)
         if "_source_includes" in params:
@@ -1057,8 +1176,13 @@ class SourceFilter:
             path = f"{prefix}{key}"
             if any(fnmatch.fnmatchcase(path, p) for p in self.excludes):
                 continue
-            hit = included or not self.includes or any(
-                fnmatch.fnmatchcase(path, p) or (p.endswith(".*") and path == p[:-2]) for p in self.includes
+            hit = (
+                included
+                or not self.includes
+                or any(
+                    fnmatch.fnmatchcase(path, p) or (p.endswith(".*") and path == p[:-2])
+                    for p in self.includes
+                )
             )
             if isinstance(value, dict):
                 if hit or self._may_include_below(path):
@@ -1167,10 +1291,40 @@ def _fmt_time(seconds: float) -> str:
 # --- the search itself ---------------------------------------------------------------------------------
 
 _BODY_KEYS = {
-    "query", "size", "from", "sort", "_source", "track_total_hits", "search_after", "pit", "track_scores",
-    "timeout", "terminate_after", "min_score", "post_filter", "version", "seq_no_primary_term", "explain",
-    "stored_fields", "docvalue_fields", "fields", "highlight", "runtime_mappings", "indices_boost", "stats",
-    "profile", "ext", "collapse", "rescore", "suggest", "slice", "knn", "aggs", "aggregations", "retriever", "rank",
+    "query",
+    "size",
+    "from",
+    "sort",
+    "_source",
+    "track_total_hits",
+    "search_after",
+    "pit",
+    "track_scores",
+    "timeout",
+    "terminate_after",
+    "min_score",
+    "post_filter",
+    "version",
+    "seq_no_primary_term",
+    "explain",
+    "stored_fields",
+    "docvalue_fields",
+    "fields",
+    "highlight",
+    "runtime_mappings",
+    "indices_boost",
+    "stats",
+    "profile",
+    "ext",
+    "collapse",
+    "rescore",
+    "suggest",
+    "slice",
+    "knn",
+    "aggs",
+    "aggregations",
+    "retriever",
+    "rank",
 }
 _UNSUPPORTED = {"aggs", "aggregations", "knn", "retriever", "rank", "collapse", "rescore", "suggest", "slice"}
 
@@ -1232,7 +1386,9 @@ class SearchRequest:
             min_score=body.get("min_score"),
             post_filter=body.get("post_filter"),
             version=bool(body.get("version", bool_param(request, "version"))),
-            seq_no_primary_term=bool(body.get("seq_no_primary_term", bool_param(request, "seq_no_primary_term"))),
+            seq_no_primary_term=bool(
+                body.get("seq_no_primary_term", bool_param(request, "seq_no_primary_term"))
+            ),
             terminate_after=body.get("terminate_after", int_param(request, "terminate_after")),
         )
 
@@ -1345,8 +1501,14 @@ def _response(
         hits_obj["max_score"] = None
     hits_obj["hits"] = [_render_hit(h, req, sort, scored) for h in page]
     body: dict[str, Any] = dict(extra_head or {})
-    body.update({"took": int((time.monotonic() - started) * 1000), "timed_out": False, "_shards": _shards(indices),
-                 "hits": hits_obj})
+    body.update(
+        {
+            "took": int((time.monotonic() - started) * 1000),
+            "timed_out": False,
+            "_shards": _shards(indices),
+            "hits": hits_obj,
+        }
+    )
     return body
 
 
@@ -1402,49 +1564,75 @@ async def search(request: Request, cluster: Cluster):
     sort = parse_sort(req.sort, resolvers, indices, cluster)
     if req.search_after is not None:
         _check_search_after(req, sort, indices, cluster)
-    hits = _collect_hits(indices, [i.docs for i in indices], req.query, req.post_filter, req.min_score, cluster)
+    hits = _collect_hits(
+        indices, [i.docs for i in indices], req.query, req.post_filter, req.min_score, cluster
+    )
     total = len(hits)
     if req.terminate_after:
         hits = hits[: req.terminate_after]
     if scroll_param is not None:
         keep = _keep_alive(scroll_param, "scroll")
         ordered = _order(hits, sort)
-        scroll = Scroll(_context_id("scroll"), ordered, req.size, req.size, keep, time.monotonic() + keep, total,
-                        {"req": req, "sort": sort, "indices": indices})
+        scroll = Scroll(
+            _context_id("scroll"),
+            ordered,
+            req.size,
+            req.size,
+            keep,
+            time.monotonic() + keep,
+            total,
+            {"req": req, "sort": sort, "indices": indices},
+        )
         ctx.scrolls[scroll.id] = scroll
         return _response(started, indices, ordered[: req.size], total, req, sort, {"_scroll_id": scroll.id})
     if req.search_after is not None:
         ordered = _order(hits, sort)
         after = tuple(s.after_component(v) for s, v in zip(sort, req.search_after, strict=True))
         start = bisect.bisect_right([h.key[: len(sort)] for h in ordered], after)
-        page = ordered[start: start + req.size]
+        page = ordered[start : start + req.size]
     else:
-        page = _order(hits, sort, req.from_ + req.size)[req.from_: req.from_ + req.size]
+        page = _order(hits, sort, req.from_ + req.size)[req.from_ : req.from_ + req.size]
     return _response(started, indices, page, total, req, sort)
 
 
-def _check_search_after(req: SearchRequest, sort: list[SortField], indices: list[Index], cluster: Cluster) -> None:
+def _check_search_after(
+    req: SearchRequest, sort: list[SortField], indices: list[Index], cluster: Cluster
+) -> None:
     if not sort:
-        raise all_shards_failed(EsError(500, "search_exception", "Sort must contain at least one field."), indices,
-                                cluster)
+        raise all_shards_failed(
+            EsError(500, "search_exception", "Sort must contain at least one field."), indices, cluster
+        )
     if len(req.search_after) != len(sort):
-        raise all_shards_failed(illegal_argument(
-            f"search_after has {len(req.search_after)} value(s) but sort has {len(sort)}."), indices, cluster)
+        raise all_shards_failed(
+            illegal_argument(f"search_after has {len(req.search_after)} value(s) but sort has {len(sort)}."),
+            indices,
+            cluster,
+        )
     if req.from_ not in (0, -1):
         raise illegal_argument("[from] parameter must be set to 0 when [search_after] is used")
 
 
-def _search_pit(request: Request, cluster: Cluster, body: dict[str, Any], req: SearchRequest, started: float,
-                expression: str | None) -> dict[str, Any]:
+def _search_pit(
+    request: Request,
+    cluster: Cluster,
+    body: dict[str, Any],
+    req: SearchRequest,
+    started: float,
+    expression: str | None,
+) -> dict[str, Any]:
     if expression:
         raise EsError(
-            400, "action_request_validation_exception",
+            400,
+            "action_request_validation_exception",
             "Validation Failed: 1: [indices] cannot be used with point in time. Do not specify any index with point "
             "in time.;",
         )
     if "scroll" in request.query_params:
-        raise EsError(400, "action_request_validation_exception",
-                      "Validation Failed: 1: using [point in time] is not allowed in a scroll context;")
+        raise EsError(
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: using [point in time] is not allowed in a scroll context;",
+        )
     spec = body["pit"]
     pit_id = spec.get("id") if isinstance(spec, dict) else None
     if not pit_id:
@@ -1474,9 +1662,9 @@ def _search_pit(request: Request, cluster: Cluster, body: dict[str, Any], req: S
     if req.search_after is not None:
         after = tuple(s.after_component(v) for s, v in zip(sort, req.search_after, strict=True))
         start = _bisect_after(ordered, after, len(sort))
-        page = ordered[start: start + req.size]
+        page = ordered[start : start + req.size]
     else:
-        page = ordered[req.from_: req.from_ + req.size]
+        page = ordered[req.from_ : req.from_ + req.size]
     return _response(started, indices, page, len(ordered), req, sort, {"pit_id": pit.id})
 
 
@@ -1496,9 +1684,13 @@ def _bisect_after(ordered: list[_Hit], after: tuple, width: int) -> int:
 async def scroll_next(request: Request, cluster: Cluster):
     started = time.monotonic()
     body = await json_body(request)
-    scroll_id = request.path_params.get("scroll_id") or request.query_params.get("scroll_id") or body.get("scroll_id")
+    scroll_id = (
+        request.path_params.get("scroll_id") or request.query_params.get("scroll_id") or body.get("scroll_id")
+    )
     if not scroll_id:
-        raise EsError(400, "action_request_validation_exception", "Validation Failed: 1: scrollId is missing;")
+        raise EsError(
+            400, "action_request_validation_exception", "Validation Failed: 1: scrollId is missing;"
+        )
     ctx = contexts(cluster)
     ctx.expire()
     scroll = ctx.scrolls.get(scroll_id)
@@ -1508,11 +1700,12 @@ async def scroll_next(request: Request, cluster: Cluster):
     if keep is not None:
         scroll.keep_alive = _keep_alive(keep, "scroll")
     scroll.expires = time.monotonic() + scroll.keep_alive
-    page = scroll.hits[scroll.position: scroll.position + scroll.size]
+    page = scroll.hits[scroll.position : scroll.position + scroll.size]
     scroll.position += len(page)
     state = scroll.request
-    return _response(started, state["indices"], page, scroll.total, state["req"], state["sort"],
-                     {"_scroll_id": scroll.id})
+    return _response(
+        started, state["indices"], page, scroll.total, state["req"], state["sort"], {"_scroll_id": scroll.id}
+    )
 
 
 @router.route("/_search/scroll", "DELETE")
@@ -1521,7 +1714,9 @@ async def clear_scroll(request: Request, cluster: Cluster):
     body = await json_body(request)
     ids = request.path_params.get("scroll_id") or body.get("scroll_id")
     if ids is None:
-        raise EsError(400, "action_request_validation_exception", "Validation Failed: 1: no scroll ids specified;")
+        raise EsError(
+            400, "action_request_validation_exception", "Validation Failed: 1: no scroll ids specified;"
+        )
     ids = ids.split(",") if isinstance(ids, str) else list(ids)
     ctx = contexts(cluster)
     freed = 0
@@ -1538,7 +1733,9 @@ async def clear_scroll(request: Request, cluster: Cluster):
 async def open_pit(request: Request, cluster: Cluster):
     keep = request.query_params.get("keep_alive")
     if keep is None:
-        raise EsError(400, "action_request_validation_exception", "Validation Failed: 1: [keep_alive] is not specified;")
+        raise EsError(
+            400, "action_request_validation_exception", "Validation Failed: 1: [keep_alive] is not specified;"
+        )
     seconds = _keep_alive(keep, "keep_alive")
     indices = cluster.indices.resolve(
         request.path_params["index"],

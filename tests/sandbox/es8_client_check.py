@@ -16,30 +16,43 @@ from elasticsearch8 import Elasticsearch, NotFoundError
 def main(url: str) -> None:
     es = Elasticsearch(url, request_timeout=30)
     info = es.info()
-    es.indices.create(index="es8-docs", mappings={"properties": {"title": {"type": "text"},
-                                                                 "tokens": {"type": "sparse_vector"}}})
-    bulk = es.bulk(operations=[
-        {"index": {"_index": "es8-docs", "_id": "1"}}, {"title": "hello from the eight client", "tokens": {"hi": 1.0}},
-        {"index": {"_index": "es8-docs", "_id": "2"}}, {"title": "another document", "tokens": {"yo": 2.0}},
-    ], refresh=True)
+    es.indices.create(
+        index="es8-docs",
+        mappings={"properties": {"title": {"type": "text"}, "tokens": {"type": "sparse_vector"}}},
+    )
+    bulk = es.bulk(
+        operations=[
+            {"index": {"_index": "es8-docs", "_id": "1"}},
+            {"title": "hello from the eight client", "tokens": {"hi": 1.0}},
+            {"index": {"_index": "es8-docs", "_id": "2"}},
+            {"title": "another document", "tokens": {"yo": 2.0}},
+        ],
+        refresh=True,
+    )
     hits = es.search(index="es8-docs", query={"match": {"title": "hello"}})["hits"]
-    sparse = es.search(index="es8-docs", query={"sparse_vector": {"field": "tokens", "query_vector": {"yo": 1.0}}})
+    sparse = es.search(
+        index="es8-docs", query={"sparse_vector": {"field": "tokens", "query_vector": {"yo": 1.0}}}
+    )
     try:
         es.get(index="es8-docs", id="missing")
         missing = "found"
     except NotFoundError as err:
         missing = err.meta.status
-    print(json.dumps({
-        "version": info["version"]["number"],
-        "product": info.meta.headers.get("x-elastic-product"),
-        "bulk_errors": bulk["errors"],
-        "bulk_statuses": [item["index"]["status"] for item in bulk["items"]],
-        "hit_ids": [h["_id"] for h in hits["hits"]],
-        "total": hits["total"],
-        "sparse_top": sparse["hits"]["hits"][0]["_id"],
-        "missing": missing,
-        "client": __import__("elasticsearch8").__versionstr__,
-    }))
+    print(
+        json.dumps(
+            {
+                "version": info["version"]["number"],
+                "product": info.meta.headers.get("x-elastic-product"),
+                "bulk_errors": bulk["errors"],
+                "bulk_statuses": [item["index"]["status"] for item in bulk["items"]],
+                "hit_ids": [h["_id"] for h in hits["hits"]],
+                "total": hits["total"],
+                "sparse_top": sparse["hits"]["hits"][0]["_id"],
+                "missing": missing,
+                "client": __import__("elasticsearch8").__versionstr__,
+            }
+        )
+    )
     es.indices.delete(index="es8-docs")
 
 

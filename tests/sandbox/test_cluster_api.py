@@ -18,9 +18,17 @@ def test_root_answers_like_a_node(es):
     assert version["minimum_wire_compatibility_version"] == "8.19.0"
     assert version["minimum_index_compatibility_version"] == "8.0.0"
     assert len(version["build_hash"]) == 40
-    assert set(version) == {"number", "build_flavor", "build_type", "build_hash", "build_date", "build_snapshot",
-                            "lucene_version", "minimum_wire_compatibility_version",
-                            "minimum_index_compatibility_version"}
+    assert set(version) == {
+        "number",
+        "build_flavor",
+        "build_type",
+        "build_hash",
+        "build_date",
+        "build_snapshot",
+        "lucene_version",
+        "minimum_wire_compatibility_version",
+        "minimum_index_compatibility_version",
+    }
     assert info.meta.headers["x-elastic-product"] == "Elasticsearch"
     assert es.info()["cluster_uuid"] == info["cluster_uuid"]
 
@@ -84,7 +92,7 @@ def test_nodes_info_carries_ml_attributes(es):
     resp = es.nodes.info()
     assert resp["_nodes"] == {"total": 1, "successful": 1, "failed": 0}
     assert resp["cluster_name"] == "es-sandbox"
-    (node_id, node), = resp["nodes"].items()
+    ((node_id, node),) = resp["nodes"].items()
     assert len(node_id) == 22
     assert node["name"] == "es-sandbox-node-0"
     assert node["transport_address"] == "127.0.0.1:9300"
@@ -117,7 +125,16 @@ def test_nodes_stats_ingest_counts_pipeline_runs(es):
     es.index(index="people", id="2", document={"name": "BOB"}, pipeline="lower")
     stats = es.nodes.stats(metric="ingest")
     (node,) = stats["nodes"].values()
-    assert set(node) >= {"timestamp", "name", "transport_address", "host", "ip", "roles", "attributes", "ingest"}
+    assert set(node) >= {
+        "timestamp",
+        "name",
+        "transport_address",
+        "host",
+        "ip",
+        "roles",
+        "attributes",
+        "ingest",
+    }
     assert "indices" not in node
     pipeline = node["ingest"]["pipelines"]["lower"]
     assert pipeline["count"] == 2
@@ -133,14 +150,22 @@ def test_nodes_stats_refuses_unknown_metric(es):
     with pytest.raises(ApiError) as info:
         es.nodes.stats(metric="bogus")
     assert info.value.meta.status == 400
-    assert info.value.body["error"]["reason"] == "request [/_nodes/stats/bogus] contains unrecognized metric: [bogus]"
+    assert (
+        info.value.body["error"]["reason"]
+        == "request [/_nodes/stats/bogus] contains unrecognized metric: [bogus]"
+    )
 
 
 def test_cat_indices_text_and_json(es):
     es.indices.create(index="cats", settings={"number_of_replicas": 0})
     es.indices.create(index="dogs")
-    es.bulk(operations=[{"index": {"_index": "cats", "_id": str(i)}} if j == 0 else {"n": i}
-                        for i in range(3) for j in range(2)])
+    es.bulk(
+        operations=[
+            {"index": {"_index": "cats", "_id": str(i)}} if j == 0 else {"n": i}
+            for i in range(3)
+            for j in range(2)
+        ]
+    )
     es.delete(index="cats", id="0")
     rows = es.cat.indices(format="json")
     assert [r["index"] for r in rows] == ["cats", "dogs"]
@@ -161,5 +186,13 @@ def test_cat_indices_text_and_json(es):
 def test_cat_aliases(es):
     es.indices.create(index="logs-1", aliases={"logs": {"is_write_index": True}})
     rows = es.cat.aliases(format="json")
-    assert rows == [{"alias": "logs", "index": "logs-1", "filter": "-", "routing.index": "-",
-                     "routing.search": "-", "is_write_index": "true"}]
+    assert rows == [
+        {
+            "alias": "logs",
+            "index": "logs-1",
+            "filter": "-",
+            "routing.index": "-",
+            "routing.search": "-",
+            "is_write_index": "true",
+        }
+    ]

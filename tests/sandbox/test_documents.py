@@ -22,12 +22,27 @@ SHARDS = {"total": 2, "successful": 1, "failed": 0}
 def test_index_then_overwrite(es):
     first = es.index(index="docs", id="1", document={"title": "one"})
     assert first.meta.status == 201
-    assert first.body == {"_index": "docs", "_id": "1", "_version": 1, "result": "created", "_shards": SHARDS,
-                          "_seq_no": 0, "_primary_term": 1}
+    assert first.body == {
+        "_index": "docs",
+        "_id": "1",
+        "_version": 1,
+        "result": "created",
+        "_shards": SHARDS,
+        "_seq_no": 0,
+        "_primary_term": 1,
+    }
     second = es.index(index="docs", id="1", document={"title": "uno"}, refresh=True)
     assert second.meta.status == 200
-    assert second.body == {"_index": "docs", "_id": "1", "_version": 2, "result": "updated", "forced_refresh": True,
-                           "_shards": SHARDS, "_seq_no": 1, "_primary_term": 1}
+    assert second.body == {
+        "_index": "docs",
+        "_id": "1",
+        "_version": 2,
+        "result": "updated",
+        "forced_refresh": True,
+        "_shards": SHARDS,
+        "_seq_no": 1,
+        "_primary_term": 1,
+    }
     assert es.get(index="docs", id="1")["_source"] == {"title": "uno"}
 
 
@@ -45,12 +60,20 @@ def test_create_conflicts_with_an_existing_document(es):
     with pytest.raises(ConflictError) as info:
         es.create(index="c", id="7", document={"v": 3})
     assert info.value.body["error"] == {
-        "root_cause": [{"type": "version_conflict_engine_exception",
-                        "reason": "[7]: version conflict, document already exists (current version [2])",
-                        "index_uuid": uuid, "shard": "0", "index": "c"}],
+        "root_cause": [
+            {
+                "type": "version_conflict_engine_exception",
+                "reason": "[7]: version conflict, document already exists (current version [2])",
+                "index_uuid": uuid,
+                "shard": "0",
+                "index": "c",
+            }
+        ],
         "type": "version_conflict_engine_exception",
         "reason": "[7]: version conflict, document already exists (current version [2])",
-        "index_uuid": uuid, "shard": "0", "index": "c",
+        "index_uuid": uuid,
+        "shard": "0",
+        "index": "c",
     }
     with pytest.raises(ConflictError):
         es.index(index="c", id="7", document={"v": 3}, op_type="create")
@@ -70,8 +93,15 @@ def test_optimistic_concurrency(es):
 def test_get_head_and_missing(es):
     es.index(index="g", id="1", document={"a": {"b": 1, "c": 2}, "d": 3})
     got = es.get(index="g", id="1")
-    assert got.body == {"_index": "g", "_id": "1", "_version": 1, "_seq_no": 0, "_primary_term": 1, "found": True,
-                        "_source": {"a": {"b": 1, "c": 2}, "d": 3}}
+    assert got.body == {
+        "_index": "g",
+        "_id": "1",
+        "_version": 1,
+        "_seq_no": 0,
+        "_primary_term": 1,
+        "found": True,
+        "_source": {"a": {"b": 1, "c": 2}, "d": 3},
+    }
     assert es.get(index="g", id="1", source_includes="a.b")["_source"] == {"a": {"b": 1}}
     assert es.get(index="g", id="1", source_excludes="a")["_source"] == {"d": 3}
     assert "_source" not in es.get(index="g", id="1", source=False)
@@ -89,12 +119,26 @@ def test_get_head_and_missing(es):
 def test_delete(es):
     es.index(index="d", id="1", document={"a": 1})
     deleted = es.delete(index="d", id="1")
-    assert deleted.body == {"_index": "d", "_id": "1", "_version": 2, "result": "deleted", "_shards": SHARDS,
-                            "_seq_no": 1, "_primary_term": 1}
+    assert deleted.body == {
+        "_index": "d",
+        "_id": "1",
+        "_version": 2,
+        "result": "deleted",
+        "_shards": SHARDS,
+        "_seq_no": 1,
+        "_primary_term": 1,
+    }
     with pytest.raises(NotFoundError) as info:
         es.delete(index="d", id="1")
-    assert info.value.body == {"_index": "d", "_id": "1", "_version": 1, "result": "not_found", "_shards": SHARDS,
-                               "_seq_no": 2, "_primary_term": 1}
+    assert info.value.body == {
+        "_index": "d",
+        "_id": "1",
+        "_version": 1,
+        "result": "not_found",
+        "_shards": SHARDS,
+        "_seq_no": 2,
+        "_primary_term": 1,
+    }
     with pytest.raises(NotFoundError) as info:
         es.delete(index="nowhere", id="1")
     assert info.value.body["error"]["reason"] == "no such index [nowhere]"
@@ -116,33 +160,67 @@ def test_update_doc_upsert_and_noop(es):
     with pytest.raises(NotFoundError) as info:
         es.update(index="u", id="9", doc={"a": 1})
     assert info.value.body["error"] == {
-        "root_cause": [{"type": "document_missing_exception", "reason": "[9]: document missing",
-                        "index_uuid": uuid, "shard": "0", "index": "u"}],
-        "type": "document_missing_exception", "reason": "[9]: document missing",
-        "index_uuid": uuid, "shard": "0", "index": "u",
+        "root_cause": [
+            {
+                "type": "document_missing_exception",
+                "reason": "[9]: document missing",
+                "index_uuid": uuid,
+                "shard": "0",
+                "index": "u",
+            }
+        ],
+        "type": "document_missing_exception",
+        "reason": "[9]: document missing",
+        "index_uuid": uuid,
+        "shard": "0",
+        "index": "u",
     }
 
 
 def test_bulk_per_item_results(es):
     es.indices.create(index="b", mappings={"properties": {"n": {"type": "long"}}})
-    resp = es.bulk(operations=[
-        {"index": {"_index": "b", "_id": "1"}}, {"n": 1},
-        {"create": {"_index": "b", "_id": "1"}}, {"n": 2},
-        {"index": {"_index": "b", "_id": "2"}}, {"n": "not a number"},
-        {"update": {"_index": "b", "_id": "1"}}, {"doc": {"n": 10}},
-        {"update": {"_index": "b", "_id": "404"}}, {"doc": {"n": 10}},
-        {"delete": {"_index": "b", "_id": "1"}},
-        {"delete": {"_index": "b", "_id": "1"}},
-        {"index": {"_index": "other"}}, {"n": 3},
-    ])
+    resp = es.bulk(
+        operations=[
+            {"index": {"_index": "b", "_id": "1"}},
+            {"n": 1},
+            {"create": {"_index": "b", "_id": "1"}},
+            {"n": 2},
+            {"index": {"_index": "b", "_id": "2"}},
+            {"n": "not a number"},
+            {"update": {"_index": "b", "_id": "1"}},
+            {"doc": {"n": 10}},
+            {"update": {"_index": "b", "_id": "404"}},
+            {"doc": {"n": 10}},
+            {"delete": {"_index": "b", "_id": "1"}},
+            {"delete": {"_index": "b", "_id": "1"}},
+            {"index": {"_index": "other"}},
+            {"n": 3},
+        ]
+    )
     assert resp["errors"] is True
     assert isinstance(resp["took"], int)
     items = resp["items"]
-    assert [next(iter(i)) for i in items] == ["index", "create", "index", "update", "update", "delete", "delete",
-                                              "index"]
+    assert [next(iter(i)) for i in items] == [
+        "index",
+        "create",
+        "index",
+        "update",
+        "update",
+        "delete",
+        "delete",
+        "index",
+    ]
     assert [next(iter(i.values()))["status"] for i in items] == [201, 409, 400, 200, 404, 200, 404, 201]
-    assert items[0]["index"] == {"_index": "b", "_id": "1", "_version": 1, "result": "created", "_shards": SHARDS,
-                                 "_seq_no": 0, "_primary_term": 1, "status": 201}
+    assert items[0]["index"] == {
+        "_index": "b",
+        "_id": "1",
+        "_version": 1,
+        "result": "created",
+        "_shards": SHARDS,
+        "_seq_no": 0,
+        "_primary_term": 1,
+        "status": 201,
+    }
     conflict = items[1]["create"]
     assert set(conflict) == {"_index", "_id", "status", "error"}
     assert conflict["error"]["type"] == "version_conflict_engine_exception"
@@ -170,12 +248,17 @@ def test_bulk_request_errors(es, sandbox):
     assert info.value.body["error"]["reason"] == (
         "Malformed action/metadata line [1], expected one of [create, delete, index, update] but found [upsert]"
     )
-    no_newline = httpx.post(sandbox.url + "/_bulk", content=b'{"index":{"_index":"x"}}\n{"a":1}',
-                            headers={"content-type": "application/x-ndjson"}, timeout=10)
+    no_newline = httpx.post(
+        sandbox.url + "/_bulk",
+        content=b'{"index":{"_index":"x"}}\n{"a":1}',
+        headers={"content-type": "application/x-ndjson"},
+        timeout=10,
+    )
     assert no_newline.status_code == 400
     assert no_newline.json()["error"]["reason"] == "The bulk request must be terminated by a newline [\\n]"
-    empty = httpx.post(sandbox.url + "/_bulk", content=b"\n", headers={"content-type": "application/x-ndjson"},
-                       timeout=10)
+    empty = httpx.post(
+        sandbox.url + "/_bulk", content=b"\n", headers={"content-type": "application/x-ndjson"}, timeout=10
+    )
     assert empty.json()["error"]["reason"] == "Validation Failed: 1: no requests added;"
 
 
@@ -185,25 +268,37 @@ def test_bulk_pipelines(es):
     es.ingest.put_pipeline(id="final", processors=[{"set": {"field": "final", "value": True}}])
     es.ingest.put_pipeline(id="boom", processors=[{"fail": {"message": "no thanks"}}])
     es.indices.create(index="p", settings={"index.default_pipeline": "mark", "index.final_pipeline": "final"})
-    resp = es.bulk(operations=[
-        {"index": {"_index": "p", "_id": "default"}}, {"a": 1},
-        {"index": {"_index": "p", "_id": "item", "pipeline": "other"}}, {"a": 1},
-        {"index": {"_index": "p", "_id": "none", "pipeline": "_none"}}, {"a": 1},
-        {"index": {"_index": "p", "_id": "fails", "pipeline": "boom"}}, {"a": 1},
-        {"index": {"_index": "p", "_id": "ghost", "pipeline": "ghost"}}, {"a": 1},
-    ])
+    resp = es.bulk(
+        operations=[
+            {"index": {"_index": "p", "_id": "default"}},
+            {"a": 1},
+            {"index": {"_index": "p", "_id": "item", "pipeline": "other"}},
+            {"a": 1},
+            {"index": {"_index": "p", "_id": "none", "pipeline": "_none"}},
+            {"a": 1},
+            {"index": {"_index": "p", "_id": "fails", "pipeline": "boom"}},
+            {"a": 1},
+            {"index": {"_index": "p", "_id": "ghost", "pipeline": "ghost"}},
+            {"a": 1},
+        ]
+    )
     assert "ingest_took" in resp
     sources = {i: es.get(index="p", id=i)["_source"] for i in ("default", "item", "none")}
-    assert sources == {"default": {"a": 1, "by": "mark", "final": True},
-                       "item": {"a": 1, "by": "other", "final": True},
-                       "none": {"a": 1, "final": True}}
+    assert sources == {
+        "default": {"a": 1, "by": "mark", "final": True},
+        "item": {"a": 1, "by": "other", "final": True},
+        "none": {"a": 1, "final": True},
+    }
     failed = resp["items"][3]["index"]
     assert failed["status"] == 500
     assert failed["error"]["type"] == "fail_processor_exception"
     assert failed["error"]["reason"] == "no thanks"
     ghost = resp["items"][4]["index"]
     assert ghost["status"] == 400
-    assert ghost["error"] == {"type": "illegal_argument_exception", "reason": "pipeline with id [ghost] does not exist"}
+    assert ghost["error"] == {
+        "type": "illegal_argument_exception",
+        "reason": "pipeline with id [ghost] does not exist",
+    }
     assert not es.exists(index="p", id="fails") and not es.exists(index="p", id="ghost")
     via_param = es.bulk(pipeline="other", operations=[{"index": {"_index": "plain", "_id": "1"}}, {"a": 1}])
     assert via_param["errors"] is False
@@ -215,7 +310,10 @@ def test_bulk_pipelines(es):
 def test_bulk_of_a_thousand_docs_is_cheap(es):
     operations = []
     for i in range(1000):
-        operations += [{"index": {"_index": "fast", "_id": str(i)}}, {"title": f"document number {i}", "n": i}]
+        operations += [
+            {"index": {"_index": "fast", "_id": str(i)}},
+            {"title": f"document number {i}", "n": i},
+        ]
     started = time.perf_counter()
     resp = es.bulk(operations=operations)
     elapsed = time.perf_counter() - started
@@ -238,7 +336,9 @@ class _SlowIngest:
         await asyncio.sleep(0.05)
         self.running -= 1
         if doc["_source"].get("reject"):
-            raise EsError(429, "status_exception", "inference process queue is full. Unable to execute command")
+            raise EsError(
+                429, "status_exception", "inference process queue is full. Unable to execute command"
+            )
         return {**doc, "_source": {**doc["_source"], "seen_by": pipeline_id}}
 
 
@@ -253,9 +353,15 @@ def test_execute_bulk_runs_pipelines_concurrently():
     assert elapsed < 1.0  # 100 x 50 ms one after the other would take 5 s
     assert resp["errors"] is True
     rejected = resp["items"][7]["index"]
-    assert rejected == {"_index": "conc", "_id": "7", "status": 429,
-                        "error": {"type": "status_exception",
-                                  "reason": "inference process queue is full. Unable to execute command"}}
+    assert rejected == {
+        "_index": "conc",
+        "_id": "7",
+        "status": 429,
+        "error": {
+            "type": "status_exception",
+            "reason": "inference process queue is full. Unable to execute command",
+        },
+    }
     index = cluster.indices.get("conc")
     assert len(index) == 99
     assert index.docs["3"].source == {"i": 3, "reject": False, "seen_by": "embed"}

@@ -22,7 +22,9 @@ CANDIDATES = [os.environ.get("ES8_PYTHON"), str(ROOT / ".venv8" / "bin" / "pytho
 def es8_python() -> str:
     configured = os.environ.get("ES8_PYTHON")
     if configured and not Path(configured).exists():
-        pytest.fail(f"ES8_PYTHON={configured} does not exist; point it at a python with elasticsearch8 installed")
+        pytest.fail(
+            f"ES8_PYTHON={configured} does not exist; point it at a python with elasticsearch8 installed"
+        )
     for candidate in CANDIDATES:
         if candidate and Path(candidate).exists():
             return candidate
@@ -33,8 +35,13 @@ def es8_python() -> str:
 
 
 def run_es8_client(url: str) -> dict:
-    done = subprocess.run([es8_python(), str(SCRIPT), url], capture_output=True, text=True, timeout=60,
-                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    done = subprocess.run(
+        [es8_python(), str(SCRIPT), url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -20,8 +20,11 @@ def error_of(info: pytest.ExceptionInfo) -> dict:
 def test_create_and_get_index_shape(es):
     resp = es.indices.create(
         index="articles",
-        settings={"number_of_shards": 2, "index": {"number_of_replicas": 0, "default_pipeline": "embed"},
-                  "index.final_pipeline": "stamp"},
+        settings={
+            "number_of_shards": 2,
+            "index": {"number_of_replicas": 0, "default_pipeline": "embed"},
+            "index.final_pipeline": "stamp",
+        },
         mappings={
             "properties": {
                 "title": {"type": "text", "fields": {"raw": {"type": "keyword"}}},
@@ -63,8 +66,14 @@ def test_create_twice_is_resource_already_exists(es):
     with pytest.raises(BadRequestError) as info:
         es.indices.create(index="twice")
     assert error_of(info) == {
-        "root_cause": [{"type": "resource_already_exists_exception", "reason": f"index [twice/{uuid}] already exists",
-                        "index_uuid": uuid, "index": "twice"}],
+        "root_cause": [
+            {
+                "type": "resource_already_exists_exception",
+                "reason": f"index [twice/{uuid}] already exists",
+                "index_uuid": uuid,
+                "index": "twice",
+            }
+        ],
         "type": "resource_already_exists_exception",
         "reason": f"index [twice/{uuid}] already exists",
         "index_uuid": uuid,
@@ -139,10 +148,18 @@ def test_exists_and_get_missing(es):
 
 def test_put_mapping_merges_and_refuses_type_changes(es):
     es.indices.create(index="m", mappings={"properties": {"title": {"type": "text"}}})
-    es.indices.put_mapping(index="m", properties={"title": {"type": "text", "fields": {"kw": {"type": "keyword"}}},
-                                                  "count": {"type": "integer"}})
+    es.indices.put_mapping(
+        index="m",
+        properties={
+            "title": {"type": "text", "fields": {"kw": {"type": "keyword"}}},
+            "count": {"type": "integer"},
+        },
+    )
     props = es.indices.get_mapping(index="m")["m"]["mappings"]["properties"]
-    assert props == {"title": {"type": "text", "fields": {"kw": {"type": "keyword"}}}, "count": {"type": "integer"}}
+    assert props == {
+        "title": {"type": "text", "fields": {"kw": {"type": "keyword"}}},
+        "count": {"type": "integer"},
+    }
     with pytest.raises(BadRequestError) as info:
         es.indices.put_mapping(index="m", properties={"count": {"type": "keyword"}})
     assert error_of(info)["type"] == "illegal_argument_exception"
@@ -155,25 +172,40 @@ def test_put_mapping_merges_and_refuses_type_changes(es):
 
 def test_dynamic_mapping_of_new_fields(es):
     es.indices.create(index="dyn", mappings={"properties": {"tokens": {"type": "sparse_vector"}}})
-    es.index(index="dyn", id="1", document={
-        "title": "hello", "count": 3, "ratio": 0.5, "ok": True, "when": "2024-05-01T10:00:00Z",
-        "author": {"name": "ada"}, "tokens": {"hello": 1.5, "world": 0.2}, "nothing": None,
-    })
+    es.index(
+        index="dyn",
+        id="1",
+        document={
+            "title": "hello",
+            "count": 3,
+            "ratio": 0.5,
+            "ok": True,
+            "when": "2024-05-01T10:00:00Z",
+            "author": {"name": "ada"},
+            "tokens": {"hello": 1.5, "world": 0.2},
+            "nothing": None,
+        },
+    )
     props = es.indices.get_mapping(index="dyn")["dyn"]["mappings"]["properties"]
     assert props["title"] == {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
     assert props["count"] == {"type": "long"}
     assert props["ratio"] == {"type": "float"}
     assert props["ok"] == {"type": "boolean"}
     assert props["when"] == {"type": "date"}
-    assert props["author"] == {"properties": {"name": {"type": "text", "fields": {
-        "keyword": {"type": "keyword", "ignore_above": 256}}}}}
+    assert props["author"] == {
+        "properties": {
+            "name": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
+        }
+    }
     assert props["tokens"] == {"type": "sparse_vector"}  # the token->weight object adds no sub-fields
     assert "nothing" not in props
 
 
 def test_values_are_checked_against_the_mapping(es):
-    es.indices.create(index="typed", mappings={"properties": {"n": {"type": "long"}, "v": {"type": "dense_vector",
-                                                                                            "dims": 3}}})
+    es.indices.create(
+        index="typed",
+        mappings={"properties": {"n": {"type": "long"}, "v": {"type": "dense_vector", "dims": 3}}},
+    )
     with pytest.raises(BadRequestError) as info:
         es.index(index="typed", id="1", document={"n": "abc"})
     assert error_of(info)["type"] == "document_parsing_exception"
@@ -192,12 +224,16 @@ def test_unmapped_objects_map_every_key_up_to_the_field_limit(es):
     es.index(index="limited", id="1", document={"ml": {"a": 1.0, "b": 2.0}})
     with pytest.raises(BadRequestError) as info:
         es.index(index="limited", id="2", document={"ml": {"c": 1.0, "d": 2.0}})
-    assert error_of(info)["reason"] == "Limit of total fields [4] has been exceeded while adding new fields [2]"
+    assert (
+        error_of(info)["reason"] == "Limit of total fields [4] has been exceeded while adding new fields [2]"
+    )
 
 
 def test_settings_get_and_update(es):
     es.indices.create(index="s")
-    es.indices.put_settings(index="s", settings={"index": {"default_pipeline": "p1", "number_of_replicas": 0}})
+    es.indices.put_settings(
+        index="s", settings={"index": {"default_pipeline": "p1", "number_of_replicas": 0}}
+    )
     got = es.indices.get_settings(index="s")["s"]["settings"]["index"]
     assert got["default_pipeline"] == "p1" and got["number_of_replicas"] == "0"
     flat = es.indices.get_settings(index="s", name="index.default_pipeline", flat_settings=True)
@@ -218,8 +254,16 @@ def test_settings_get_and_update(es):
 def test_refresh_and_count(es):
     es.indices.create(index="c1", settings={"number_of_shards": 2})
     assert es.indices.refresh(index="c1")["_shards"] == {"total": 4, "successful": 2, "failed": 0}
-    es.bulk(operations=[{"index": {"_index": "c1"}}, {"kind": "a"}, {"index": {"_index": "c1"}}, {"kind": "b"},
-                        {"index": {"_index": "c1"}}, {"kind": "a"}])
+    es.bulk(
+        operations=[
+            {"index": {"_index": "c1"}},
+            {"kind": "a"},
+            {"index": {"_index": "c1"}},
+            {"kind": "b"},
+            {"index": {"_index": "c1"}},
+            {"kind": "a"},
+        ]
+    )
     assert es.count(index="c1")["count"] == 3
     assert es.count(index="c1", query={"term": {"kind.keyword": "a"}})["count"] == 2
     assert es.count()["count"] == 3
@@ -231,17 +275,23 @@ def test_aliases_actions_are_atomic(es):
     es.indices.create(index="v2")
     es.indices.update_aliases(actions=[{"add": {"index": "v1", "alias": "current"}}])
     with pytest.raises(NotFoundError):
-        es.indices.update_aliases(actions=[
-            {"remove": {"index": "v1", "alias": "current"}},
-            {"add": {"index": "v3", "alias": "current"}},
-        ])
+        es.indices.update_aliases(
+            actions=[
+                {"remove": {"index": "v1", "alias": "current"}},
+                {"add": {"index": "v3", "alias": "current"}},
+            ]
+        )
     assert set(es.indices.get_alias(name="current")) == {"v1"}  # nothing applied
-    resp = es.indices.update_aliases(actions=[
-        {"remove": {"index": "v1", "alias": "current"}},
-        {"add": {"index": "v2", "alias": "current", "is_write_index": True}},
-    ])
+    resp = es.indices.update_aliases(
+        actions=[
+            {"remove": {"index": "v1", "alias": "current"}},
+            {"add": {"index": "v2", "alias": "current", "is_write_index": True}},
+        ]
+    )
     assert resp.body == {"acknowledged": True, "errors": False}
-    assert es.indices.get_alias(name="current").body == {"v2": {"aliases": {"current": {"is_write_index": True}}}}
+    assert es.indices.get_alias(name="current").body == {
+        "v2": {"aliases": {"current": {"is_write_index": True}}}
+    }
     es.index(index="current", id="1", document={"via": "alias"})
     assert es.get(index="v2", id="1")["_source"] == {"via": "alias"}
     with pytest.raises(NotFoundError) as info:
@@ -325,7 +375,9 @@ def test_store_get_and_resolve():
 
 def test_store_scan_streams_a_snapshot_of_ids_and_is_cheap():
     cluster, store = _store()
-    index = store.create("big", {"mappings": {"properties": {"n": {"type": "long"}, "kind": {"type": "keyword"}}}})
+    index = store.create(
+        "big", {"mappings": {"properties": {"n": {"type": "long"}, "kind": {"type": "keyword"}}}}
+    )
     for i in range(100_000):
         index.put(str(i), {"n": i, "kind": "even" if i % 2 == 0 else "odd"})
     started = time.perf_counter()

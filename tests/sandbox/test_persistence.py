@@ -12,7 +12,9 @@ from elasticsearch import Elasticsearch, NotFoundError
 def _wait_fully_defined(es: Elasticsearch, model_id: str) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        config = es.ml.get_trained_models(model_id=model_id, include="definition_status")["trained_model_configs"][0]
+        config = es.ml.get_trained_models(model_id=model_id, include="definition_status")[
+            "trained_model_configs"
+        ][0]
         if config.get("fully_defined"):
             return
         time.sleep(0.1)
@@ -22,8 +24,12 @@ def _wait_fully_defined(es: Elasticsearch, model_id: str) -> None:
 def test_state_survives_a_clean_restart(start_sandbox, tmp_path):
     proc = start_sandbox(data_dir=tmp_path)
     es = Elasticsearch(proc.url)
-    es.indices.create(index="kept", settings={"number_of_replicas": 0, "index.default_pipeline": "tag"},
-                      mappings={"properties": {"tokens": {"type": "sparse_vector"}}}, aliases={"kept-alias": {}})
+    es.indices.create(
+        index="kept",
+        settings={"number_of_replicas": 0, "index.default_pipeline": "tag"},
+        mappings={"properties": {"tokens": {"type": "sparse_vector"}}},
+        aliases={"kept-alias": {}},
+    )
     es.ingest.put_pipeline(id="tag", processors=[{"set": {"field": "tagged", "value": True}}], version=3)
     ops = []
     for i in range(2000):
@@ -57,9 +63,15 @@ def test_state_survives_a_clean_restart(start_sandbox, tmp_path):
 def test_a_kill_loses_little_and_running_tasks_are_lost(start_sandbox, tmp_path):
     proc = start_sandbox(data_dir=tmp_path)
     es = Elasticsearch(proc.url)
-    es.bulk(operations=[x for i in range(500) for x in ({"index": {"_index": "src", "_id": str(i)}}, {"i": i})])
-    task = es.reindex(source={"index": "src", "size": 10}, dest={"index": "dst"}, wait_for_completion=False,
-                      requests_per_second=5)["task"]
+    es.bulk(
+        operations=[x for i in range(500) for x in ({"index": {"_index": "src", "_id": str(i)}}, {"i": i})]
+    )
+    task = es.reindex(
+        source={"index": "src", "size": 10},
+        dest={"index": "dst"},
+        wait_for_completion=False,
+        requests_per_second=5,
+    )["task"]
     assert es.tasks.get(task_id=task)["completed"] is False
     time.sleep(1.6)  # longer than the flush interval
     proc.proc.kill()

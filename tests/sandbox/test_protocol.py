@@ -33,7 +33,9 @@ def test_product_header_on_success_error_and_head(es, sandbox):
 def test_unknown_route_is_a_bare_400(es, sandbox):
     resp = raw(sandbox, "GET", "/_nothing_here/_really?pretty")
     assert resp.status_code == 400
-    assert resp.json() == {"error": "no handler found for uri [/_nothing_here/_really?pretty] and method [GET]"}
+    assert resp.json() == {
+        "error": "no handler found for uri [/_nothing_here/_really?pretty] and method [GET]"
+    }
     assert resp.headers["x-elastic-product"] == "Elasticsearch"
 
 
@@ -52,18 +54,26 @@ def test_wrong_method_is_405_with_the_allowed_list(es, sandbox):
 def test_nine_accepts_eight_and_nine_but_not_seven(es, sandbox):
     for version in (V8, V9):
         assert raw(sandbox, "GET", "/", headers={"accept": version}).status_code == 200
-        body = raw(sandbox, "PUT", "/v" + version[-1], headers={"accept": version, "content-type": version}, json={})
+        body = raw(
+            sandbox, "PUT", "/v" + version[-1], headers={"accept": version, "content-type": version}, json={}
+        )
         assert body.status_code == 200, body.text
     resp = raw(sandbox, "GET", "/", headers={"accept": V7})
     assert resp.status_code == 400
     assert resp.json() == {
         "error": {
-            "root_cause": [{"type": "media_type_header_exception",
-                            "reason": "Invalid media-type value on headers [Accept, Content-Type]"}],
+            "root_cause": [
+                {
+                    "type": "media_type_header_exception",
+                    "reason": "Invalid media-type value on headers [Accept, Content-Type]",
+                }
+            ],
             "type": "media_type_header_exception",
             "reason": "Invalid media-type value on headers [Accept, Content-Type]",
-            "caused_by": {"type": "status_exception",
-                          "reason": f"Accept version must be either version 9 or 8, but found 7. Accept={V7}"},
+            "caused_by": {
+                "type": "status_exception",
+                "reason": f"Accept version must be either version 9 or 8, but found 7. Accept={V7}",
+            },
         },
         "status": 400,
     }
@@ -76,8 +86,9 @@ def test_content_type_version_must_match_accept_when_there_is_a_body(es, sandbox
         "A compatible version is required on both Content-Type and Accept headers if either one has requested a "
         f"compatible version and the compatible versions must match. Accept={V9}, Content-Type={V8}"
     )
-    unversioned = raw(sandbox, "POST", "/_search", headers={"accept": V9, "content-type": "application/json"},
-                      content=b"{}")
+    unversioned = raw(
+        sandbox, "POST", "/_search", headers={"accept": V9, "content-type": "application/json"}, content=b"{}"
+    )
     assert unversioned.status_code == 400
     assert unversioned.json()["error"]["caused_by"]["reason"] == (
         "A compatible version is required on both Content-Type and Accept headers if either one has requested a "
@@ -85,8 +96,13 @@ def test_content_type_version_must_match_accept_when_there_is_a_body(es, sandbox
     )
     # Without a body the Content-Type is not looked at; plain JSON both ways is fine.
     assert raw(sandbox, "GET", "/_search", headers={"accept": V9, "content-type": V8}).status_code == 200
-    plain = raw(sandbox, "POST", "/_search", headers={"accept": "application/json",
-                                                       "content-type": "application/json"}, content=b"{}")
+    plain = raw(
+        sandbox,
+        "POST",
+        "/_search",
+        headers={"accept": "application/json", "content-type": "application/json"},
+        content=b"{}",
+    )
     assert plain.status_code == 200
 
 
@@ -151,8 +167,17 @@ def test_basic_auth_security(start_sandbox):
     assert me["roles"] == ["superuser"]
     assert me["authentication_type"] == "realm"
     assert me["authentication_realm"] == {"name": "default_native", "type": "native"}
-    assert set(me) >= {"username", "roles", "full_name", "email", "metadata", "enabled", "authentication_realm",
-                       "lookup_realm", "authentication_type"}
+    assert set(me) >= {
+        "username",
+        "roles",
+        "full_name",
+        "email",
+        "metadata",
+        "enabled",
+        "authentication_realm",
+        "lookup_realm",
+        "authentication_type",
+    }
 
 
 def test_authenticate_without_security_has_no_handler(es, sandbox):

@@ -10,27 +10,55 @@ import pytest
 from elasticsearch import ApiError, BadRequestError, NotFoundError
 
 BOOKS = [
-    {"title": "The Quick Brown Fox", "genre": "fable", "pages": 120, "rating": 4.5, "published": "2024-01-10",
-     "tags": ["animals", "classic"]},
-    {"title": "Quick recipes for busy people", "genre": "cooking", "pages": 300, "rating": 3.9,
-     "published": "2023-06-01", "tags": ["food"]},
-    {"title": "Slow food", "genre": "cooking", "pages": 80, "published": "2022-03-15", "tags": ["food", "slow"]},
-    {"title": "A brown dog and a quick fox", "genre": "fable", "pages": 45, "rating": 4.9,
-     "published": "2024-02-20"},
+    {
+        "title": "The Quick Brown Fox",
+        "genre": "fable",
+        "pages": 120,
+        "rating": 4.5,
+        "published": "2024-01-10",
+        "tags": ["animals", "classic"],
+    },
+    {
+        "title": "Quick recipes for busy people",
+        "genre": "cooking",
+        "pages": 300,
+        "rating": 3.9,
+        "published": "2023-06-01",
+        "tags": ["food"],
+    },
+    {
+        "title": "Slow food",
+        "genre": "cooking",
+        "pages": 80,
+        "published": "2022-03-15",
+        "tags": ["food", "slow"],
+    },
+    {
+        "title": "A brown dog and a quick fox",
+        "genre": "fable",
+        "pages": 45,
+        "rating": 4.9,
+        "published": "2024-02-20",
+    },
     {"title": "Untitled", "genre": "misc"},
 ]
 
 
 @pytest.fixture
 def books(es):
-    es.indices.create(index="books", mappings={"properties": {
-        "title": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
-        "genre": {"type": "keyword"},
-        "pages": {"type": "integer"},
-        "rating": {"type": "float"},
-        "published": {"type": "date"},
-        "tags": {"type": "keyword"},
-    }})
+    es.indices.create(
+        index="books",
+        mappings={
+            "properties": {
+                "title": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
+                "genre": {"type": "keyword"},
+                "pages": {"type": "integer"},
+                "rating": {"type": "float"},
+                "published": {"type": "date"},
+                "tags": {"type": "keyword"},
+            }
+        },
+    )
     ops = []
     for i, book in enumerate(BOOKS, start=1):
         ops += [{"index": {"_index": "books", "_id": str(i)}}, book]
@@ -71,7 +99,9 @@ def test_match_scores_more_matching_terms_higher(books):
 def test_term_terms_ids_exists(books):
     assert ids(books.search(index="books", query={"term": {"genre": "cooking"}})) == ["2", "3"]
     assert ids(books.search(index="books", query={"term": {"title": "quick"}})) == ["1", "2", "4"]
-    assert ids(books.search(index="books", query={"term": {"title": "Quick"}})) == []  # terms are not analyzed
+    assert (
+        ids(books.search(index="books", query={"term": {"title": "Quick"}})) == []
+    )  # terms are not analyzed
     assert ids(books.search(index="books", query={"term": {"title.keyword": "Slow food"}})) == ["3"]
     assert ids(books.search(index="books", query={"terms": {"tags": ["slow", "classic"]}})) == ["1", "3"]
     assert ids(books.search(index="books", query={"ids": {"values": ["5", "2", "99"]}})) == ["2", "5"]
@@ -82,25 +112,48 @@ def test_term_terms_ids_exists(books):
 def test_range_numbers_and_dates(books):
     assert ids(books.search(index="books", query={"range": {"pages": {"gte": 80, "lt": 300}}})) == ["1", "3"]
     assert ids(books.search(index="books", query={"range": {"rating": {"gt": 4.5}}})) == ["4"]
-    assert ids(books.search(index="books", query={"range": {"published": {"gte": "2024-01-01"}}})) == ["1", "4"]
+    assert ids(books.search(index="books", query={"range": {"published": {"gte": "2024-01-01"}}})) == [
+        "1",
+        "4",
+    ]
     assert ids(books.search(index="books", query={"range": {"published": {"lt": "2023-06-01"}}})) == ["3"]
-    books.index(index="books", id="6", document={"title": "Fresh", "published": datetime.now(UTC).isoformat()})
+    # An upper bound with missing fields rounds up: lte 2024-02 covers the whole of February.
+    assert ids(
+        books.search(index="books", query={"range": {"published": {"gt": "2023", "lte": "2024-02"}}})
+    ) == [
+        "1",
+        "4",
+    ]
+    books.index(
+        index="books", id="6", document={"title": "Fresh", "published": datetime.now(UTC).isoformat()}
+    )
     old = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     books.index(index="books", id="7", document={"title": "Three days old", "published": old}, refresh=True)
     assert ids(books.search(index="books", query={"range": {"published": {"gte": "now-1d"}}})) == ["6"]
-    assert ids(books.search(index="books", query={"range": {"published": {"gte": "now-7d/d", "lt": "now-1d"}}})) == [
-        "7"]
+    assert ids(
+        books.search(index="books", query={"range": {"published": {"gte": "now-7d/d", "lt": "now-1d"}}})
+    ) == ["7"]
 
 
 def test_bool_query(books):
-    query = {"bool": {
-        "must": [{"match": {"title": "quick"}}],
-        "filter": [{"range": {"pages": {"gte": 50}}}],
-        "must_not": [{"term": {"genre": "cooking"}}],
-    }}
+    query = {
+        "bool": {
+            "must": [{"match": {"title": "quick"}}],
+            "filter": [{"range": {"pages": {"gte": 50}}}],
+            "must_not": [{"term": {"genre": "cooking"}}],
+        }
+    }
     assert ids(books.search(index="books", query=query)) == ["1"]
-    should = {"bool": {"should": [{"term": {"genre": "misc"}}, {"term": {"tags": "food"}},
-                                  {"term": {"genre": "cooking"}}], "minimum_should_match": 2}}
+    should = {
+        "bool": {
+            "should": [
+                {"term": {"genre": "misc"}},
+                {"term": {"tags": "food"}},
+                {"term": {"genre": "cooking"}},
+            ],
+            "minimum_should_match": 2,
+        }
+    }
     assert ids(books.search(index="books", query=should)) == ["2", "3"]
     filter_only = books.search(index="books", query={"bool": {"filter": [{"term": {"genre": "fable"}}]}})
     assert [h["_score"] for h in filter_only["hits"]["hits"]] == [0.0, 0.0]
@@ -154,12 +207,21 @@ def test_sorting(books):
     with pytest.raises(BadRequestError) as info:
         books.search(index="books", sort=["title"])
     assert info.value.body["error"]["caused_by"]["reason"].startswith(
-        "Fielddata is disabled on [title] in [books]. Text fields are not optimised")
+        "Fielddata is disabled on [title] in [books]. Text fields are not optimised"
+    )
     with pytest.raises(BadRequestError) as info:
         books.search(index="books", sort=["nosuchfield"])
-    assert info.value.body["error"]["root_cause"][0]["reason"] == "No mapping found for [nosuchfield] in order to sort on"
+    assert (
+        info.value.body["error"]["root_cause"][0]["reason"]
+        == "No mapping found for [nosuchfield] in order to sort on"
+    )
     assert ids(books.search(index="books", sort=[{"nosuchfield": {"unmapped_type": "long"}}])) == [
-        "1", "2", "3", "4", "5"]
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+    ]
 
 
 def test_source_filtering(books):
@@ -169,7 +231,11 @@ def test_source_filtering(books):
     assert "_source" not in first_source(source=False)
     assert first_source(source=["title", "pag*"])["_source"] == {"title": "The Quick Brown Fox", "pages": 120}
     assert first_source(source={"excludes": ["tags", "published"]})["_source"] == {
-        "title": "The Quick Brown Fox", "genre": "fable", "pages": 120, "rating": 4.5}
+        "title": "The Quick Brown Fox",
+        "genre": "fable",
+        "pages": 120,
+        "rating": 4.5,
+    }
     assert first_source(source_includes=["genre"])["_source"] == {"genre": "fable"}
 
 
@@ -185,7 +251,11 @@ def test_search_without_index_and_missing_index(books):
     books.index(index="other", id="x", document={"title": "quick"}, refresh=True)
     resp = books.search(query={"match": {"title": "quick"}})
     assert {(h["_index"], h["_id"]) for h in resp["hits"]["hits"]} == {
-        ("books", "1"), ("books", "2"), ("books", "4"), ("other", "x")}
+        ("books", "1"),
+        ("books", "2"),
+        ("books", "4"),
+        ("other", "x"),
+    }
     assert resp["_shards"]["total"] == 2
     with pytest.raises(NotFoundError) as info:
         books.search(index="nope")
@@ -198,8 +268,9 @@ def test_search_without_index_and_missing_index(books):
 
 @pytest.fixture
 def sparse(es):
-    es.indices.create(index="sparse", mappings={"properties": {"ml": {"properties": {"tokens": {
-        "type": "sparse_vector"}}}}})
+    es.indices.create(
+        index="sparse", mappings={"properties": {"ml": {"properties": {"tokens": {"type": "sparse_vector"}}}}}
+    )
     docs = {"a": {"cat": 1.0, "dog": 0.5}, "b": {"dog": 2.0}, "c": {"fish": 1.0}}
     for doc_id, tokens in docs.items():
         es.index(index="sparse", id=doc_id, document={"ml": {"tokens": tokens}})
@@ -207,14 +278,24 @@ def sparse(es):
 
 
 def test_sparse_vector_and_weighted_tokens_score_by_dot_product(sparse):
-    resp = sparse.search(index="sparse", query={"sparse_vector": {"field": "ml.tokens",
-                                                                  "query_vector": {"dog": 1.5, "cat": 2.0}}})
+    resp = sparse.search(
+        index="sparse",
+        query={"sparse_vector": {"field": "ml.tokens", "query_vector": {"dog": 1.5, "cat": 2.0}}},
+    )
     assert [(h["_id"], h["_score"]) for h in resp["hits"]["hits"]] == [("b", 3.0), ("a", 2.75)]
-    weighted = sparse.search(index="sparse", query={"weighted_tokens": {"ml.tokens": {"tokens": {"fish": 3.0}}}})
+    weighted = sparse.search(
+        index="sparse", query={"weighted_tokens": {"ml.tokens": {"tokens": {"fish": 3.0}}}}
+    )
     assert [(h["_id"], h["_score"]) for h in weighted["hits"]["hits"]] == [("c", 3.0)]
-    boosted = sparse.search(index="sparse", query={"bool": {
-        "should": [{"sparse_vector": {"field": "ml.tokens", "query_vector": {"dog": 1.0}}}],
-        "filter": [{"exists": {"field": "ml.tokens"}}]}})
+    boosted = sparse.search(
+        index="sparse",
+        query={
+            "bool": {
+                "should": [{"sparse_vector": {"field": "ml.tokens", "query_vector": {"dog": 1.0}}}],
+                "filter": [{"exists": {"field": "ml.tokens"}}],
+            }
+        },
+    )
     # With a filter, should clauses are optional (minimum_should_match 0): "c" matches with score 0.
     assert [(h["_id"], h["_score"]) for h in boosted["hits"]["hits"]] == [("b", 2.0), ("a", 0.5), ("c", 0.0)]
 
@@ -227,8 +308,9 @@ def _deploy_elser(es) -> None:
         if config["trained_model_configs"][0].get("fully_defined"):
             break
         time.sleep(0.1)
-    es.options(request_timeout=30).ml.start_trained_model_deployment(model_id=".elser_model_2", wait_for="started",
-                                                                     timeout="20s")
+    es.options(request_timeout=30).ml.start_trained_model_deployment(
+        model_id=".elser_model_2", wait_for="started", timeout="20s"
+    )
 
 
 def test_text_expansion_and_sparse_vector_run_the_model_once(es):
@@ -237,32 +319,41 @@ def test_text_expansion_and_sparse_vector_run_the_model_once(es):
     texts = {"1": "the cat sat on the mat", "2": "dogs chase cats", "3": "stock markets fell today"}
     for doc_id, text in texts.items():
         tokens = es.ml.infer_trained_model(model_id=".elser_model_2", docs=[{"text_field": text}])
-        es.index(index="sem", id=doc_id, document={"text": text,
-                                                   "tokens": tokens["inference_results"][0]["predicted_value"]})
-    expansion = es.search(index="sem", query={"text_expansion": {"tokens": {"model_id": ".elser_model_2",
-                                                                            "model_text": "cat"}}})
+        es.index(
+            index="sem",
+            id=doc_id,
+            document={"text": text, "tokens": tokens["inference_results"][0]["predicted_value"]},
+        )
+    expansion = es.search(
+        index="sem", query={"text_expansion": {"tokens": {"model_id": ".elser_model_2", "model_text": "cat"}}}
+    )
     assert ids(expansion)[0] == "1"
     assert "3" not in ids(expansion)
-    by_inference = es.search(index="sem", query={"sparse_vector": {"field": "tokens", "inference_id": ".elser_model_2",
-                                                                   "query": "cat"}})
+    by_inference = es.search(
+        index="sem",
+        query={"sparse_vector": {"field": "tokens", "inference_id": ".elser_model_2", "query": "cat"}},
+    )
     assert [(h["_id"], h["_score"]) for h in by_inference["hits"]["hits"]] == [
-        (h["_id"], h["_score"]) for h in expansion["hits"]["hits"]]
+        (h["_id"], h["_score"]) for h in expansion["hits"]["hits"]
+    ]
     query_tokens = es.ml.infer_trained_model(model_id=".elser_model_2", docs=[{"text_field": "cat"}])
     vector = query_tokens["inference_results"][0]["predicted_value"]
     direct = es.search(index="sem", query={"sparse_vector": {"field": "tokens", "query_vector": vector}})
     assert [h["_score"] for h in direct["hits"]["hits"]] == pytest.approx(
-        [h["_score"] for h in expansion["hits"]["hits"]])
+        [h["_score"] for h in expansion["hits"]["hits"]]
+    )
     stats = es.ml.get_trained_models_stats(model_id=".elser_model_2")["trained_model_stats"][0]
     assert stats["deployment_stats"]["inference_count"] == len(texts) + 3  # one per search, not per document
-    assert es.count(index="sem", query={"text_expansion": {"tokens": {"model_id": ".elser_model_2",
-                                                                      "model_text": "cat"}}})["count"] == len(
-        ids(expansion))
+    assert es.count(
+        index="sem", query={"text_expansion": {"tokens": {"model_id": ".elser_model_2", "model_text": "cat"}}}
+    )["count"] == len(ids(expansion))
 
 
 def test_text_expansion_with_an_unknown_model(sparse):
     with pytest.raises(ApiError) as info:
-        sparse.search(index="sparse", query={"text_expansion": {"ml.tokens": {"model_id": "nope",
-                                                                              "model_text": "x"}}})
+        sparse.search(
+            index="sparse", query={"text_expansion": {"ml.tokens": {"model_id": "nope", "model_text": "x"}}}
+        )
     assert info.value.meta.status == 404
 
 
