@@ -17,6 +17,7 @@ import itertools
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -183,15 +184,20 @@ class Flusher:
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
+        pause = FLUSH_INTERVAL
         while not self.stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), FLUSH_INTERVAL)
+                await asyncio.wait_for(self.stopping.wait(), pause)
             if self.stopping.is_set():
                 return
+            started = time.monotonic()
             try:
                 await self.persister.flush()
             except Exception:
                 log.exception("periodic flush to %s failed", self.persister.dir)
+            # A big index being written keeps changing: flush it less often than it takes to write,
+            # so the flushes never crowd out the work that changes it.
+            pause = max(FLUSH_INTERVAL, 4 * (time.monotonic() - started))
 
     async def stop(self) -> None:
         self.stopping.set()
