@@ -11,6 +11,7 @@ from typing import NamedTuple
 from es_embedding.reports import Progress, failure_text, summarize_failures
 
 MODEL_IMPORT_ACTIONS = "xpack/ml/model_import*"
+ML_NOTIFICATIONS = ".ml-notifications-*"
 REINDEX_ACTIONS = "*reindex"
 
 
@@ -32,20 +33,68 @@ def import_task_id(tasks_resp: dict, model_id: str) -> str | None:
     return None
 
 
-def download(models_resp: dict, model_id: str, running_task: str | None, seen_task: str | None) -> Poll:
-    """fully_defined -> success; still downloading -> wait; download gone without a model -> error."""
+# Polls that may find neither a download task nor a fully defined model before that is an error
+# (a model left half-downloaded by an earlier failure has no task that could finish it).
+NO_TASK_PATIENCE = 3
+
+
+def download(
+    models_resp: dict, model_id: str, running_task: str | None, seen_task: str | None, quiet_polls: int
+) -> Poll:
+    """fully_defined -> success; a download running -> wait; no download and no model -> error.
+
+    `seen_task`: the download task seen earlier, if any; `quiet_polls`: polls in a row without one.
+    """
     configs = models_resp.get("trained_model_configs") or []
     config = next((c for c in configs if c.get("model_id") == model_id), None)
     if config is None:
         return error(f"model [{model_id}] disappeared while downloading (deleted, or its download failed)")
     if config.get("fully_defined"):
         return Poll({"status": "success", "model_id": model_id}, f"model [{model_id}] is fully defined")
-    if running_task or seen_task is None:
-        return Poll(None, f"model [{model_id}] downloading (task {running_task or 'not listed yet'})")
-    return error(
-        f"the download of model [{model_id}] (task {seen_task}) ended but the model is not fully "
-        "defined; delete the model and run again, or set force_download in Variable 'embedding_model'"
+    if running_task:
+        return Poll(None, f"model [{model_id}] downloading (task {running_task})")
+    if seen_task is None and quiet_polls < NO_TASK_PATIENCE:
+        return Poll(None, f"model [{model_id}] is not fully defined and no download task is listed yet")
+    what = (
+        f"the download of model [{model_id}] (task {seen_task}) ended"
+        if seen_task
+        else "no download is running"
     )
+    return error(
+        f"{what} but model [{model_id}] is not fully defined; delete the model and run again, or set "
+        "force_download in Variable 'embedding_model'"
+    )
+
+
+def download_failure_query(model_id: str) -> dict:
+    """The search for a model's latest error in ML's audit notifications (what Kibana shows)."""
+    return {
+        "index": ML_NOTIFICATIONS,
+        # match, not term: exact on ES's keyword mapping of these fields, and still right where the
+        # notifications index was mapped dynamically (text).
+        "query": {
+            "bool": {
+                "filter": [
+                    {"match": {"job_id": {"query": model_id, "operator": "and"}}},
+                    {"match": {"level": "error"}},
+                ]
+            }
+        },
+        "sort": [{"timestamp": {"order": "desc"}}],
+        "size": 1,
+        "ignore_unavailable": True,
+    }
+
+
+def download_failure_reason(stored_task: dict | None, notifications: dict | None) -> str:
+    """The cluster's reason for a failed download: the stored task error, else the ML audit message."""
+    err = (stored_task or {}).get("error") or {}
+    if err:
+        return f". Cluster reason: {err.get('type')}: {err.get('reason')}"
+    hits = ((notifications or {}).get("hits") or {}).get("hits") or []
+    if hits:
+        return f". Cluster reason (ML notifications): {hits[0]['_source'].get('message')}"
+    return ""
 
 
 def deployment_stats(stats_resp: dict, deployment_id: str) -> dict | None:

@@ -10,7 +10,10 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+import elastic_transport
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from elasticsearch import ApiError
+
 from es_embedding import checks
 from es_embedding.errors import (
     DeploymentFailedError,
@@ -103,6 +106,7 @@ class ModelDownloadSensor(EsWaitSensor):
         super().__init__(**kwargs)
         self.model_id = model_id
         self._seen_task: str | None = None
+        self._quiet_polls = 0
 
     @property
     def waiting_for(self) -> str:
@@ -123,11 +127,25 @@ class ModelDownloadSensor(EsWaitSensor):
             dict(es.tasks.list(actions=checks.MODEL_IMPORT_ACTIONS, detailed=True)), self.model_id
         )
         self._seen_task = running or self._seen_task
+        self._quiet_polls = 0 if running else self._quiet_polls + 1
         models = dict(es.ml.get_trained_models(model_id=self.model_id, include="definition_status"))
-        return checks.download(models, self.model_id, running, self._seen_task)
+        result = checks.download(models, self.model_id, running, self._seen_task, self._quiet_polls)
+        if result.event and result.event["status"] == "error":
+            stored = _or_none(es.tasks.get, task_id=self._seen_task) if self._seen_task else None
+            notes = _or_none(es.search, **checks.download_failure_query(self.model_id))
+            return checks.error(f"{result.message}{checks.download_failure_reason(stored, notes)}")
+        return result
 
     def succeeded(self, context: Any, event: dict) -> str:
         return event["model_id"]
+
+
+def _or_none(call, **kwargs) -> dict | None:
+    """A best-effort read for an error message: None when the cluster cannot answer it."""
+    try:
+        return dict(call(**kwargs))
+    except (ApiError, elastic_transport.TransportError):
+        return None
 
 
 class DeploymentStateSensor(EsWaitSensor):

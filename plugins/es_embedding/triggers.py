@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import elastic_transport
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from elasticsearch import ApiError, AsyncElasticsearch
+
 from es_embedding import checks
 from es_embedding.errors import TransientClusterError, translate
 from es_embedding.hooks import DEFAULT_CONN_ID, ElasticsearchEmbeddingHook
@@ -76,12 +77,13 @@ class _PollingTrigger(BaseTrigger):
 class ModelDownloadTrigger(_PollingTrigger):
     """Waits until the model is `fully_defined`; reports a download that ended without it."""
 
-    serialized_fields = ("model_id",)
+    serialized_fields = ("model_id", "import_task_id")
 
-    def __init__(self, model_id: str, **kwargs: Any) -> None:
+    def __init__(self, model_id: str, import_task_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model_id = model_id
-        self._seen_task: str | None = None
+        self.import_task_id = import_task_id  # the download task the sensor saw before deferring
+        self._quiet_polls = 0
 
     @property
     def action(self) -> str:
@@ -90,22 +92,25 @@ class ModelDownloadTrigger(_PollingTrigger):
     async def poll(self, client: AsyncElasticsearch) -> checks.Poll:
         tasks = await client.tasks.list(actions=checks.MODEL_IMPORT_ACTIONS, detailed=True)
         running = checks.import_task_id(dict(tasks), self.model_id)
-        self._seen_task = running or self._seen_task
+        self.import_task_id = running or self.import_task_id
+        self._quiet_polls = 0 if running else self._quiet_polls + 1
         models = await client.ml.get_trained_models(model_id=self.model_id, include="definition_status")
-        result = checks.download(dict(models), self.model_id, running, self._seen_task)
-        if result.event and result.event["status"] == "error" and self._seen_task:
-            return checks.error(f"{result.message}{await _stored_error(client, self._seen_task)}")
+        result = checks.download(dict(models), self.model_id, running, self.import_task_id, self._quiet_polls)
+        if result.event and result.event["status"] == "error":
+            stored = (
+                await _or_none(client.tasks.get(task_id=self.import_task_id)) if self.import_task_id else None
+            )
+            notes = await _or_none(client.search(**checks.download_failure_query(self.model_id)))
+            return checks.error(f"{result.message}{checks.download_failure_reason(stored, notes)}")
         return result
 
 
-async def _stored_error(client: AsyncElasticsearch, es_task_id: str) -> str:
-    """The reason a finished task stored, if the cluster kept one."""
+async def _or_none(call) -> dict | None:
+    """A best-effort read for an error message: None when the cluster cannot answer it."""
     try:
-        stored = dict(await client.tasks.get(task_id=es_task_id))
+        return dict(await call)
     except (ApiError, elastic_transport.TransportError):
-        return ""
-    err = stored.get("error") or {}
-    return f". Cluster reason: {err.get('type')}: {err.get('reason')}" if err else ""
+        return None
 
 
 class DeploymentStateTrigger(_PollingTrigger):

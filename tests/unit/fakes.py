@@ -36,6 +36,7 @@ class FakeAsyncEs:
         self.scripts = {name: list(responses) for name, responses in scripts.items()}
         self.calls: dict[str, list[dict]] = defaultdict(list)
         self.closed = False
+        self.search = self._api("search")
         self.tasks = SimpleNamespace(
             get=self._api("tasks.get"), list=self._api("tasks.list"), cancel=self._api("tasks.cancel")
         )

@@ -8,7 +8,7 @@ from unittest import mock
 
 import elastic_transport
 import pytest
-from es_embedding import triggers
+from es_embedding import checks, triggers
 from es_embedding.hooks import ClientSpec
 from es_embedding.triggers import DeploymentStateTrigger, ModelDownloadTrigger, ReindexTaskTrigger
 
@@ -20,7 +20,10 @@ TRIGGERS = [
         DeploymentStateTrigger,
         {"deployment_id": "d", "wanted_state": "started", "conn_id": "es", "poll_interval": 1.0},
     ),
-    (ModelDownloadTrigger, {"model_id": ".elser_model_2", "conn_id": "es", "poll_interval": 3.0}),
+    (
+        ModelDownloadTrigger,
+        {"model_id": ".elser_model_2", "import_task_id": "n:3", "conn_id": "es", "poll_interval": 3.0},
+    ),
 ]
 
 
@@ -293,6 +296,40 @@ def test_download_trigger_reports_a_failed_download_with_the_cluster_reason():
             "exception: connection reset while fetching part [3]",
         }
     ]
+
+
+def test_download_trigger_falls_back_to_ml_notifications_for_the_reason():
+    note = {"hits": {"hits": [{"_source": {"message": "Model importing failed due to [connection reset]"}}]}}
+    fake = FakeAsyncEs(
+        **{
+            "tasks.list": [import_tasks("n1:5"), import_tasks()],
+            "ml.get_trained_models": [model(False)],
+            "tasks.get": [not_found("task [n1:5] isn't running and hasn't stored its results")],
+            "search": [note],
+        }
+    )
+    events, _ = run_trigger(ModelDownloadTrigger(model_id="m", conn_id="es"), fake)
+    assert events[0]["message"].endswith(
+        ". Cluster reason (ML notifications): Model importing failed due to [connection reset]"
+    )
+    assert fake.calls["search"][0]["index"] == ".ml-notifications-*"
+
+
+def test_download_trigger_gives_a_half_downloaded_model_without_task_a_few_polls():
+    fake = FakeAsyncEs(**{"tasks.list": [import_tasks()], "ml.get_trained_models": [model(False)]})
+    events, sleep = run_trigger(ModelDownloadTrigger(model_id="m", conn_id="es"), fake)
+    assert sleep.await_count == checks.NO_TASK_PATIENCE - 1
+    assert events[0]["message"].startswith("no download is running but model [m] is not fully defined")
+
+
+def test_download_trigger_continues_from_the_task_the_sensor_saw():
+    stored = {"completed": True, "error": {"type": "exception", "reason": "reset"}}
+    fake = FakeAsyncEs(
+        **{"tasks.list": [import_tasks()], "ml.get_trained_models": [model(False)], "tasks.get": [stored]}
+    )
+    events, sleep = run_trigger(ModelDownloadTrigger(model_id="m", import_task_id="n1:5", conn_id="es"), fake)
+    assert sleep.await_count == 0 and "(task n1:5) ended" in events[0]["message"]
+    assert fake.calls["tasks.get"] == [{"task_id": "n1:5"}]
 
 
 def test_download_trigger_fails_when_the_model_disappears():
