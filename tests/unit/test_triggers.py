@@ -291,7 +291,7 @@ def test_download_trigger_reports_a_failed_download_with_the_cluster_reason():
     assert events == [
         {
             "status": "error",
-            "message": "the download of model [m] (task n1:5) ended but the model is not fully defined; delete the "
+            "message": "the download of model [m] (task n1:5) ended but model [m] is not fully defined; delete the "
             "model and run again, or set force_download in Variable 'embedding_model'. Cluster reason: "
             "exception: connection reset while fetching part [3]",
         }
