@@ -228,8 +228,13 @@ class IngestService:
         return {"total": total.stats(), "pipelines": pipelines}
 
 
+# One shared encoder: json.dumps with options builds a new one on every call.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def _size(source: dict[str, Any]) -> int:
-    return len(json.dumps(source, separators=(",", ":"), check_circular=False))
+    """The document's size as compact JSON, for the *_as_first_pipeline_in_bytes statistics."""
+    return len(_COMPACT.encode(source))
 
 
 def _java(value: Any) -> str:
