@@ -110,13 +110,14 @@ class Worker:
     # --- throttling and cancellation -------------------------------------------------------
 
     def rethrottle(self, rps: float) -> None:
-        """WorkerBulkByScrollTaskState.rethrottle: faster now, slower from the next batch."""
-        wait, previous = self._wait, self.rps
+        """WorkerBulkByScrollTaskState.rethrottle: faster now, slower from the next batch. A rescheduled
+        wait keeps the rate it was scheduled with and scales what remains of it."""
+        wait = self._wait
         self.rps = rps
         if wait is None or rps < wait.rps:
             return
-        delay = 0.0 if rps == UNLIMITED else round(wait.remaining * previous / rps, 9)
-        self._wait = _Wait(delay, previous)
+        delay = 0.0 if rps == UNLIMITED else round(wait.remaining * wait.rps / rps, 9)
+        self._wait = _Wait(delay, wait.rps)
         self._wake.set()
 
     def _on_cancel(self) -> None:
