@@ -41,12 +41,15 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 1.0):
 
 @pytest.fixture
 def standalone(tmp_path: Path, start_sandbox):
-    sandbox = start_sandbox()
+    # Slow enough that every sensor finds its work unfinished and defers to the triggerer.
+    sandbox = start_sandbox(download_seconds=8, inference_ms=150)
     port = free_port()
     home = tmp_path / "airflow"
     home.mkdir()
     env = {
         **os.environ,
+        # standalone starts its components as `airflow ...` found on PATH: this interpreter's.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
