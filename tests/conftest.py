@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-"))
+# Kept in the environment so that importing this module twice (as `conftest` and `tests.conftest`)
+# cannot point Airflow at a second, empty home.
+AIRFLOW_HOME = Path(os.environ.setdefault("ES_EMBEDDING_TEST_AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-")))
 
 os.environ.update(
     {

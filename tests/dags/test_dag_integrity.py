@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import RetryAction
 
-from tests.conftest import ROOT
 
+ROOT = Path(__file__).resolve().parents[2]
 CHAIN = [
     "validate_settings",
     "ensure_model",
