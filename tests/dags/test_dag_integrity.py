@@ -11,7 +11,6 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import RetryAction
 
-
 ROOT = Path(__file__).resolve().parents[2]
 CHAIN = [
     "validate_settings",

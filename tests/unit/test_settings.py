@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from es_embedding import settings as s
 from es_embedding.errors import SettingsError
 
-from tests.conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_equal_include_variables_json():
