@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import fields
 from pathlib import Path
 
@@ -127,7 +127,7 @@ def _pythonpath() -> str:
 
 
 @contextlib.contextmanager
-def running_sandbox(config: SandboxConfig | None = None, **options) -> Iterator[str]:
+def running_sandbox(config: SandboxConfig | None = None, **options) -> Generator[str, None, None]:
     """`with running_sandbox(ml_nodes=2, port=0) as url:` a sandbox on a free port unless told."""
     if config is None:
         config = SandboxConfig(**{"port": 0, **options})
