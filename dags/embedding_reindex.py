@@ -28,6 +28,7 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, Param
+
 from es_embedding.errors import transient_only_retry_policy
 from es_embedding.operators import (
     CreateDestIndexOperator,

@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 from elasticsearch import NotFoundError
+
 from es_embedding import bodies, checks
 from es_embedding.errors import (
     AliasError,

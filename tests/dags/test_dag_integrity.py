@@ -100,6 +100,7 @@ def test_retries_only_transient_errors_with_backoff(dag):
 
 def test_waits_are_deferrable_and_their_triggers_importable_by_path(dag):
     from airflow.sdk.module_loading import import_string
+
     from es_embedding.triggers import DeploymentStateTrigger, ModelDownloadTrigger, ReindexTaskTrigger
 
     sensors = [task for task in dag.tasks if task.task_id.startswith("wait_")]

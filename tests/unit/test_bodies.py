@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from es_embedding import bodies, checks
 from es_embedding.errors import EmbeddingError
 from es_embedding.naming import default_alias, dest_index_name, index_name_problem

@@ -5,6 +5,7 @@ from __future__ import annotations
 import elastic_transport
 import pytest
 from airflow.sdk import RetryAction
+
 from es_embedding.errors import (
     ClusterRequestError,
     SettingsError,
@@ -13,7 +14,6 @@ from es_embedding.errors import (
     transient_only_retry_policy,
     translate,
 )
-
 from tests.unit.fakes import api_error
 
 

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from airflow.sdk import Connection
+
 from es_embedding.errors import TransientClusterError, cluster_call
 from es_embedding.hooks import SERVER_WAIT_MARGIN, ClientSpec, ElasticsearchEmbeddingHook
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from es_embedding import settings as s
 from es_embedding.errors import SettingsError
 
@@ -43,7 +44,7 @@ def test_partial_variable_keeps_other_defaults(monkeypatch):
             "embedding_deployment",
             {"threads_per_allocation": 3},
             "Variable 'embedding_deployment': key 'threads_per_allocation' has value 3; "
-            "allowed: a power of 2 <= 32: 1, 2, 4, 8, 16, 32",
+            'allowed: a power of 2 <= 32: 1, 2, 4, 8, 16, 32, or "auto"',
         ),
         (
             "embedding_deployment",
@@ -82,7 +83,8 @@ def test_partial_variable_keeps_other_defaults(monkeypatch):
         (
             "embedding_reindex",
             {"batch_size": 20000},
-            "Variable 'embedding_reindex': key 'batch_size' has value 20000; allowed: a number <= 10000",
+            "Variable 'embedding_reindex': key 'batch_size' has value 20000; allowed: an integer 1..10000, "
+            'or "auto" (sized from the deployment\'s allocations and queues)',
         ),
         (
             "embedding_reindex",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from es_embedding.sizing import (
     capacity_for,
     capacity_problem,

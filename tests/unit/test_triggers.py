@@ -8,10 +8,10 @@ from unittest import mock
 
 import elastic_transport
 import pytest
+
 from es_embedding import checks, triggers
 from es_embedding.hooks import ClientSpec
 from es_embedding.triggers import DeploymentStateTrigger, ModelDownloadTrigger, ReindexTaskTrigger
-
 from tests.unit.fakes import FakeAsyncEs, api_error, not_found
 
 TRIGGERS = [
