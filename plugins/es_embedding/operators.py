@@ -37,7 +37,14 @@ from es_embedding.settings import (
     load_all,
     load_stage,
 )
-from es_embedding.sizing import capacity_for, capacity_problem, plan_reindex
+from es_embedding.sizing import (
+    Queues,
+    auto_slices,
+    capacity_for,
+    capacity_problem,
+    choose_deployment,
+    plan_reindex,
+)
 
 PLATFORM_SPECIFIC = "linux-x86_64"
 _ELSER_ID = re.compile(r"^\.elser_model_\d+$")
@@ -242,11 +249,32 @@ class StartDeploymentOperator(EsStageOperator):
         with self.calling("reading trained model stats"):
             all_stats = self.es.ml.get_trained_models_stats()["trained_model_stats"]
         existing = checks.deployment_stats({"trained_model_stats": all_stats}, settings.deployment_id)
+        if settings.auto:
+            settings = self.resolve_auto(settings, all_stats, existing)
         if existing:
             self.reuse(existing, settings, all_stats)
         else:
             self.start(settings, all_stats)
         return self.publish(context, deployment_id=settings.deployment_id, model_id=self.model_id)
+
+    def resolve_auto(
+        self, settings: DeploymentSettings, all_stats: list[dict], existing: dict | None
+    ) -> DeploymentSettings:
+        """`auto` allocations/threads from the free ML processors (this deployment's own count as free;
+        a running deployment keeps its threads, which only a restart changes)."""
+        threads = settings.threads_per_allocation
+        if threads == "auto" and existing and existing.get("threads_per_allocation"):
+            threads = existing["threads_per_allocation"]
+        with self.calling("reading _nodes"):
+            nodes = self.es.nodes.info()
+        free = capacity_for(nodes, all_stats, 1, settings.deployment_id).free
+        allocations, threads, how = choose_deployment(
+            free, settings.number_of_allocations, threads, settings.max_processors
+        )
+        self.log.info("Deployment [%s] %s", settings.deployment_id, how)
+        return settings.model_copy(
+            update={"number_of_allocations": allocations, "threads_per_allocation": threads}
+        )
 
     def capacity_check(self, settings: DeploymentSettings, all_stats: list[dict], allocations: int) -> None:
         if settings.priority == "low":
@@ -489,11 +517,11 @@ class StartReindexOperator(EsStageOperator):
                 running,
             )
             return self.publish(context, es_task_id=running)
-        slices = self.requested_slices(settings)
-        allocations, queue_capacity = self.deployment_queues()
-        plan = plan_reindex(settings.batch_size, slices, allocations, queue_capacity)
+        queues = self.deployment_queues()
+        slices = self.requested_slices(settings, queues)
+        plan = plan_reindex(settings.batch_size, slices, queues, settings.requests_per_second)
         if plan.note:
-            self.log.warning("Resized the reindex: %s", plan.note)
+            (self.log.warning if plan.resized else self.log.info)("Reindex sizing: %s", plan.note)
         request: dict[str, Any] = {
             "source": {
                 "index": self.source_index,
@@ -503,7 +531,7 @@ class StartReindexOperator(EsStageOperator):
             "dest": {"index": self.dest_index, "pipeline": self.pipeline_id},
             "wait_for_completion": False,
             "slices": plan.slices,
-            "requests_per_second": settings.requests_per_second,
+            "requests_per_second": plan.requests_per_second,
             "conflicts": settings.conflicts,
         }
         if settings.max_docs:
@@ -515,28 +543,24 @@ class StartReindexOperator(EsStageOperator):
         )
         return self.publish(context, es_task_id=es_task_id, batch_size=plan.batch_size, slices=plan.slices)
 
-    def requested_slices(self, settings: ReindexSettings) -> int:
+    def requested_slices(self, settings: ReindexSettings, queues: Queues) -> int:
         if settings.slices != "auto":
             return int(settings.slices)
-        # ES's "auto" is one slice per shard; resolve it here so the queue sizing knows the number.
+        # ES's "auto" is one slice per shard; resolved here (at least two, see auto_slices) so that
+        # the queue sizing knows the number.
         with self.calling(f"reading the shards of [{self.source_index}]"):
             entries = self.es.indices.get_settings(index=self.source_index, name="index.number_of_shards")
         shards = [int(e["settings"]["index"]["number_of_shards"]) for e in entries.values()]
-        return min(shards) if shards else 1
+        return auto_slices(min(shards) if shards else 1, queues.allocations)
 
-    def deployment_queues(self) -> tuple[int, int]:
+    def deployment_queues(self) -> Queues:
         with self.calling(f"reading deployment [{self.deployment_id}]"):
             stats = checks.deployment_stats(dict(self.es.ml.get_trained_models_stats()), self.deployment_id)
         if stats is None:
             raise DeploymentFailedError(
                 f"deployment [{self.deployment_id}] is not running; the reindex would fail"
             )
-        allocations = (
-            (stats.get("allocation_status") or {}).get("allocation_count")
-            or stats.get("number_of_allocations")
-            or 1
-        )
-        return allocations, stats.get("queue_capacity") or 1024
+        return Queues.of(stats)
 
 
 class VerifyEmbeddingsOperator(EsStageOperator):

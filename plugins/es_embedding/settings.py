@@ -60,6 +60,28 @@ def parse_slices(value: Any) -> int | str:
     raise ValueError('an integer >= 1 or "auto"')
 
 
+def parse_batch_size(value: Any) -> int | str:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10_000):
+        return value
+    raise ValueError('an integer 1..10000, or "auto" (sized from the deployment\'s allocations and queues)')
+
+
+def parse_allocations(value: Any) -> int | str | None:
+    if (
+        value is None
+        or value == "auto"
+        or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+    ):
+        return value
+    raise ValueError('an integer >= 1, or "auto" (one per free ML processor, see max_processors)')
+
+
+def parse_threads(value: Any) -> int | str:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)):
+        return value  # the power-of-2 rule is checked with the other rules, naming the choices
+    raise ValueError('a power of 2 <= 32: 1, 2, 4, 8, 16, 32, or "auto"')
+
+
 THREAD_CHOICES = (1, 2, 4, 8, 16, 32)
 QUEUE_CAPACITY_MAX = {8: 1_000_000, 9: 100_000}
 
@@ -99,8 +121,9 @@ class DeploymentSettings(_Stage):
     """Variable `embedding_deployment`: the start-deployment parameters and the wait for allocation."""
 
     deployment_id: str = Field("elser-ingest", min_length=1)
-    number_of_allocations: int | None = Field(1, ge=1)
-    threads_per_allocation: int = 1
+    number_of_allocations: Annotated[int | str | None, BeforeValidator(parse_allocations)] = 1
+    threads_per_allocation: Annotated[int | str, BeforeValidator(parse_threads)] = 1
+    max_processors: int | None = Field(None, ge=1, description="the most ML processors `auto` takes")
     queue_capacity: int = Field(10_000, ge=1, le=max(QUEUE_CAPACITY_MAX.values()))
     priority: Literal["normal", "low"] = "normal"
     adaptive_allocations: AdaptiveAllocations | None = None
@@ -126,11 +149,11 @@ class DeploymentSettings(_Stage):
 
     @model_validator(mode="after")
     def _es_rules(self) -> DeploymentSettings:
-        if self.threads_per_allocation not in THREAD_CHOICES:
+        if self.threads_per_allocation not in (*THREAD_CHOICES, "auto"):
             raise _KeyError(
                 "threads_per_allocation",
                 self.threads_per_allocation,
-                "a power of 2 <= 32: 1, 2, 4, 8, 16, 32",
+                'a power of 2 <= 32: 1, 2, 4, 8, 16, 32, or "auto"',
             )
         adaptive = self.adaptive_allocations is not None and self.adaptive_allocations.enabled
         if adaptive and self.number_of_allocations is not None:
@@ -162,7 +185,11 @@ class DeploymentSettings(_Stage):
         """Allocations the cluster must place at once (ES starts adaptive deployments at min, or 1)."""
         if self.adaptive:
             return max(self.adaptive_allocations.min_number_of_allocations or 0, 1)
-        return self.number_of_allocations or 1
+        return self.number_of_allocations if isinstance(self.number_of_allocations, int) else 1
+
+    @property
+    def auto(self) -> bool:
+        return "auto" in (self.number_of_allocations, self.threads_per_allocation)
 
 
 class PipelineSettings(_Stage):
@@ -187,7 +214,7 @@ class PipelineSettings(_Stage):
 class ReindexSettings(_Stage):
     """Variable `embedding_reindex`: the reindex request, its wait, and what failures are tolerated."""
 
-    batch_size: int = Field(100, ge=1, le=10_000)
+    batch_size: Annotated[int | str, BeforeValidator(parse_batch_size)] = "auto"
     slices: Annotated[int | str, BeforeValidator(parse_slices)] = "auto"
     requests_per_second: float = -1
     max_docs: int | None = Field(None, ge=1)
