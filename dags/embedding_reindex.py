@@ -40,6 +40,7 @@ from es_embedding.operators import (
     ValidateRunOperator,
     VerifyEmbeddingsOperator,
 )
+from es_embedding.resume import CompleteIndexOperator
 from es_embedding.sensors import DeploymentStateSensor, ModelDownloadSensor, ReindexTaskSensor
 
 DEFAULT_SCHEDULE = "0 2 * * *"
@@ -121,6 +122,14 @@ with DAG(
         pipeline_id=put_pipeline.output["pipeline_id"],
     )
     wait_reindex = ReindexTaskSensor(task_id="wait_reindex", es_task_id=start_reindex.output["es_task_id"])
+    complete_index = CompleteIndexOperator(
+        task_id="complete_index",
+        source_index=validate.output["source_index"],
+        dest_index=create_index.output["dest_index"],
+        query=validate.output["query"],
+        deployment_id=deployment_id,
+        pipeline_id=put_pipeline.output["pipeline_id"],
+    )
     verify = VerifyEmbeddingsOperator(
         task_id="verify_embeddings",
         source_index=validate.output["source_index"],
@@ -133,4 +142,4 @@ with DAG(
     )
 
     validate >> ensure_model >> wait_model >> start_deployment >> wait_deployment >> put_pipeline
-    put_pipeline >> create_index >> start_reindex >> wait_reindex >> verify >> swap_alias
+    put_pipeline >> create_index >> start_reindex >> wait_reindex >> complete_index >> verify >> swap_alias

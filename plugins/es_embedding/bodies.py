@@ -18,6 +18,8 @@ def pipeline_definition(settings: PipelineSettings, model_ref: str) -> dict:
     return {
         "description": f"Embeds [{settings.input_field}] into [{settings.output_field}] with [{model_ref}]",
         "processors": [
+            # A document embedded again (a resume pass) sheds the failure an earlier pass recorded.
+            {"remove": {"field": failure, "ignore_missing": True}},
             {
                 "inference": {
                     "tag": "embed",
@@ -27,7 +29,7 @@ def pipeline_definition(settings: PipelineSettings, model_ref: str) -> dict:
                     ],
                     **({"ignore_missing": True} if settings.ignore_missing else {}),
                 }
-            }
+            },
         ],
         "on_failure": [
             {"set": {"field": f"{failure}.message", "value": "{{ _ingest.on_failure_message }}"}},

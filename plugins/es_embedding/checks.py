@@ -172,9 +172,23 @@ def reindex(task_resp: dict, es_task_id: str) -> Poll:
     return Poll({"status": "success", "es_task_id": es_task_id, "result": result}, message)
 
 
+def lost(es_task_id: str, reason: str) -> Poll:
+    """The task is gone (GET _tasks/<id> answered 404: a node restart dropped it before it stored a
+    result). Not an error of the wait: the resume step takes up what it did not do."""
+    message = (
+        f"ES task {es_task_id} is lost ({reason}): the node that ran it restarted or left; "
+        "the documents it did not copy or embed are taken up by the resume step"
+    )
+    return Poll({"status": "lost", "es_task_id": es_task_id, "message": message}, message)
+
+
 def running_reindex(tasks_resp: dict, source: str, dest: str) -> str | None:
     """The id of a running parent reindex from `source` to `dest`, from `GET _tasks?detailed`."""
-    wanted = f"reindex from [{source}] to [{dest}]"
+    return running_task(tasks_resp, f"reindex from [{source}] to [{dest}]")
+
+
+def running_task(tasks_resp: dict, wanted: str) -> str | None:
+    """The id of a running, not cancelled parent task whose description starts with `wanted`."""
     for node_id, node in (tasks_resp.get("nodes") or {}).items():
         for task_id, task in (node.get("tasks") or {}).items():
             if task.get("parent_task_id"):

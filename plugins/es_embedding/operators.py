@@ -480,9 +480,13 @@ class StartReindexOperator(EsStageOperator):
     """Stage 7: `_reindex?wait_for_completion=false` through the pipeline, sized so that one round of
     batches (slices x batch_size) fits the deployment's queues. A reindex of the same source to
     the same destination that is still running is re-attached to, not started twice.
-    Pushes es_task_id, batch_size, slices."""
+    The task id is kept in the task's `task_state_store` as soon as the cluster returns it, so a
+    retry after a worker crash follows that task (running or completed) instead of starting another.
+    When the destination already holds documents, only the missing ones are copied, without the
+    pipeline (es_embedding.resume). Pushes es_task_id, batch_size, slices."""
 
     template_fields: Sequence[str] = ("source_index", "dest_index", "query", "deployment_id", "pipeline_id")
+    STORE_KEY = "reindex_task_id"  # task_state_store key; renaming it breaks retries in flight
 
     def __init__(
         self,
@@ -502,7 +506,19 @@ class StartReindexOperator(EsStageOperator):
         self.query = query
 
     def execute(self, context: Any) -> dict[str, Any]:
+        # resume imports this module (its operator builds on EsStageOperator): imported here.
+        from es_embedding.resume import TaskMemory, copy_request
+
         settings: ReindexSettings = load_stage("embedding_reindex")
+        memory = TaskMemory(context)
+        if stored := memory.get(self.STORE_KEY):
+            # A retry (worker crash, lost answer): the task this task instance started before.
+            found = self.get_or_none(f"reading reindex task {stored}", self.es.tasks.get, task_id=stored)
+            if found is not None:
+                state = "completed" if found.get("completed") else "running"
+                self.log.info("Reindex task %s started by an earlier try is %s: following it", stored, state)
+                return self.publish(context, es_task_id=stored)
+            self.log.warning("Reindex task %s started by an earlier try is lost (node restart?)", stored)
         with self.calling("listing running reindex tasks"):
             running = checks.running_reindex(
                 dict(self.es.tasks.list(actions=checks.REINDEX_ACTIONS, detailed=True)),
@@ -516,7 +532,31 @@ class StartReindexOperator(EsStageOperator):
                 self.dest_index,
                 running,
             )
+            memory.set(self.STORE_KEY, running)
             return self.publish(context, es_task_id=running)
+        with self.calling(f"counting [{self.dest_index}]"):
+            present = self.es.count(index=self.dest_index)["count"]
+        if present:
+            # An earlier try or run left documents (with embeddings or not): copying through the
+            # pipeline again would pay their inference twice. Copy only what is missing, without
+            # the pipeline; the resume step embeds what lacks an embedding.
+            request = copy_request(
+                self.source_index,
+                self.dest_index,
+                self.query,
+                slices=settings.slices,
+                max_docs=settings.max_docs,
+            )
+            with self.calling(f"copying what [{self.dest_index}] lacks from [{self.source_index}]"):
+                es_task_id = self.es.reindex(**request)["task"]
+            memory.set(self.STORE_KEY, es_task_id)
+            self.log.info(
+                "[%s] already holds %d documents: task %s copies only the missing ones, without inference",
+                self.dest_index,
+                present,
+                es_task_id,
+            )
+            return self.publish(context, es_task_id=es_task_id)
         queues = self.deployment_queues()
         slices = self.requested_slices(settings, queues)
         plan = plan_reindex(settings.batch_size, slices, queues, settings.requests_per_second)
@@ -538,6 +578,11 @@ class StartReindexOperator(EsStageOperator):
             request["max_docs"] = settings.max_docs
         with self.calling(f"starting reindex [{self.source_index}] -> [{self.dest_index}]"):
             es_task_id = self.es.reindex(**request)["task"]
+        # Kept before anything else can fail: a retry re-attaches to it instead of starting another.
+        memory.set(self.STORE_KEY, es_task_id)
+        with self.calling(f"reading reindex task {es_task_id}"):
+            first = self.es.tasks.get(task_id=es_task_id)
+        self.log.info("Reindex task %s: %s", es_task_id, (first.get("task") or {}).get("description"))
         self.log.info(
             "Reindex started as task %s (batch_size %d, slices %d)", es_task_id, plan.batch_size, plan.slices
         )

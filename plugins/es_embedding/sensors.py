@@ -12,7 +12,7 @@ from typing import Any
 
 import elastic_transport
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from elasticsearch import ApiError
+from elasticsearch import ApiError, NotFoundError
 
 from es_embedding import checks
 from es_embedding.errors import (
@@ -212,7 +212,21 @@ class ReindexTaskSensor(EsWaitSensor):
         )
 
     def check(self) -> checks.Poll:
-        return checks.reindex(dict(self.hook.client.tasks.get(task_id=self.es_task_id)), self.es_task_id)
+        try:
+            found = self.hook.client.tasks.get(task_id=self.es_task_id)
+        except NotFoundError as exc:
+            return checks.lost(self.es_task_id, str(exc.message))
+        return checks.reindex(dict(found), self.es_task_id)
+
+    def execute_complete(self, context: Any, event: dict | None = None) -> Any:
+        if isinstance(event, dict) and event.get("status") == "lost":
+            # A node restart dropped the task: the resume step (complete_index) copies and embeds
+            # what it did not, so the run continues instead of starting over or hanging.
+            self.log.warning(event["message"])
+            result = {"lost": True, "es_task_id": self.es_task_id}
+            context["ti"].xcom_push(key="reindex_result", value=result)
+            return result
+        return super().execute_complete(context, event)
 
     def succeeded(self, context: Any, event: dict) -> dict:
         result = event["result"]

@@ -224,6 +224,7 @@ class ReindexSettings(_Stage):
     failure_policy: Literal["fail", "tolerate"] = "fail"
     max_failures: int = Field(0, ge=0)
     max_missing_embeddings: int = Field(0, ge=0)
+    max_embed_passes: int = Field(3, ge=1, le=20, description="copy and embed passes of the resume step")
 
     @model_validator(mode="after")
     def _es_rules(self) -> ReindexSettings:

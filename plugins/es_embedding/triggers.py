@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import elastic_transport
 from airflow.triggers.base import BaseTrigger, TriggerEvent
-from elasticsearch import ApiError, AsyncElasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch, NotFoundError
 
 from es_embedding import checks
 from es_embedding.errors import TransientClusterError, translate
@@ -148,7 +148,11 @@ class ReindexTaskTrigger(_PollingTrigger):
         return f"polling reindex task {self.es_task_id}"
 
     async def poll(self, client: AsyncElasticsearch) -> checks.Poll:
-        return checks.reindex(dict(await client.tasks.get(task_id=self.es_task_id)), self.es_task_id)
+        try:
+            found = await client.tasks.get(task_id=self.es_task_id)
+        except NotFoundError as exc:
+            return checks.lost(self.es_task_id, str(exc.message))
+        return checks.reindex(dict(found), self.es_task_id)
 
     async def on_kill(self) -> None:
         client, spec = await ElasticsearchEmbeddingHook.async_client(self.conn_id)
