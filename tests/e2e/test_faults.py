@@ -43,7 +43,10 @@ def snapshot(es: Elasticsearch, index: str = SOURCE_INDEX) -> dict[str, dict]:
 
 def arm(es: Elasticsearch, **faults) -> None:
     es.perform_request(
-        "POST", "/_sandbox/faults", body=faults, headers={"content-type": "application/json", "accept": "application/json"}
+        "POST",
+        "/_sandbox/faults",
+        body=faults,
+        headers={"content-type": "application/json", "accept": "application/json"},
     )
 
 
@@ -58,9 +61,11 @@ def missing(es: Elasticsearch, index: str) -> int:
 
 
 def alias_targets(es: Elasticsearch) -> list[str]:
-    return sorted(es.options(ignore_status=404).indices.get_alias(name=ALIAS).body or {}) if es.indices.exists_alias(
-        name=ALIAS
-    ) else []
+    return (
+        sorted(es.options(ignore_status=404).indices.get_alias(name=ALIAS).body or {})
+        if es.indices.exists_alias(name=ALIAS)
+        else []
+    )
 
 
 def assert_complete(es: Elasticsearch, index: str, docs: int = DOCS) -> None:
@@ -134,4 +139,135 @@ def test_row1_queue_overflow_resumes_only_the_rejected_documents(cluster, run_da
     assert inference_count(es) == DOCS + SAMPLE_QUERIES
     stats = es.ml.get_trained_models_stats(model_id=DEPLOYMENT_ID)["trained_model_stats"][0]
     assert stats["deployment_stats"]["rejected_execution_count"] == 15
+    assert snapshot(es) == before
+
+
+# --- row 2: bulk retries that drop the pipeline (elastic/elasticsearch#78792) ----------------------
+
+
+def test_row2_documents_landed_without_embeddings_are_caught_and_re_embedded(cluster, run_dag, embedding_dag):
+    """The package's pipeline records an inference failure in its on_failure handler, so an
+    inference 429 never reaches the bulk retry that drops the pipeline. The bug still bites any
+    pipeline without that handler: here the sandbox reproduces it on a destination filled that
+    way (failures empty, documents without embeddings AND without a failure record), and a run onto
+    that destination must catch them, embed exactly them, and only then move the alias."""
+    es = cluster
+    before = snapshot(es)
+    first = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+    assert first.state == "success", first.task_states
+    [complete] = alias_targets(es)
+
+    damaged = f"{SOURCE_INDEX}-damaged"
+    mappings = es.indices.get_mapping(index=complete)[complete]["mappings"]
+    es.indices.create(index=damaged, mappings=mappings)  # ours: its _meta says managed_by
+    es.ingest.put_pipeline(
+        id="no-on-failure",
+        processors=[
+            {
+                "inference": {
+                    "model_id": DEPLOYMENT_ID,
+                    "input_output": [{"input_field": "content", "output_field": OUTPUT_FIELD}],
+                }
+            }
+        ],
+    )
+    arm(es, pipeline_drop={"enabled": True}, inference_rejection={"burst": 12})
+    answer = es.reindex(
+        source={"index": SOURCE_INDEX, "size": DOCS},
+        dest={"index": damaged, "pipeline": "no-on-failure"},
+        refresh=True,
+    )
+    arm(es, pipeline_drop={"enabled": False}, inference_rejection={"burst": 0})
+    assert answer["failures"] == [] and answer["created"] == DOCS and answer["retries"]["bulk"] >= 1
+    dropped = missing(es, damaged)
+    assert dropped == 12
+    assert es.count(index=damaged, query={"exists": {"field": FAILURE_FIELD}})["count"] == 0
+
+    # Verification catches them: with the resume step skipped, the run fails before the alias moves.
+    skipped = embedding_dag.test(
+        run_conf={"source_index": SOURCE_INDEX, "alias": ALIAS, "dest_index": damaged},
+        mark_success_pattern="complete_index",
+    )
+    assert str(skipped.state) == "failed"
+    assert alias_targets(es) == [complete]
+
+    calls = inference_count(es)
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=damaged)
+
+    assert result.state == "success", result.task_states
+    assert alias_targets(es) == [damaged]
+    assert_complete(es, damaged)
+    assert xcom(result.run_id, "complete_index", "resume")["embedded"] == dropped
+    assert inference_count(es) - calls == dropped + SAMPLE_QUERIES, "only the dropped documents are embedded"
+    assert snapshot(es) == before
+
+
+# --- row 3: node restart mid-reindex ---------------------------------------------------------------
+
+
+def test_row3_node_restart_loses_the_task_and_the_run_resumes_what_is_missing(
+    start_sandbox, monkeypatch, run_dag
+):
+    slow = start_sandbox(inference_ms=25)
+    es = Elasticsearch(slow.url)
+    connect(monkeypatch, slow.url)
+    set_variables(monkeypatch, **FAST)
+    load_corpus(es, limit=DOCS)
+    before = snapshot(es)
+    dest = f"{SOURCE_INDEX}-restarted"
+    seen: dict[str, int] = {}
+
+    def restart_mid_reindex() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if es.indices.exists(index=dest):
+                es.indices.refresh(index=dest)
+                if es.count(index=dest)["count"] >= 8:
+                    seen["calls_before"] = inference_count(es)
+                    arm(es, node_restart=True)
+                    seen["present"] = es.count(index=dest)["count"]
+                    seen["embedded"] = seen["present"] - missing(es, dest)
+                    seen["calls_after_restart"] = inference_count(es)
+                    return
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=restart_mid_reindex, daemon=True)
+    watcher.start()
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
+    watcher.join(timeout=5)
+
+    assert seen, "the reindex finished before the node restart"
+    assert 0 < seen["present"] < DOCS
+    assert result.state == "success", result.task_states
+    assert xcom(result.run_id, "wait_reindex", "reindex_result")["lost"] is True
+    assert alias_targets(es) == [dest]
+    assert_complete(es, dest)
+    resume = xcom(result.run_id, "complete_index", "resume")
+    assert resume["copied"] == DOCS - seen["present"], resume
+    # After the restart, only the documents without an embedding were embedded.
+    embedded_after = inference_count(es) - seen["calls_after_restart"]
+    assert embedded_after == DOCS - seen["embedded"] + SAMPLE_QUERIES, (seen, embedded_after)
+    assert snapshot(es) == before
+
+
+# --- row 7: the worker dies after the reindex task was started -------------------------------------
+
+
+def test_row7_a_retry_re_attaches_to_the_reindex_task_it_started(cluster, run_dag, quick_retries):
+    es = cluster
+    before = snapshot(es)
+    # start_reindex's first try ends right after the cluster accepted the reindex and the task id
+    # was stored: its next request (the first read of the task) gets a 500. In-process dag.test()
+    # cannot kill a worker; what the retry sees is the same: a stored id and a task it did not follow.
+    arm(es, http_error=[{"path": "^/_tasks/[^/]+$", "method": "GET", "status": 500, "count": 1}])
+
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "success", result.task_states
+    assert try_numbers(result.run_id)["start_reindex"] == 2
+    [dest] = alias_targets(es)
+    assert_complete(es, dest)
+    # One reindex, not two: every document was embedded exactly once.
+    assert inference_count(es) == DOCS + SAMPLE_QUERIES
+    assert xcom(result.run_id, "complete_index", "resume")["passes"] == 0
     assert snapshot(es) == before
