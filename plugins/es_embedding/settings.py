@@ -132,6 +132,9 @@ class DeploymentSettings(_Stage):
     wanted_state: Literal["started", "fully_allocated"] = "fully_allocated"
     wait_timeout: Seconds = 1200.0
     poll_interval: Seconds = 5.0
+    stop_after_run: bool = Field(
+        False, description="stop the deployment after a run unless another running DAG run uses it"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -224,6 +227,12 @@ class ReindexSettings(_Stage):
     failure_policy: Literal["fail", "tolerate"] = "fail"
     max_failures: int = Field(0, ge=0)
     max_missing_embeddings: int = Field(0, ge=0)
+    timestamp_field: str = Field(
+        "@timestamp", min_length=1, description="date field that places a document in a data interval"
+    )
+    keep_indices: int | None = Field(
+        2, ge=1, description="versioned indices kept per alias after a swap (null: keep all)"
+    )
     max_embed_passes: int = Field(3, ge=1, le=20, description="copy and embed passes of the resume step")
 
     @model_validator(mode="after")
