@@ -1,0 +1,231 @@
+"""Shared by the benchmark scripts: paths, machine facts, sandboxes, corpora, results, Airflow set-up.
+
+Each script runs from a fresh clone with the project's venv (`.venv/bin/python bench/<name>.py`) and
+writes `bench/results/<name>.json`; `bench/report.py` turns the results into BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+CORPUS = ROOT / "include" / "sample_corpus.jsonl"
+for _path in (str(ROOT / "plugins"), str(ROOT)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from es_sandbox import SandboxConfig, SandboxProcess  # noqa: E402
+
+# GET _tasks/<id> is "technical preview" to the client; the benchmarks poll it on purpose.
+warnings.filterwarnings("ignore", message="This API is in technical preview")
+
+MAPPINGS = {
+    "properties": {
+        "title": {"type": "text"},
+        "topic": {"type": "keyword"},
+        "published": {"type": "date"},
+        "content": {"type": "text"},
+    }
+}
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(mem_kb / 1024**2, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_result(name: str, data: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"benchmark": name, "command": " ".join([Path(sys.executable).name, *sys.argv]), **data}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {path.relative_to(ROOT)}")
+    return path
+
+
+def start_sandbox(**options) -> SandboxProcess:
+    return SandboxProcess(SandboxConfig(**{"port": 0, **options}))
+
+
+def client(url: str, timeout: float = 120):
+    from elasticsearch import Elasticsearch
+
+    return Elasticsearch(url, request_timeout=timeout)
+
+
+def proc_status(pid: int, key: str) -> int:
+    """A /proc/<pid>/status value in KiB (VmRSS, VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1])
+    return 0
+
+
+def load_corpus(es, index: str, count: int, *, shards: int = 1, chunk: int = 5000) -> float:
+    """`count` documents cycled from the sample corpus (unique ids); returns the seconds it took."""
+    from elasticsearch import helpers
+
+    base = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
+    if es.indices.exists(index=index):
+        es.indices.delete(index=index)
+    es.indices.create(index=index, mappings=MAPPINGS, settings={"number_of_shards": shards})
+    started = time.monotonic()
+
+    def docs():
+        for i in range(count):
+            doc = dict(base[i % len(base)])
+            doc.pop("_id", None)
+            yield {"_index": index, "_id": f"d{i:07d}", **doc}
+
+    for _ok, _item in helpers.streaming_bulk(es, docs(), chunk_size=chunk, raise_on_error=True):
+        pass
+    es.indices.refresh(index=index)
+    return time.monotonic() - started
+
+
+def deploy(es, deployment_id: str, allocations: int, threads: int = 1, queue_capacity: int = 1024) -> dict:
+    """Start (or restart) a deployment of ELSER and wait until it is started; returns its stats."""
+    model_id = ".elser_model_2_linux-x86_64"
+    try:
+        es.ml.get_trained_models(model_id=model_id)
+    except Exception:
+        es.ml.put_trained_model(
+            model_id=model_id, input={"field_names": ["text_field"]}, wait_for_completion=True
+        )
+    while not es.ml.get_trained_models(model_id=model_id, include="definition_status")[
+        "trained_model_configs"
+    ][0].get("fully_defined"):
+        time.sleep(0.2)
+    stats = es.ml.get_trained_models_stats()["trained_model_stats"]
+    if any((s.get("deployment_stats") or {}).get("deployment_id") == deployment_id for s in stats):
+        es.ml.stop_trained_model_deployment(model_id=deployment_id, force=True)
+    es.ml.start_trained_model_deployment(
+        model_id=model_id,
+        deployment_id=deployment_id,
+        number_of_allocations=allocations,
+        threads_per_allocation=threads,
+        queue_capacity=queue_capacity,
+        wait_for="started",
+    )
+    return deployment_stats(es, deployment_id)
+
+
+def deployment_stats(es, deployment_id: str) -> dict:
+    for stats in es.ml.get_trained_models_stats(model_id=deployment_id)["trained_model_stats"]:
+        if (stats.get("deployment_stats") or {}).get("deployment_id") == deployment_id:
+            return stats["deployment_stats"]
+    raise RuntimeError(f"deployment {deployment_id} not found")
+
+
+def elser_pipeline(es, pipeline_id: str, deployment_id: str) -> None:
+    from es_embedding import bodies
+    from es_embedding.settings import PipelineSettings
+
+    body = bodies.pipeline_definition(PipelineSettings(pipeline_id=pipeline_id), deployment_id)
+    es.ingest.put_pipeline(
+        id=pipeline_id,
+        description=body["description"],
+        processors=body["processors"],
+        on_failure=body["on_failure"],
+    )
+
+
+def dest_index(es, index: str) -> None:
+    if es.indices.exists(index=index):
+        es.indices.delete(index=index)
+    mappings = json.loads(json.dumps(MAPPINGS))
+    mappings["properties"]["content_embedding"] = {"type": "sparse_vector"}
+    es.indices.create(index=index, mappings=mappings)
+
+
+def wait_task(es, task_id: str, poll: float = 0.5) -> dict:
+    while True:
+        resp = es.tasks.get(task_id=task_id)
+        if resp.get("completed"):
+            return resp
+        time.sleep(poll)
+
+
+def airflow_home(prefix: str = "bench-airflow-") -> Path:
+    """A throw-away Airflow home (SQLite) for dag.test(); call before importing airflow."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH")])
+            ),
+        }
+    )
+    return home
+
+
+def migrate_db() -> None:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
+
+
+def set_airflow_env(url: str, **variables: dict) -> None:
+    """Connection and Variables as environment variables, as in production."""
+    os.environ["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"] = json.dumps({"conn_type": "elasticsearch", "host": url})
+    for name, value in variables.items():
+        os.environ[f"AIRFLOW_VAR_{name.upper()}"] = json.dumps(value)
+
+
+def load_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    return bag.get_dag("embedding_reindex")
+
+
+def run_dag(dag, **conf) -> dict:
+    """One dag.test() run: state, per-task states and durations, and XComs of interest."""
+    from airflow.utils.session import create_session
+
+    started = time.monotonic()
+    dr = dag.test(run_conf=conf)
+    wall = time.monotonic() - started
+    with create_session() as session:
+        tis = dr.get_task_instances(session=session)
+        tasks = {ti.task_id: {"state": str(ti.state), "duration": ti.duration} for ti in tis}
+        reindex = next((ti for ti in tis if ti.task_id == "wait_reindex"), None)
+        result = reindex.xcom_pull(task_ids="wait_reindex", key="reindex_result") if reindex else None
+    return {"state": str(dr.state), "wall_seconds": wall, "tasks": tasks, "reindex_result": result}
