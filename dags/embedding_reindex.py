@@ -41,6 +41,7 @@ from es_embedding.operators import (
     VerifyEmbeddingsOperator,
 )
 from es_embedding.resume import CompleteIndexOperator
+from es_embedding.run_report import RunReportOperator
 from es_embedding.sensors import DeploymentStateSensor, ModelDownloadSensor, ReindexTaskSensor
 
 DEFAULT_SCHEDULE = "0 2 * * *"
@@ -143,3 +144,7 @@ with DAG(
 
     validate >> ensure_model >> wait_model >> start_deployment >> wait_deployment >> put_pipeline
     put_pipeline >> create_index >> start_reindex >> wait_reindex >> complete_index >> verify >> swap_alias
+
+    # Runs after every run, failed ones too; as a teardown it leaves the run's outcome to the stages.
+    run_report = RunReportOperator(task_id="run_report").as_teardown()
+    swap_alias >> run_report

@@ -27,6 +27,7 @@ from es_embedding.errors import (
     cluster_call,
 )
 from es_embedding.hooks import DEFAULT_CONN_ID, ElasticsearchEmbeddingHook
+from es_embedding.links import KibanaIndexLink, KibanaModelLink
 from es_embedding.naming import MANAGED_BY, default_alias, dest_index_name, index_name_problem
 from es_embedding.settings import (
     DeploymentSettings,
@@ -155,6 +156,8 @@ class EnsureModelOperator(EsStageOperator):
     it. `force_download` deletes and re-puts a model created before this run. Pushes model_id.
     """
 
+    operator_extra_links = (KibanaModelLink(),)
+
     def execute(self, context: Any) -> dict[str, Any]:
         settings: ModelSettings = load_stage("embedding_model")
         model_id = self.resolve_model_id(settings)
@@ -239,6 +242,7 @@ class StartDeploymentOperator(EsStageOperator):
     """
 
     template_fields: Sequence[str] = ("model_id",)
+    operator_extra_links = (KibanaModelLink(),)
 
     def __init__(self, *, model_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -418,6 +422,7 @@ class CreateDestIndexOperator(EsStageOperator):
     `_meta`. An existing compatible index of ours is reused; anything else is an error."""
 
     template_fields: Sequence[str] = ("source_index", "dest_index", "model_id")
+    operator_extra_links = (KibanaIndexLink(),)
 
     def __init__(self, *, source_index: str, dest_index: str, model_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -723,6 +728,7 @@ class SwapAliasOperator(EsStageOperator):
     not create. Pushes alias, previous_indices."""
 
     template_fields: Sequence[str] = ("alias", "dest_index")
+    operator_extra_links = (KibanaIndexLink(),)
 
     def __init__(self, *, alias: str, dest_index: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -1,0 +1,112 @@
+"""The run report, end to end: dag.test() on the real metadata DB against the sandbox over HTTP.
+
+Its stage durations come from the Execution API (the run's task instances), its numbers from the
+cluster; a run that fails still gets its report, and keeps its failed state."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.harness import ALIAS, ROOT, SOURCE_INDEX, connect, load_corpus
+
+VARIABLES = json.loads((ROOT / "include" / "variables.json").read_text())
+
+
+def report_of(run_id: str) -> dict:
+    """The run_report task's XCom (return_value), read from the metadata DB."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(
+            select(XComModel).where(
+                XComModel.run_id == run_id, XComModel.task_id == "run_report", XComModel.key == "return_value"
+            )
+        ).one()
+        return XComModel.deserialize_value(row)
+
+
+@pytest.fixture
+def cluster(es, sandbox, monkeypatch):
+    connect(monkeypatch, sandbox.url)
+    load_corpus(es, limit=30)
+    return es
+
+
+def test_report_of_a_successful_run(cluster, run_dag, embedding_dag):
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "success", result.task_states
+    assert result.task_states["run_report"] == "success"
+    report = report_of(result.run_id)
+    assert report["outcome"] == "success"
+    assert report["source_index"] == SOURCE_INDEX and report["alias"] == ALIAS
+    docs = report["documents"]
+    assert docs["source_matching"] == docs["reindex_total"] == docs["created"] == 30
+    assert docs["in_destination"] == docs["embedded"] == 30
+    assert docs["missing_embeddings"] == docs["recorded_failures"] == 0
+    assert report["failures"] == {"reindex": {}}
+    # Every stage, in the DAG's order, each with the duration Airflow recorded for it.
+    # Every stage upstream of the report, in the DAG's order, each with the duration Airflow recorded.
+    upstream = embedding_dag.get_task("run_report").get_flat_relative_ids(upstream=True)
+    stages = [task.task_id for task in embedding_dag.topological_sort() if task.task_id in upstream]
+    assert [row["task_id"] for row in report["stages"]][: len(stages)] == stages
+    assert all(row["state"] == "success" and row["duration_s"] is not None for row in report["stages"])
+    assert report["docs_per_second"] > 0 and report["duration_s"] > 0
+    inference = report["inference"]
+    assert inference["deployment_id"] == VARIABLES["embedding_deployment"]["deployment_id"]
+    # 30 documents, plus the verification's semantic query.
+    assert inference["inference_count"] >= 30 and inference["average_inference_time_ms"] > 0
+    assert inference["rejected_execution_count"] == 0 and inference["timeout_count"] == 0
+    ingest = report["ingest"]
+    assert ingest["pipeline_id"] == VARIABLES["embedding_pipeline"]["pipeline_id"]
+    assert ingest["count"] == 30 and ingest["failed"] == 0
+    assert report["unavailable"] == []
+
+
+def test_failed_run_still_reports_failures_by_type_and_stays_failed(cluster, run_dag):
+    # Two documents without the input field: the pipeline records its failure on them, and no
+    # repair can embed them. And the next 4 inference requests are rejected as a full queue rejects.
+    for doc_id in ("no-content-1", "no-content-2"):
+        cluster.index(index=SOURCE_INDEX, id=doc_id, document={"title": "untitled"}, refresh=True)
+    cluster.perform_request(
+        "POST",
+        "/_sandbox/faults",
+        headers={"content-type": "application/json", "accept": "application/json"},
+        body={"inference_rejection": {"burst": 4}},
+    )
+
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "failed"
+    assert result.task_states["swap_alias"] == "upstream_failed"
+    assert result.task_states["run_report"] == "success"
+    report = report_of(result.run_id)
+    failed = [task for task, state in result.task_states.items() if state in ("failed", "upstream_failed")]
+    assert report["outcome"].startswith("failed (") and all(task in report["outcome"] for task in failed)
+    # Each stage as the run ended it (teardowns after the report, if any, are not in it).
+    assert all(result.task_states[row["task_id"]] == row["state"] for row in report["stages"])
+    assert {"verify_embeddings", "swap_alias"} <= {row["task_id"] for row in report["stages"]}
+    docs = report["documents"]
+    assert docs["source_matching"] == docs["in_destination"] == 32 and docs["embedded"] == 30
+    assert docs["missing_embeddings"] == docs["recorded_failures"] == 2
+    ((kind, count),) = report["failures"]["pipeline"].items()
+    assert count == 2 and kind.startswith("inference: ") and "content" in kind
+    assert report["inference"]["rejected_execution_count"] == 4
+
+
+def test_report_of_a_run_that_failed_before_the_cluster(cluster, monkeypatch, run_dag):
+    monkeypatch.setenv("AIRFLOW_VAR_EMBEDDING_DEPLOYMENT", json.dumps({"threads_per_allocation": 3}))
+
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "failed" and result.task_states["run_report"] == "success"
+    report = report_of(result.run_id)
+    assert report["outcome"].startswith("failed (validate_settings, ensure_model")
+    assert report["inference"] is None and report["ingest"] is None
+    assert any(
+        line.startswith("deployment stats: the run did not get that far") for line in report["unavailable"]
+    )
