@@ -1,0 +1,157 @@
+"""Writes BENCHMARKS.md and bench/results/throughput.png from bench/results/*.json."""
+
+from __future__ import annotations
+
+import json
+
+from common import RESULTS, ROOT
+from png import line_chart
+
+COLORS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189)]
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def machine_line(data: dict) -> str:
+    m = data["machine"]
+    return (
+        f"Command: `{data['command']}` · machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, "
+        f"Python {m['python']}, load average at start {m['loadavg_at_start'][0]} · date: {m['date']}"
+    )
+
+
+def plot(util: dict) -> str:
+    rows = [r for r in util["rows"] if r["config"] == "derived"]
+    series = []
+    for i, threads in enumerate(sorted({r["threads"] for r in rows})):
+        mine = [r for r in rows if r["threads"] == threads]
+        color = COLORS[i % len(COLORS)]
+        series.append(
+            {
+                "label": f"{threads} thread",
+                "color": color,
+                "points": [(r["allocations"], r["docs_per_second"]) for r in mine],
+            }
+        )
+        series.append(
+            {
+                "label": "capacity",
+                "color": color,
+                "dash": True,
+                "points": [(r["allocations"], r["capacity_docs_per_second"]) for r in mine],
+            }
+        )
+    png = line_chart(
+        series,
+        "allocations",
+        "docs/s",
+        f"derived settings, inference {util['setup']['inference_ms']:g} ms",
+    )
+    path = RESULTS / "throughput.png"
+    path.write_bytes(png)
+    return str(path.relative_to(ROOT))
+
+
+def main() -> None:
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `bench/report.py` from `bench/results/*.json`; all figures come from one",
+        "`bench/run_all.sh` run unless a section says otherwise. Notes on each figure follow its table.",
+        "",
+    ]
+    util = load("utilisation")
+    if util:
+        out += ["## 1. Utilisation", "", machine_line(util), ""]
+        out += [
+            "| allocations | threads | settings | batch x slices | docs/s | capacity | utilisation (whole run) | steady | rejected docs |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in util["rows"]:
+            out.append(
+                f"| {r['allocations']} | {r['threads']} | {r['config']} | {r['batch_size']} x {r['slices']} | "
+                f"{r['docs_per_second']} | {r['capacity_docs_per_second']} | {r['utilisation']} | "
+                f"{r['steady_utilisation']} | {r['rejected_docs']} |"
+            )
+        out += ["", f"![throughput against allocations and threads]({plot(util)})", ""]
+    over = load("overhead")
+    if over:
+        r = over["result"]
+        out += ["## 2. Orchestration overhead", "", machine_line(over), ""]
+        out += [
+            "| docs | DAG wall s | deployment start s | download s | reindex took s | overhead s | overhead share |",
+            "|---|---|---|---|---|---|---|",
+            f"| {r['docs']} | {r['dag_wall_seconds']} | {r['deployment_start_seconds']} | {r['download_seconds']} | "
+            f"{r['reindex_took_seconds']} | {r['overhead_seconds']} | {r['overhead_share']:.1%} |",
+            "",
+            f"Run state: {r['state']}; warm-up run (200 docs, model download, dag.test() start-up): {r['warmup_wall_seconds']} s.",
+            "",
+        ]
+    wait = load("waiting")
+    if wait:
+        out += ["## 3. Waiting costs nothing", "", machine_line(wait), ""]
+        out += [
+            "| mode | wait tasks' seconds | worker slot-seconds | per wait (task s / slot s) |",
+            "|---|---|---|---|",
+        ]
+        for mode, r in wait["modes"].items():
+            per = ", ".join(
+                f"{k}: {v['task_seconds']} / {v['worker_slot_seconds']}" for k, v in r["waits"].items()
+            )
+            out.append(f"| {mode} | {r['wait_seconds']} | {r['worker_slot_seconds']} | {per} |")
+        out.append("")
+    parse = load("parse")
+    if parse:
+        out += ["## 4. DAG parse time", "", machine_line(parse), ""]
+        out += ["| file | warm ms (imports pre-loaded) | cold ms | I/O during parse |", "|---|---|---|---|"]
+        for name, r in parse["files"].items():
+            out.append(f"| {name} | {r['warm_ms']} | {r['cold_ms']} | {len(r['io_events'] or [])} |")
+        out.append("")
+    req = load("requests_per_run")
+    if req:
+        r = req["result"]
+        out += ["## 5. Requests to Elasticsearch per run", "", machine_line(req), ""]
+        out += [f"{r['docs']} documents, run {r['state']}, {r['total_requests']} requests in total.", ""]
+        out += ["| endpoint | requests |", "|---|---|"]
+        out += [f"| `{k}` | {v} |" for k, v in r["by_endpoint"].items()]
+        out.append("")
+    scale = load("scale")
+    if scale:
+        r = scale["result"]
+        m = r["dag_process_rss_mib"]
+        out += ["## 6. Scale", "", machine_line(scale), ""]
+        out += [
+            "| docs | state | load s | DAG wall s | reindex took s | DAG process RSS MiB: first quarter max / last quarter max / peak | sandbox peak RSS MiB |",
+            "|---|---|---|---|---|---|---|",
+            f"| {r['docs']} | {r['state']} | {r['load_seconds']} | {r['dag_wall_seconds']} | {r['reindex_took_seconds']} | "
+            f"{m['first_quarter_max']} / {m['last_quarter_max']} / {m['peak_vmhwm']} | {r['sandbox_peak_rss_mib']} |",
+            "",
+        ]
+    sand = load("sandbox_reindex")
+    if sand:
+        out += ["## Sandbox: 100,000-document reindex through ELSER (issue 2)", "", machine_line(sand), ""]
+        s = sand["setup"]
+        out += [
+            f"{s['allocations']} allocations x {s['threads']} thread, batch {s['batch_size']}, {s['slices']} slices.",
+            "",
+            "| inference ms | docs | reindex took s | docs/s | embedded | failures | rejected | sandbox RSS before / peak MiB |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in sand["runs"]:
+            out.append(
+                f"| {r['inference_ms']:g} | {r['docs']} | {r['reindex_took_seconds']} | {r['docs_per_second']} | {r['embedded']} | "
+                f"{r['failures']} | {r['rejected_execution_count']} | {r['sandbox_rss_before_reindex_mib']} / {r['sandbox_peak_rss_mib']} |"
+            )
+        out.append("")
+    notes = ROOT / "bench" / "NOTES.md"
+    if notes.exists():
+        out += [notes.read_text()]
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(out).rstrip() + "\n")
+    print("wrote BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()
