@@ -14,8 +14,8 @@ from tests.e2e.harness import ALIAS, ROOT, SOURCE_INDEX, connect, load_corpus
 VARIABLES = json.loads((ROOT / "include" / "variables.json").read_text())
 
 
-def report_of(run_id: str) -> dict:
-    """The run_report task's XCom (return_value), read from the metadata DB."""
+def report_of(run_id: str, task_id: str = "run_report", key: str = "return_value"):
+    """A task's XCom (by default the run report), read from the metadata DB."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -23,7 +23,7 @@ def report_of(run_id: str) -> dict:
     with create_session() as session:
         row = session.scalars(
             select(XComModel).where(
-                XComModel.run_id == run_id, XComModel.task_id == "run_report", XComModel.key == "return_value"
+                XComModel.run_id == run_id, XComModel.task_id == task_id, XComModel.key == key
             )
         ).one()
         return XComModel.deserialize_value(row)
@@ -36,7 +36,11 @@ def cluster(es, sandbox, monkeypatch):
     return es
 
 
-def test_report_of_a_successful_run(cluster, run_dag, embedding_dag):
+def test_report_of_a_successful_run(cluster, sandbox, monkeypatch, run_dag, embedding_dag):
+    kibana = "http://kibana.example:5601"
+    conn = {"conn_type": "elasticsearch", "host": sandbox.url, "extra": {"kibana_url": kibana + "/"}}
+    monkeypatch.setenv("AIRFLOW_CONN_ELASTICSEARCH_DEFAULT", json.dumps(conn))
+
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
     assert result.state == "success", result.task_states
@@ -65,6 +69,18 @@ def test_report_of_a_successful_run(cluster, run_dag, embedding_dag):
     assert ingest["pipeline_id"] == VARIABLES["embedding_pipeline"]["pipeline_id"]
     assert ingest["count"] == 30 and ingest["failed"] == 0
     assert report["unavailable"] == []
+    # The Kibana links, as the worker computed them when each task ended (what the UI shows).
+    model_id = report_of(result.run_id, "ensure_model", "model_id")
+    model_link = report_of(result.run_id, "ensure_model", "_link_KibanaModelLink")
+    assert model_link.startswith(f"{kibana}/app/ml/trained_models?_a=") and model_id in model_link
+    index_link = f"{kibana}/app/management/data/index_management/indices/index_details?indexName="
+    assert (
+        report_of(result.run_id, "create_dest_index", "_link_KibanaIndexLink")
+        == index_link + report["dest_index"]
+    )
+    assert (
+        report_of(result.run_id, "run_report", "_link_KibanaIndexLink") == index_link + report["dest_index"]
+    )
 
 
 def test_failed_run_still_reports_failures_by_type_and_stays_failed(cluster, run_dag):
@@ -96,6 +112,8 @@ def test_failed_run_still_reports_failures_by_type_and_stays_failed(cluster, run
     ((kind, count),) = report["failures"]["pipeline"].items()
     assert count == 2 and kind.startswith("inference: ") and "content" in kind
     assert report["inference"]["rejected_execution_count"] == 4
+    # No kibana_url in the connection: the links stay empty (the UI shows none).
+    assert report_of(result.run_id, "create_dest_index", "_link_KibanaIndexLink") == ""
 
 
 def test_report_of_a_run_that_failed_before_the_cluster(cluster, monkeypatch, run_dag):
