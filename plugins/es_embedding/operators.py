@@ -49,6 +49,8 @@ from es_embedding.sizing import (
 
 PLATFORM_SPECIFIC = "linux-x86_64"
 _ELSER_ID = re.compile(r"^\.elser_model_\d+$")
+# Models Elasticsearch downloads by id (besides ELSER): an unknown id is refused before any write.
+BUILTIN_MODELS = (".multilingual-e5-small", ".multilingual-e5-small_linux-x86_64", ".rerank-v1")
 
 
 class EsStageOperator(BaseOperator):
@@ -136,6 +138,8 @@ class ValidateRunOperator(EsStageOperator):
             )
         with self.calling(f"checking Param 'query' against [{source}]"):
             matching = self.es.count(index=source, query=query)["count"]
+        self.check_alias_is_ours(alias)
+        self.check_model_known(settings.model.model_id)
         self.log.info(
             "Run: [%s] (%d matching documents) -> [%s], alias [%s], ES %s",
             source,
@@ -146,6 +150,40 @@ class ValidateRunOperator(EsStageOperator):
         )
         return self.publish(
             context, source_index=source, dest_index=dest, alias=alias, query=query, es_version=version
+        )
+
+    def check_alias_is_ours(self, alias: str) -> None:
+        """The alias may only move between indices this package created: refused before any write."""
+        found = self.get_or_none(f"reading alias [{alias}]", self.es.indices.get_alias, name=alias)
+        if not found:
+            with self.calling(f"checking [{alias}]"):
+                if self.es.indices.exists(index=alias):
+                    raise SettingsError(
+                        f"Param 'alias' has value {alias!r}: it is a concrete index, not an alias; "
+                        "allowed: a new name or an alias of indices created by this package"
+                    )
+            return
+        with self.calling(f"reading the indices of alias [{alias}]"):
+            entries = self.es.indices.get_mapping(index=",".join(sorted(found)))
+        foreign = sorted(
+            n for n in found if not bodies.managed_meta((entries.get(n) or {}).get("mappings") or {})
+        )
+        if foreign:
+            raise SettingsError(
+                f"Param 'alias' has value {alias!r}: it points at {', '.join(foreign)}, not created by "
+                f"{MANAGED_BY} (mapping _meta.managed_by); allowed: a new name or an alias of indices "
+                "created by this package"
+            )
+
+    def check_model_known(self, model_id: str) -> None:
+        """A model the cluster has, or a built-in one it can download; anything else is refused."""
+        if _ELSER_ID.match(model_id) or model_id in BUILTIN_MODELS:
+            return
+        if self.get_or_none(f"reading model [{model_id}]", self.es.ml.get_trained_models, model_id=model_id):
+            return
+        raise SettingsError(
+            f"Variable 'embedding_model': key 'model_id' has value \"{model_id}\"; allowed: a trained model "
+            f"in the cluster, or a built-in one ({', '.join(['.elser_model_2', *BUILTIN_MODELS])})"
         )
 
 
