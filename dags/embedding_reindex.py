@@ -27,9 +27,11 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
+from es_embedding.assets import AnnounceReadyOperator
 from es_embedding.errors import transient_only_retry_policy
+from es_embedding.lifecycle import ApplyRetentionOperator, StopDeploymentOperator
 from es_embedding.operators import (
     CreateDestIndexOperator,
     EnsureModelOperator,
@@ -53,7 +55,11 @@ with DAG(
     dag_id="embedding_reindex",
     description="Embed an Elasticsearch index with an ML model into a new index and swap an alias to it",
     doc_md=__doc__,
-    schedule=None if _schedule.lower() in ("", "none") else _schedule,
+    # A cron string would be a CronTriggerTimetable (Airflow 3): runs with start == end, no interval.
+    # CronDataIntervalTimetable gives each nightly or backfill run [previous fire time, this one).
+    schedule=None
+    if _schedule.lower() in ("", "none")
+    else CronDataIntervalTimetable(_schedule, timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -92,11 +98,31 @@ with DAG(
             description="Query DSL selecting the source documents to embed.",
         ),
         "mode": Param(
-            "full",
+            "auto",
             type="string",
-            enum=["full"],
+            enum=["auto", "full", "incremental"],
+            values_display={
+                "auto": "auto: incremental for scheduled and backfill runs, full for manual runs",
+                "full": "full: every document into a new index, then swap the alias",
+                "incremental": "incremental: the data interval's documents into the alias's index",
+            },
             title="Mode",
-            description="full: embed every document matching the query into the destination index.",
+            description=(
+                "full: embed every document matching the query into a new versioned index, verify it, "
+                "swap the alias. incremental: embed only the documents whose timestamp field lies in "
+                "the run's data interval into the index the alias points at, overwriting updated ones "
+                "(falls back to full when the alias does not exist yet). auto: incremental for "
+                "scheduled and backfill runs, full for manual runs."
+            ),
+        ),
+        "timestamp_field": Param(
+            None,
+            type=["null", "string"],
+            title="Timestamp field",
+            description=(
+                "Date field placing a document in a data interval (incremental mode). "
+                "Empty: Variable embedding_reindex.timestamp_field."
+            ),
         ),
     },
 ) as dag:
@@ -113,6 +139,7 @@ with DAG(
         source_index=validate.output["source_index"],
         dest_index=validate.output["dest_index"],
         model_id=model_id,
+        alias=validate.output["alias"],
     )
     start_reindex = StartReindexOperator(
         task_id="start_reindex",
@@ -121,6 +148,7 @@ with DAG(
         query=validate.output["query"],
         deployment_id=deployment_id,
         pipeline_id=put_pipeline.output["pipeline_id"],
+        mode=validate.output["mode"],
     )
     wait_reindex = ReindexTaskSensor(task_id="wait_reindex", es_task_id=start_reindex.output["es_task_id"])
     complete_index = CompleteIndexOperator(
@@ -136,6 +164,7 @@ with DAG(
         source_index=validate.output["source_index"],
         dest_index=create_index.output["dest_index"],
         query=validate.output["query"],
+        dest_query=validate.output["dest_query"],
         deployment_id=deployment_id,
     )
     swap_alias = SwapAliasOperator(
@@ -148,3 +177,18 @@ with DAG(
     # Runs after every run, failed ones too; as a teardown it leaves the run's outcome to the stages.
     run_report = RunReportOperator(task_id="run_report").as_teardown()
     swap_alias >> run_report
+
+    # The alias's Asset (es_embedding.assets), the retention of its older indices, and the deployment's
+    # teardown (Variable embedding_deployment.stop_after_run; after the report, which reads its stats).
+    announce_ready = AnnounceReadyOperator(
+        task_id="announce_ready",
+        alias=validate.output["alias"],
+        dest_index=create_index.output["dest_index"],
+        source_index=validate.output["source_index"],
+        mode=validate.output["mode"],
+        interval=validate.output["interval"],
+    )
+    apply_retention = ApplyRetentionOperator(task_id="apply_retention", alias=validate.output["alias"])
+    stop_deployment = StopDeploymentOperator(task_id="stop_deployment", deployment_id=deployment_id)
+    swap_alias >> [announce_ready, apply_retention] >> stop_deployment
+    run_report >> stop_deployment.as_teardown(setups=start_deployment)

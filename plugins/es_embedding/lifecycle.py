@@ -89,10 +89,33 @@ class ApplyRetentionOperator(EsStageOperator):
         return self.publish(context, deleted=plan.delete, kept=plan.keep)
 
 
+def inference_users(pipelines: dict[str, dict], deployment_id: str) -> dict[str, bool]:
+    """{pipeline id: created by this package} of the ingest pipelines whose inference processors
+    (at any depth: on_failure, foreach) name `deployment_id`."""
+
+    def names_it(node: Any) -> bool:
+        if isinstance(node, list):
+            return any(names_it(item) for item in node)
+        if not isinstance(node, dict):
+            return False
+        inference = node.get("inference")
+        if isinstance(inference, dict) and inference.get("model_id") == deployment_id:
+            return True
+        return any(names_it(value) for value in node.values())
+
+    return {
+        pipeline_id: bodies.managed_meta(body) is not None
+        for pipeline_id, body in pipelines.items()
+        if names_it([body.get("processors"), body.get("on_failure")])
+    }
+
+
 class StopDeploymentOperator(EsStageOperator):
     """Teardown: stops the deployment when Variable `embedding_deployment.stop_after_run` says so,
     unless another queued or running run of this package's DAGs (they all start the deployment the
-    Variable names) still uses it. Pushes stopped, reason."""
+    Variable names) still uses it, or an ingest pipeline this package did not create names it.
+    Elasticsearch refuses to stop a deployment that pipelines reference unless forced: it is forced
+    only when every such pipeline is this package's. Pushes stopped, reason."""
 
     template_fields: Sequence[str] = ("deployment_id",)
 
@@ -111,10 +134,20 @@ class StopDeploymentOperator(EsStageOperator):
         if others:
             users = ", ".join(f"{count} of {dag_id}" for dag_id, count in others.items())
             return self.leave(context, f"other runs still use it ({users})")
-        self.log.info("Stopping deployment [%s] (stop_after_run; no other run uses it)", self.deployment_id)
+        pipelines = self.get_or_none("reading ingest pipelines", self.es.ingest.get_pipeline) or {}
+        users = inference_users(dict(pipelines), self.deployment_id)
+        if foreign := sorted(p for p, ours in users.items() if not ours):
+            return self.leave(
+                context, f"ingest pipelines not created by es_embedding use it: {', '.join(foreign)}"
+            )
+        self.log.info(
+            "Stopping deployment [%s] (stop_after_run; no other run uses it; pipelines naming it: %s)",
+            self.deployment_id,
+            ", ".join(sorted(users)) or "none",
+        )
         with self.calling(f"stopping deployment [{self.deployment_id}]"):
             try:
-                self.es.ml.stop_trained_model_deployment(model_id=self.deployment_id)
+                self.es.ml.stop_trained_model_deployment(model_id=self.deployment_id, force=bool(users))
             except NotFoundError:
                 return self.leave(context, "it is not running")
         return self.publish(context, stopped=True, reason="stop_after_run; no other run uses it")

@@ -7,6 +7,7 @@ XCom: every operator returns a dict and also pushes each of its keys, so a DAG w
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from functools import cached_property
@@ -15,7 +16,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from elasticsearch import NotFoundError
 
-from es_embedding import bodies, checks
+from es_embedding import bodies, checks, intervals
 from es_embedding.errors import (
     AliasError,
     CapacityError,
@@ -92,19 +93,22 @@ class ValidateRunOperator(EsStageOperator):
     """First task: validates the four Variables and the run's Params, and resolves the run's names.
 
     Reads only (cluster version, source index, the query's count); writes nothing. Pushes
-    source_index, dest_index, alias, query, es_version.
+    source_index, dest_index, alias, query, es_version, mode, interval and dest_query.
+
+    Mode (es_embedding.intervals): `full` embeds the query into a new index; `incremental` embeds
+    only the documents whose timestamp field lies in the run's data interval into the index the
+    alias points at (dest_query then scopes the verification to them); an incremental run whose
+    alias does not exist yet falls back to full and says so.
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
         settings = load_all()
         params = context["params"]
         source = (params.get("source_index") or "").strip()
-        mode = params.get("mode") or "full"
-        if mode != "full":
-            raise SettingsError(f"Param 'mode' has value {mode!r}; allowed: 'full'")
-        dest = (params.get("dest_index") or "").strip() or dest_index_name(
-            source, settings.model.model_id, context["dag_run"].run_after
-        )
+        interval = intervals.run_interval(context)
+        mode, why = intervals.resolve_mode(params.get("mode"), context["dag_run"], interval)
+        dest_param = (params.get("dest_index") or "").strip()
+        dest = dest_param or dest_index_name(source, settings.model.model_id, context["dag_run"].run_after)
         alias = (params.get("alias") or "").strip() or default_alias(source)
         query = params.get("query") or {"match_all": {}}
         problems = [
@@ -136,12 +140,35 @@ class ValidateRunOperator(EsStageOperator):
                 f"Variable 'embedding_pipeline': key 'input_field' has value \"{field}\"; allowed: a field "
                 f"mapped in [{source}] (none of its indices maps it)"
             )
+        dest_query = {"match_all": {}}  # XCom keeps no None: "all of the destination"
+        if mode == "incremental":
+            target = self.alias_target(alias)
+            if target is None:
+                self.log.warning(
+                    "Mode incremental (%s), but alias [%s] does not exist yet: falling back to mode full "
+                    "(every document matching the query, into the new index [%s])",
+                    why,
+                    alias,
+                    dest,
+                )
+                mode, why = "full", f"fallback: alias [{alias}] does not exist yet"
+            else:
+                if dest_param and dest_param != target:
+                    raise SettingsError(
+                        f"Param 'dest_index' has value {dest_param!r}; allowed in mode incremental: empty or "
+                        f"{target!r}, the index alias [{alias}] points at"
+                    )
+                dest = target
+                query = dest_query = self.interval_scope(params, settings, mappings, source, query, interval)
         with self.calling(f"checking Param 'query' against [{source}]"):
             matching = self.es.count(index=source, query=query)["count"]
         self.check_alias_is_ours(alias)
         self.check_model_known(settings.model.model_id)
         self.log.info(
-            "Run: [%s] (%d matching documents) -> [%s], alias [%s], ES %s",
+            "Run (%s, %s%s): [%s] (%d matching documents) -> [%s], alias [%s], ES %s",
+            mode,
+            why,
+            f", data interval {interval}" if mode == "incremental" else "",
             source,
             matching,
             dest,
@@ -149,7 +176,15 @@ class ValidateRunOperator(EsStageOperator):
             version,
         )
         return self.publish(
-            context, source_index=source, dest_index=dest, alias=alias, query=query, es_version=version
+            context,
+            source_index=source,
+            dest_index=dest,
+            alias=alias,
+            query=query,
+            es_version=version,
+            mode=mode,
+            interval=[str(interval.start), str(interval.end)] if mode == "incremental" else [],
+            dest_query=dest_query,
         )
 
     def check_alias_is_ours(self, alias: str) -> None:
@@ -185,6 +220,28 @@ class ValidateRunOperator(EsStageOperator):
             f"Variable 'embedding_model': key 'model_id' has value \"{model_id}\"; allowed: a trained model "
             f"in the cluster, or a built-in one ({', '.join(['.elser_model_2', *BUILTIN_MODELS])})"
         )
+
+    def alias_target(self, alias: str) -> str | None:
+        """The one index `alias` points at (incremental runs write there), or None when it does not exist."""
+        found = self.get_or_none(f"reading alias [{alias}]", self.es.indices.get_alias, name=alias)
+        targets = sorted(found or {})
+        if len(targets) > 1:
+            raise SettingsError(
+                f"Param 'alias': alias [{alias}] points at {len(targets)} indices ({', '.join(targets)}); "
+                "mode incremental needs exactly one to write into"
+            )
+        return targets[0] if targets else None
+
+    def interval_scope(self, params, settings, mappings, source, query, interval) -> dict:
+        """The query restricted to the data interval on the timestamp field (Param, else Variable)."""
+        field = (params.get("timestamp_field") or "").strip()
+        origin = "Param 'timestamp_field'"
+        if not field:
+            field = settings.reindex.timestamp_field
+            origin = "Variable 'embedding_reindex': key 'timestamp_field'"
+        if problem := intervals.timestamp_problem(mappings, field):
+            raise SettingsError(f"{origin} has value {json.dumps(field)}; allowed: {problem} [{source}]")
+        return intervals.interval_query(query, field, interval)
 
 
 class EnsureModelOperator(EsStageOperator):
@@ -459,14 +516,18 @@ class CreateDestIndexOperator(EsStageOperator):
     the model (sparse_vector for ELSER, dense_vector for text_embedding), marked as ours in
     `_meta`. An existing compatible index of ours is reused; anything else is an error."""
 
-    template_fields: Sequence[str] = ("source_index", "dest_index", "model_id")
+    template_fields: Sequence[str] = ("source_index", "dest_index", "model_id", "alias")
     operator_extra_links = (KibanaIndexLink(),)
 
-    def __init__(self, *, source_index: str, dest_index: str, model_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *, source_index: str, dest_index: str, model_id: str, alias: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.source_index = source_index
         self.dest_index = dest_index
         self.model_id = model_id
+        # Recorded in _meta.alias: retention (es_embedding.lifecycle) only ever deletes an alias's own indices.
+        self.alias = alias
 
     def execute(self, context: Any) -> dict[str, Any]:
         settings: PipelineSettings = load_stage("embedding_pipeline")
@@ -485,6 +546,7 @@ class CreateDestIndexOperator(EsStageOperator):
             "model_id": self.model_id,
             "output_field": settings.output_field,
             "dag_run_id": context["run_id"],
+            **({"alias": self.alias} if self.alias else {}),
         }
         body = bodies.dest_index_body(sources[0], settings, field_mapping, meta)
         self.log.info(
@@ -528,7 +590,14 @@ class StartReindexOperator(EsStageOperator):
     When the destination already holds documents, only the missing ones are copied, without the
     pipeline (es_embedding.resume). Pushes es_task_id, batch_size, slices."""
 
-    template_fields: Sequence[str] = ("source_index", "dest_index", "query", "deployment_id", "pipeline_id")
+    template_fields: Sequence[str] = (
+        "source_index",
+        "dest_index",
+        "query",
+        "deployment_id",
+        "pipeline_id",
+        "mode",
+    )
     STORE_KEY = "reindex_task_id"  # task_state_store key; renaming it breaks retries in flight
 
     def __init__(
@@ -539,6 +608,7 @@ class StartReindexOperator(EsStageOperator):
         deployment_id: str,
         pipeline_id: str,
         query: dict | str | None = None,
+        mode: str = "full",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -547,6 +617,9 @@ class StartReindexOperator(EsStageOperator):
         self.deployment_id = deployment_id
         self.pipeline_id = pipeline_id
         self.query = query
+        # incremental: the destination is the alias's index, full by design; its interval documents
+        # are overwritten through the pipeline, never "copy only the missing ones".
+        self.mode = mode
 
     def execute(self, context: Any) -> dict[str, Any]:
         # resume imports this module (its operator builds on EsStageOperator): imported here.
@@ -579,7 +652,7 @@ class StartReindexOperator(EsStageOperator):
             return self.publish(context, es_task_id=running)
         with self.calling(f"counting [{self.dest_index}]"):
             present = self.es.count(index=self.dest_index)["count"]
-        if present:
+        if present and self.mode != "incremental":
             # An earlier try or run left documents (with embeddings or not): copying through the
             # pipeline again would pay their inference twice. Copy only what is missing, without
             # the pipeline; the resume step embeds what lacks an embedding.
@@ -655,7 +728,7 @@ class VerifyEmbeddingsOperator(EsStageOperator):
     """Stage 9: the destination holds every document of the source query, each with its embedding,
     and a sample semantic query finds documents. Fails with the numbers otherwise."""
 
-    template_fields: Sequence[str] = ("source_index", "dest_index", "query", "deployment_id")
+    template_fields: Sequence[str] = ("source_index", "dest_index", "query", "deployment_id", "dest_query")
 
     def __init__(
         self,
@@ -664,6 +737,7 @@ class VerifyEmbeddingsOperator(EsStageOperator):
         dest_index: str,
         deployment_id: str,
         query: dict | str | None = None,
+        dest_query: dict | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -671,6 +745,8 @@ class VerifyEmbeddingsOperator(EsStageOperator):
         self.dest_index = dest_index
         self.deployment_id = deployment_id
         self.query = query
+        # The destination's documents this run is answerable for (incremental: its interval); None: all.
+        self.dest_query = dest_query
 
     def execute(self, context: Any) -> dict[str, Any]:
         pipeline: PipelineSettings = load_stage("embedding_pipeline")
@@ -682,11 +758,15 @@ class VerifyEmbeddingsOperator(EsStageOperator):
             expected = self.es.count(index=self.source_index, query=query)["count"]
             if reindex.max_docs:
                 expected = min(expected, reindex.max_docs)
-            actual = self.es.count(index=self.dest_index)["count"]
+            scope = [self.dest_query] if self.dest_query else []
+            actual = self.es.count(index=self.dest_index, query={"bool": {"filter": scope}})["count"]
             missing = self.es.count(
-                index=self.dest_index, query={"bool": {"must_not": {"exists": {"field": out}}}}
+                index=self.dest_index,
+                query={"bool": {"filter": scope, "must_not": {"exists": {"field": out}}}},
             )["count"]
-            failed = self.es.count(index=self.dest_index, query={"exists": {"field": failure}})["count"]
+            failed = self.es.count(
+                index=self.dest_index, query={"bool": {"filter": [*scope, {"exists": {"field": failure}}]}}
+            )["count"]
         sample_id, hits = self.sample_search(pipeline, query)
         report = {
             "expected": expected,

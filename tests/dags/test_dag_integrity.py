@@ -22,10 +22,13 @@ CHAIN = [
     "create_dest_index",
     "start_reindex",
     "wait_reindex",
+    "complete_index",
     "verify_embeddings",
     "swap_alias",
     "run_report",
 ]
+# After the swap: the alias's Asset event, retention, and the deployment's teardown (last).
+TAIL = {"announce_ready", "apply_retention", "stop_deployment"}
 
 
 def load(monkeypatch) -> tuple[DagBag, float]:
@@ -59,10 +62,14 @@ def test_stages_in_order(dag):
     order, task = [], dag.get_task(CHAIN[0])
     while task is not None:
         order.append(task.task_id)
-        downstream = sorted(task.downstream_task_ids, key=CHAIN.index)
+        downstream = sorted((t for t in task.downstream_task_ids if t in CHAIN), key=CHAIN.index)
         task = dag.get_task(downstream[0]) if downstream else None
     assert order == CHAIN
-    assert set(dag.task_ids) == set(CHAIN)
+    assert set(dag.task_ids) == set(CHAIN) | TAIL
+    assert dag.get_task("announce_ready").upstream_task_ids >= {"swap_alias"}
+    assert dag.get_task("apply_retention").upstream_task_ids >= {"swap_alias"}
+    stop = dag.get_task("stop_deployment")
+    assert stop.is_teardown and stop.upstream_task_ids >= {"run_report", "start_deployment"}
 
 
 def test_run_report_runs_after_failures_without_deciding_the_outcome(dag):
@@ -80,7 +87,7 @@ def test_params_form(dag):
     assert schema["dest_index"]["type"] == ["null", "string"]
     assert schema["alias"]["type"] == ["null", "string"]
     assert schema["query"]["type"] == "object" and dag.params["query"] == {"match_all": {}}
-    assert schema["mode"]["enum"] == ["full"] and "full" in dag.params.get_param("mode").description
+    assert schema["mode"]["enum"] == ["auto", "full", "incremental"] and dag.params["mode"] == "auto"
 
 
 def test_schedule_catchup_tags_and_docs(dag):

@@ -58,3 +58,12 @@ def test_fanout_sources_skip_hidden_and_managed_indices():
     sources, skipped = pick_sources(found, ["logs-*"])
     assert sources == ["logs-a", "logs-b"]
     assert set(skipped) == {".kibana", "logs-a-elser-1"}
+
+
+def test_pipelines_naming_the_deployment_at_any_depth_and_whose_they_are():
+    from es_embedding.lifecycle import inference_users
+
+    ours = {"_meta": {"managed_by": "es_embedding"}, "processors": [{"inference": {"model_id": "dep"}}]}
+    theirs = {"processors": [{"foreach": {"processor": {"inference": {"model_id": "dep"}}}}]}
+    other = {"processors": [{"inference": {"model_id": "another"}}], "on_failure": [{"set": {}}]}
+    assert inference_users({"a": ours, "b": theirs, "c": other}, "dep") == {"a": True, "b": False}

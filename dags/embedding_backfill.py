@@ -1,0 +1,142 @@
+"""
+### embedding_backfill
+
+Embeds several source indices at once, e.g. new indices that have no embeddings yet: Param
+`source_indices` lists names and/or `*` patterns, resolved when the run starts (hidden indices and
+indices this package created are skipped). One model deployment is started for the whole run; then,
+with dynamic task mapping, each index gets its own chain: destination index
+`<source>-<model>-<run time>`, reindex, completion, verification, alias `<source>-embedded`, an Asset
+event for that alias, retention of the alias's older indices. The deployment's teardown runs last
+(Variable `embedding_deployment.stop_after_run`).
+
+**Concurrency**: at most `EMBEDDING_BACKFILL_CONCURRENCY` (environment, default 2) reindexes of one
+run at a time (`max_active_tis_per_dagrun`), and at most the slots of the pool `EMBEDDING_POOL`
+(environment, default `es_embedding`) across all runs on the cluster. The pool must exist and count
+deferred tasks: `airflow pools import include/pools.json` (a task in a missing pool is never
+scheduled). Each running reindex is sized for its share of the deployment's queues.
+
+**Variables** and **connection**: as `embedding_reindex`. No schedule: trigger it from the UI or the
+REST API.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Param, task_group
+
+from es_embedding.assets import AnnounceReadyOperator
+from es_embedding.errors import transient_only_retry_policy
+from es_embedding.fanout import PooledReindexOperator, ResolveSourcesOperator
+from es_embedding.lifecycle import ApplyRetentionOperator, StopDeploymentOperator
+from es_embedding.operators import (
+    CreateDestIndexOperator,
+    EnsureModelOperator,
+    PutPipelineOperator,
+    StartDeploymentOperator,
+    SwapAliasOperator,
+    VerifyEmbeddingsOperator,
+)
+from es_embedding.resume import CompleteIndexOperator
+from es_embedding.sensors import DeploymentStateSensor, ModelDownloadSensor
+
+POOL = os.environ.get("EMBEDDING_POOL", "es_embedding").strip() or "es_embedding"
+CONCURRENCY = max(int(os.environ.get("EMBEDDING_BACKFILL_CONCURRENCY", "2")), 1)
+
+with DAG(
+    dag_id="embedding_backfill",
+    description="Embed a list or pattern of Elasticsearch indices, one chain per index, one shared deployment",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["elasticsearch", "embeddings", "ml"],
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+        "retry_policy": transient_only_retry_policy(),
+    },
+    params={
+        "source_indices": Param(
+            ["documents-*"],
+            type="array",
+            items={"type": "string", "minLength": 1},
+            minItems=1,
+            title="Source indices",
+            description=(
+                "Index names and/or patterns with * (e.g. logs-2026-*), resolved when the run starts; "
+                "hidden indices and indices created by this package are skipped."
+            ),
+        ),
+        "query": Param(
+            {"match_all": {}},
+            type="object",
+            title="Query",
+            description="Query DSL selecting the documents to embed in every source index.",
+        ),
+    },
+) as dag:
+    resolve = ResolveSourcesOperator(task_id="resolve_sources")
+    ensure_model = EnsureModelOperator(task_id="ensure_model")
+    model_id = ensure_model.output["model_id"]
+    wait_model = ModelDownloadSensor(task_id="wait_model_download", model_id=model_id)
+    start_deployment = StartDeploymentOperator(task_id="start_deployment", model_id=model_id)
+    deployment_id = start_deployment.output["deployment_id"]
+    wait_deployment = DeploymentStateSensor(task_id="wait_deployment", deployment_id=deployment_id)
+    put_pipeline = PutPipelineOperator(task_id="put_pipeline", model_id=model_id, deployment_id=deployment_id)
+    pipeline_id = put_pipeline.output["pipeline_id"]
+    query = resolve.output["query"]
+
+    @task_group(group_id="embed_index")
+    def embed_index(source_index: str, dest_index: str, alias: str):
+        """One index: its own destination and alias, the run's shared deployment and pipeline."""
+        create = CreateDestIndexOperator(
+            task_id="create_dest_index",
+            source_index=source_index,
+            dest_index=dest_index,
+            model_id=model_id,
+            alias=alias,
+        )
+        reindex = PooledReindexOperator(
+            task_id="reindex",
+            source_index=source_index,
+            dest_index=dest_index,
+            query=query,
+            deployment_id=deployment_id,
+            pipeline_id=pipeline_id,
+            share=CONCURRENCY,
+            pool=POOL,
+            max_active_tis_per_dagrun=CONCURRENCY,
+        )
+        complete = CompleteIndexOperator(
+            task_id="complete_index",
+            source_index=source_index,
+            dest_index=dest_index,
+            query=query,
+            deployment_id=deployment_id,
+            pipeline_id=pipeline_id,
+        )
+        verify = VerifyEmbeddingsOperator(
+            task_id="verify_embeddings",
+            source_index=source_index,
+            dest_index=dest_index,
+            query=query,
+            deployment_id=deployment_id,
+        )
+        swap = SwapAliasOperator(task_id="swap_alias", alias=alias, dest_index=dest_index)
+        announce = AnnounceReadyOperator(
+            task_id="announce_ready", alias=alias, dest_index=dest_index, source_index=source_index
+        )
+        retention = ApplyRetentionOperator(task_id="apply_retention", alias=alias)
+        create >> reindex >> complete >> verify >> swap >> [announce, retention]
+
+    chains = embed_index.expand_kwargs(resolve.output)
+    stop_deployment = StopDeploymentOperator(task_id="stop_deployment", deployment_id=deployment_id)
+
+    resolve >> ensure_model >> wait_model >> start_deployment >> wait_deployment >> put_pipeline >> chains
+    chains >> stop_deployment.as_teardown(setups=start_deployment)
