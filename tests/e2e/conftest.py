@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.harness import ROOT, RunResult
+from tests.e2e.harness import ROOT, RunResult, pristine_params
 
 
 @pytest.fixture(scope="session")
@@ -16,12 +16,14 @@ def embedding_dag(airflow_db):
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
-    return bag.get_dag("embedding_reindex")
+    dag = bag.get_dag("embedding_reindex")
+    pristine_params(dag)  # dag.test() would carry one run's conf into the next run's Params
+    return dag
 
 
 @pytest.fixture
 def run_dag(embedding_dag) -> Callable[..., RunResult]:
-    """Run embedding_reindex once with `conf` (always explicit: dag.test() can carry conf over)."""
+    """Run embedding_reindex once with `conf` (on the declared Param defaults: see pristine_params)."""
     from airflow.utils.session import create_session
 
     def run(**conf) -> RunResult:

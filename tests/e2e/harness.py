@@ -26,6 +26,28 @@ class RunResult:
         return sorted(t for t, s in self.task_states.items() if s == "failed")
 
 
+def pristine_params(dag) -> None:
+    """Make every `dag.test()` of `dag` start from the Params' declared defaults.
+
+    Airflow's `process_params()` merges the DAG's and the task's Param objects into a new ParamsDict
+    without copying them, and `Param.resolve(value)` stores the run's value in the Param
+    (airflow/sdk/definitions/param.py). A worker parses the DAG afresh for every task, so scheduled
+    runs never see it; dag.test() runs every task in-process on one DAG object, so a conf key of one
+    run became the default of the next run of that object (one test's `dest_index` reached the next
+    test's validate_settings). This restores the declared values before each dag.test() call.
+    """
+    holders = [dag.params, *(task.params for task in dag.tasks)]
+    declared = [(param, param.value) for params in holders for param in (params.get_param(k) for k in params)]
+    real_test = dag.test
+
+    def test(*args, **kwargs):
+        for param, value in declared:
+            param.value = value
+        return real_test(*args, **kwargs)
+
+    dag.test = test
+
+
 def connect(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     """Point the elasticsearch_default connection at `url` (an environment connection, as in prod)."""
     monkeypatch.setenv(
