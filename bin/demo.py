@@ -1,37 +1,44 @@
-"""Driver of bin/demo: sandbox (or a given cluster) -> sample corpus -> embedding_reindex -> queries."""
+"""Driver of bin/demo: the main job end to end, in a real Airflow.
+
+Starts the Elasticsearch sandbox (or uses --es-url) and `airflow standalone` (SQLite, in .airflow/),
+imports the Variables from include/variables.json, loads the sample corpus, triggers
+embedding_reindex, follows it to the end, prints its run report and the top hits of a few semantic
+queries, then leaves the Airflow UI running (URL and login printed) until Ctrl-C; --exit stops
+instead. Whatever it started stops on Ctrl-C or on exit.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
+import logging
+import signal
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+HOME = ROOT / ".airflow"
 CORPUS = ROOT / "include" / "sample_corpus.jsonl"
+VARIABLES = ROOT / "include" / "variables.json"
 QUERIES = [
     "how do plants grow in the garden",
     "saving money for retirement",
     "stars, galaxies and black holes",
     "keeping network traffic secure",
 ]
+TERMINAL = {"success", "failed"}
+TASK_DONE = {"success", "failed", "upstream_failed", "skipped", "removed"}
+MARK = {
+    "success": "ok",
+    "failed": "FAILED",
+    "upstream_failed": "not run (upstream failed)",
+    "skipped": "skipped",
+}
 
 
-def airflow_env(es_url: str, home: Path) -> dict[str, str]:
-    conn = {"conn_type": "elasticsearch", "host": es_url}
-    return {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-        "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT": json.dumps(conn),
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")]),
-    }
+def say(text: str) -> None:
+    print(text, flush=True)
 
 
 def load_corpus(es, index: str) -> int:
@@ -51,17 +58,62 @@ def load_corpus(es, index: str) -> int:
         },
     )
     with CORPUS.open() as lines:
-        actions = ({"_index": index, **json.loads(line)} for line in lines)
+        actions = ({"_index": index, **json.loads(line)} for line in lines if line.strip())
         ok, _ = helpers.bulk(es, actions, refresh=True)
     return ok
 
 
-def run_dag(env: dict[str, str], conf: dict) -> None:
-    airflow = [sys.executable, "-m", "airflow"]
-    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(
-        [*airflow, "dags", "test", "embedding_reindex", "-c", json.dumps(conf)], env=env, check=True
-    )
+def reindex_progress(es) -> str | None:
+    """created/total of the running reindex, from the tasks API (what the wait_reindex sensor logs)."""
+    try:
+        nodes = es.tasks.list(actions="*reindex", detailed=True)["nodes"]
+    except Exception:  # progress is a nicety; the run's state comes from Airflow
+        return None
+    for node in nodes.values():
+        for task in node["tasks"].values():
+            status = task.get("status") or {}
+            if not task.get("parent_task_id") and status.get("total"):
+                done = sum(status.get(k) or 0 for k in ("created", "updated", "noops", "version_conflicts"))
+                return f"{done}/{status['total']} documents"
+    return None
+
+
+def follow(api, es, run_id: str, timeout: float) -> str:
+    """Print each task as it ends (and reindex progress while it runs); the run's final state."""
+    from airflow_local import DAG_ID
+
+    started, seen, last_progress = time.monotonic(), {}, None
+    while time.monotonic() - started < timeout:
+        tis = api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
+        for ti in sorted(tis, key=lambda t: t.get("start_date") or "9"):
+            state = ti.get("state")
+            if state in TASK_DONE and seen.get(ti["task_id"]) != state:
+                seen[ti["task_id"]] = state
+                took = f"{ti['duration']:.1f} s" if ti.get("duration") is not None else ""
+                say(f"   {ti['task_id']:<22} {MARK.get(state, state):<10} {took}")
+            elif state == "deferred" and seen.get(ti["task_id"]) != state:
+                seen[ti["task_id"]] = state
+                say(f"   {ti['task_id']:<22} waiting (deferred to the triggerer)")
+        if seen.get("wait_reindex") == "deferred" and (progress := reindex_progress(es)) != last_progress:
+            if progress:
+                say(f"   {'':<22} reindex: {progress}")
+            last_progress = progress
+        state = api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"]
+        if state in TERMINAL and all(ti.get("state") in TASK_DONE for ti in tis):
+            return state
+        time.sleep(1)
+    raise TimeoutError(f"embedding_reindex run {run_id} did not finish in {timeout:.0f} s")
+
+
+def run_report(api, run_id: str) -> str | None:
+    from airflow_local import DAG_ID
+    from es_embedding.run_report import render
+
+    resp = api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/run_report/xcomEntries/return_value")
+    if resp.status_code != 200:
+        return None
+    value = resp.json()["value"]
+    return render(json.loads(value) if isinstance(value, str) else value)
 
 
 def show_hits(es, alias: str, output_field: str, inference_id: str) -> None:
@@ -70,44 +122,109 @@ def show_hits(es, alias: str, output_field: str, inference_id: str) -> None:
             index=alias,
             size=3,
             query={"sparse_vector": {"field": output_field, "inference_id": inference_id, "query": text}},
-            source=["title", "content"],
+            source=["title", "topic"],
         )
-        print(f"\nquery: {text!r}")
+        say(f"\n  query: {text!r}")
         for hit in resp["hits"]["hits"]:
-            print(f"  {hit['_score']:8.2f}  {hit['_source']['title']}: {hit['_source']['content'][:70]}...")
+            src = hit["_source"]
+            say(f"    {hit['_score']:7.2f}  [{src.get('topic')}] {src.get('title')}")
+
+
+def interrupted(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(prog="bin/demo", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="bin/demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--exit", action="store_true", help="stop everything after the run instead of leaving the UI up"
+    )
     p.add_argument("--es-url", help="an Elasticsearch URL to use instead of starting the sandbox")
     p.add_argument("--index", default="articles", help="source index to create from the sample corpus")
     p.add_argument("--alias", default="articles-embedded")
+    p.add_argument("--port", type=int, default=8080, help="Airflow UI port (another free one if taken)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds to wait for the run")
     args = p.parse_args()
+
+    # Ctrl-C, and a plain kill, stop everything below through the finally clause.
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
 
     from elasticsearch import Elasticsearch
 
-    from es_sandbox import SandboxProcess
-    from es_sandbox.config import SandboxConfig
+    from airflow_local import DAG_ID, AirflowStandalone, wait_for_dag
+    from es_sandbox import SandboxConfig, SandboxProcess
 
-    sandbox = None
-    if args.es_url is None:
-        sandbox = SandboxProcess(SandboxConfig(port=0), log_path=ROOT / ".airflow" / "es_sandbox.log")
-        print(f"==> es_sandbox running at {sandbox.url}")
-    url = args.es_url or sandbox.url
+    # Importing Airflow routes library logs to the console: keep the client's request lines out.
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    HOME.mkdir(exist_ok=True)
+    sandbox = standalone = None
     try:
+        if args.es_url is None:
+            sandbox = SandboxProcess(SandboxConfig(port=0), log_path=HOME / "es_sandbox.log")
+            say(f"==> es_sandbox (Elasticsearch-compatible) running at {sandbox.url}")
+        url = args.es_url or sandbox.url
         es = Elasticsearch(url, request_timeout=60)
-        print(f"==> loaded {load_corpus(es, args.index)} documents into [{args.index}]")
+        say(f"==> loaded {load_corpus(es, args.index)} documents into [{args.index}]")
+
+        standalone = AirflowStandalone(HOME, {"conn_type": "elasticsearch", "host": url}, port=args.port)
+        say(f"==> starting airflow standalone in {HOME} (log: {standalone.log_path}) ...")
         started = time.monotonic()
-        run_dag(airflow_env(url, ROOT / ".airflow"), {"source_index": args.index, "alias": args.alias})
-        print(f"==> embedding_reindex finished in {time.monotonic() - started:.1f} s")
-        show_hits(es, args.alias, "content_embedding", "elser-ingest")
+        standalone.start()
+        say(f"==> Airflow is up at {standalone.url} ({time.monotonic() - started:.0f} s)")
+        imported = standalone.airflow(
+            "variables", "import", "--action-on-existing-key", "overwrite", str(VARIABLES),
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if imported.returncode != 0:
+            raise RuntimeError(f"airflow variables import failed:\n{imported.stdout}{imported.stderr}")
+        say(f"==> imported the Variables from {VARIABLES.relative_to(ROOT)}")
+
+        api = standalone.api()
+        wait_for_dag(api)
+        api.patch(f"/dags/{DAG_ID}", json={"is_paused": False}).raise_for_status()
+        conf = {"source_index": args.index, "alias": args.alias}
+        resp = api.post(f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": conf})
+        resp.raise_for_status()
+        run_id = resp.json()["dag_run_id"]
+        say(f"==> triggered {DAG_ID} ({run_id}) with {json.dumps(conf)}")
+        state = follow(api, es, run_id, args.timeout)
+        say(f"==> {DAG_ID} finished: {state}\n")
+        report = run_report(api, run_id)
+        say(report or "(no run report: see the run_report task's log in the UI)")
+        if state == "success":
+            defaults = json.loads(VARIABLES.read_text())
+            show_hits(
+                es,
+                args.alias,
+                defaults["embedding_pipeline"]["output_field"],
+                defaults["embedding_deployment"]["deployment_id"],
+            )
+        say(
+            f"\n==> Airflow UI: {standalone.url}/dags/{DAG_ID}/runs/{run_id}  "
+            f"(login: {standalone.username} / {standalone.password})"
+        )
+        if args.exit:
+            return 0 if state == "success" else 1
+        say("==> the UI stays up; Ctrl-C stops Airflow and the sandbox")
+        while standalone.proc.poll() is None:
+            time.sleep(1)
+        say(f"airflow standalone exited ({standalone.proc.returncode}); see {standalone.log_path}")
+        return 1
+    except KeyboardInterrupt:
+        say("\n==> stopping")
+        return 130
     finally:
-        if sandbox:
+        if standalone is not None:
+            standalone.stop()
+        if sandbox is not None:
             sandbox.stop()
-    return 0
+        if standalone is not None or sandbox is not None:
+            say("==> stopped airflow standalone and the sandbox")
 
 
 if __name__ == "__main__":
-    sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
-    (ROOT / ".airflow").mkdir(exist_ok=True)
+    sys.path[:0] = [str(ROOT / "bin"), str(ROOT), str(ROOT / "plugins")]
     sys.exit(main())
