@@ -305,7 +305,11 @@ class RunReportOperator(EsStageOperator):
             "created": reindex_result.get("created"),
             "updated": reindex_result.get("updated"),
         }
-        failures: dict[str, Any] = {"reindex": (reindex_result.get("failures") or {}).get("by_kind") or {}}
+        failures: dict[str, Any] = {
+            "reindex": dict((reindex_result.get("failures") or {}).get("by_kind") or {})
+        }
+        if reindex_result.get("lost"):
+            failures["reindex"]["task lost (node restart or left); complete_index took up the rest"] = 1
         documents.update(self.document_counts(pulled, failures, unavailable))
         report["documents"] = documents
         report["failures"] = failures
