@@ -37,6 +37,13 @@ class TransientClusterError(ClusterRequestError):
     """The cluster could not be reached, or answered 408/429/5xx: a retry may succeed."""
 
 
+class AuthenticationError(ClusterRequestError):
+    """The cluster refused the connection's credentials (401) or their privileges (403 security_exception).
+
+    Not transient: a wrong, expired or invalidated key stays refused until someone fixes the connection.
+    """
+
+
 class CapacityError(EmbeddingError):
     """The ML nodes lack the processors the deployment settings ask for."""
 
@@ -83,16 +90,35 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def translate(exc: Exception, action: str, secrets: Iterable[str] = ()) -> Exception:
-    """The exception to raise for `exc`, raised while `action` (e.g. "starting deployment [x]")."""
+def credentials_hint(status: int | None, error_type: str | None, conn_id: str | None) -> str | None:
+    """What to do when the cluster refused the connection's credentials, or None for other errors."""
+    conn = f"connection '{conn_id}'" if conn_id else "the Elasticsearch connection"
+    if status == 401:
+        return (
+            f"the cluster refused the credentials of {conn} (a wrong, expired or invalidated API key, or a "
+            "wrong login/password): put a valid key in the connection's extra 'api_key', or fix its login "
+            "and password"
+        )
+    if status == 403 and error_type == "security_exception":
+        return f"the credentials of {conn} lack the privilege this request needs: grant it to the key or user"
+    return None
+
+
+def translate(
+    exc: Exception, action: str, secrets: Iterable[str] = (), conn_id: str | None = None
+) -> Exception:
+    """The exception to raise for `exc`, raised while `action` (e.g. "starting deployment [x]") on the
+    connection `conn_id` (named in authentication errors)."""
     if isinstance(exc, ApiError):
         status = exc.meta.status if exc.meta is not None else None
         error_type, reason = api_error_reason(exc)
-        message = redact(
-            f"{action} failed: HTTP {status} {error_type or ''}: {reason}".replace("  ", " "), secrets
-        )
+        message = f"{action} failed: HTTP {status} {error_type or ''}: {reason}".replace("  ", " ")
+        if hint := credentials_hint(status, error_type, conn_id):
+            return AuthenticationError(
+                redact(f"{message}; {hint}", secrets), status=status, error_type=error_type
+            )
         cls = TransientClusterError if status in TRANSIENT_STATUSES else ClusterRequestError
-        return cls(message, status=status, error_type=error_type)
+        return cls(redact(message, secrets), status=status, error_type=error_type)
     if isinstance(exc, elastic_transport.TransportError):
         # Connection refused, TLS failures, client-side timeouts: the cluster may come back.
         message = redact(f"{action} failed: {type(exc).__name__}: {exc.message}", secrets)
@@ -101,12 +127,14 @@ def translate(exc: Exception, action: str, secrets: Iterable[str] = ()) -> Excep
 
 
 @contextlib.contextmanager
-def cluster_call(action: str, secrets: Iterable[str] = ()) -> Generator[None, None, None]:
+def cluster_call(
+    action: str, secrets: Iterable[str] = (), conn_id: str | None = None
+) -> Generator[None, None, None]:
     """Run cluster calls; ES and transport errors leave as `EmbeddingError`s naming `action`."""
     try:
         yield
     except (ApiError, elastic_transport.TransportError) as exc:
-        raise translate(exc, action, secrets) from None
+        raise translate(exc, action, secrets, conn_id) from None
 
 
 def status_of(exc: BaseException) -> int | None:

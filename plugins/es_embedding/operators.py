@@ -73,7 +73,7 @@ class EsStageOperator(BaseOperator):
 
     def calling(self, action: str):
         """Context for cluster calls: ES errors leave as EmbeddingErrors naming `action`, secret-free."""
-        return cluster_call(action, self.hook.secrets)
+        return cluster_call(action, self.hook.secrets, self.es_conn_id)
 
     def publish(self, context: Any, **values: Any) -> dict[str, Any]:
         for key, value in values.items():

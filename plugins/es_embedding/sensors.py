@@ -58,7 +58,7 @@ class EsWaitSensor(BaseSensorOperator):
         return event
 
     def checked(self) -> checks.Poll:
-        with cluster_call(self.waiting_for, self.hook.secrets):
+        with cluster_call(self.waiting_for, self.hook.secrets, self.hook.es_conn_id):
             result = self.check()
         if result.message:
             self.log.info(result.message)
@@ -253,5 +253,7 @@ class ReindexTaskSensor(EsWaitSensor):
         # Worker-side kill while poking (deferred waits are cancelled by the trigger's on_kill).
         if self.es_task_id:
             self.log.info("Cancelling reindex task %s", self.es_task_id)
-            with cluster_call(f"cancelling reindex task {self.es_task_id}", self.hook.secrets):
+            with cluster_call(
+                f"cancelling reindex task {self.es_task_id}", self.hook.secrets, self.hook.es_conn_id
+            ):
                 self.hook.client.tasks.cancel(task_id=self.es_task_id)

@@ -52,7 +52,7 @@ class _PollingTrigger(BaseTrigger):
                     result = await self.poll(client)
                     failures_in_a_row = 0
                 except (ApiError, elastic_transport.TransportError) as exc:
-                    problem = translate(exc, self.action, spec.secrets)
+                    problem = translate(exc, self.action, spec.secrets, self.conn_id)
                     failures_in_a_row += 1
                     if (
                         not isinstance(problem, TransientClusterError)
@@ -160,6 +160,8 @@ class ReindexTaskTrigger(_PollingTrigger):
             await client.tasks.cancel(task_id=self.es_task_id)
             self.log.info("cancelled reindex task %s", self.es_task_id)
         except (ApiError, elastic_transport.TransportError) as exc:
-            self.log.warning("could not cancel reindex task: %s", translate(exc, self.action, spec.secrets))
+            self.log.warning(
+                "could not cancel reindex task: %s", translate(exc, self.action, spec.secrets, self.conn_id)
+            )
         finally:
             await client.close()

@@ -369,3 +369,37 @@ def test_row9_bad_input_is_refused_before_the_first_write(case, cluster, monkeyp
     ]
     assert es.options(ignore_status=404).ingest.get_pipeline().body == {}
     assert sorted(i["index"] for i in es.cat.indices(format="json")) == indices_before
+
+
+# --- row 10: wrong credentials / an expired api key ----------------------------------------------
+
+API_KEY = (
+    "cm93MTAta2V5LWlkOnJvdzEwLXNlY3JldC0zZjlh"  # the encoded form, base64("row10-key-id:row10-secret-3f9a")
+)
+WRONG_KEY = "cm93MTAta2V5LWlkOmV4cGlyZWQtb3Itd3Jvbmc="  # base64("row10-key-id:expired-or-wrong")
+
+
+def test_row10_a_refused_api_key_fails_validate_settings_naming_the_connection(
+    start_sandbox, monkeypatch, run_dag, task_errors
+):
+    """Elasticsearch answers a wrong, expired or invalidated key alike (401 security_exception, the
+    cause only in its own log), so one refused key stands for all three."""
+    secured = start_sandbox(api_key=API_KEY)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT",
+        json.dumps({"conn_type": "elasticsearch", "host": secured.url, "extra": {"api_key": WRONG_KEY}}),
+    )
+    set_variables(monkeypatch, **FAST)
+
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "failed"
+    assert result.failed_tasks == ["validate_settings"]
+    assert try_numbers(result.run_id)["validate_settings"] == 1, "a refused key is not retried"
+    [message] = task_errors["validate_settings"]
+    assert message.startswith("AuthenticationError: reading the cluster version failed: HTTP 401"), message
+    assert "connection 'elasticsearch_default'" in message and "api_key" in message
+    assert WRONG_KEY not in message and API_KEY not in message
+    # The run report (a teardown) also meets the 401 and says so without failing anything else.
+    es = Elasticsearch(secured.url, api_key=API_KEY)
+    assert es.cat.indices(format="json").body == []

@@ -7,6 +7,7 @@ import pytest
 from airflow.sdk import RetryAction
 
 from es_embedding.errors import (
+    AuthenticationError,
     ClusterRequestError,
     SettingsError,
     TransientClusterError,
@@ -76,3 +77,36 @@ def test_other_exceptions_pass_through_unchanged():
 )
 def test_retry_policy_retries_transient_errors_only(exc, action):
     assert transient_only_retry_policy().evaluate(exc, try_number=1, max_tries=3).action is action
+
+
+def test_a_refused_key_names_the_connection_and_what_to_do_without_the_secret():
+    reason = "unable to authenticate with provided credentials and anonymous access is not allowed for this request"
+    translated = translate(
+        api_error(401, "security_exception", reason), "reading the cluster version", ["S3CRET"], "es_prod"
+    )
+    assert isinstance(translated, AuthenticationError) and not isinstance(translated, TransientClusterError)
+    assert str(translated).startswith(
+        f"reading the cluster version failed: HTTP 401 security_exception: {reason}; "
+    )
+    assert "connection 'es_prod'" in str(translated) and "expired" in str(translated)
+    assert (
+        transient_only_retry_policy().evaluate(translated, try_number=1, max_tries=3).action
+        is RetryAction.FAIL
+    )
+
+
+def test_a_missing_privilege_is_an_authentication_error_other_403s_are_not():
+    denied = translate(
+        api_error(403, "security_exception", "action [indices:data/write/reindex] is unauthorized"),
+        "x",
+        (),
+        "c",
+    )
+    assert isinstance(denied, AuthenticationError) and "connection 'c' lack the privilege" in str(denied)
+    other = translate(api_error(403, "cluster_block_exception", "index [a] blocked"), "x", (), "c")
+    assert type(other) is ClusterRequestError and "connection" not in str(other)
+
+
+def test_secrets_are_redacted_from_authentication_errors_too():
+    translated = translate(api_error(401, "security_exception", "bad key S3CRET"), "x", ["S3CRET"], "c")
+    assert "S3CRET" not in str(translated) and "***" in str(translated)
