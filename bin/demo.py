@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -27,6 +28,7 @@ QUERIES = [
     "stars, galaxies and black holes",
     "keeping network traffic secure",
 ]
+CREATED_BY = "bin/demo"  # in the sample index's mapping _meta: the only index the demo deletes
 TERMINAL = {"success", "failed"}
 TASK_DONE = {"success", "failed", "upstream_failed", "skipped", "removed"}
 MARK = {
@@ -45,16 +47,23 @@ def load_corpus(es, index: str) -> int:
     from elasticsearch import helpers
 
     if es.indices.exists(index=index):
+        mappings = next(iter(es.indices.get_mapping(index=index).values()))["mappings"]
+        if (mappings.get("_meta") or {}).get("created_by") != CREATED_BY:
+            # Never delete what the demo did not make (--es-url may point at a real cluster).
+            raise SystemExit(
+                f"index [{index}] exists and was not created by bin/demo: choose another --index"
+            )
         es.indices.delete(index=index)
     es.indices.create(
         index=index,
         mappings={
+            "_meta": {"created_by": CREATED_BY},
             "properties": {
                 "title": {"type": "text"},
                 "topic": {"type": "keyword"},
                 "published": {"type": "date"},
                 "content": {"type": "text"},
-            }
+            },
         },
     )
     with CORPUS.open() as lines:
@@ -141,7 +150,10 @@ def main() -> int:
     p.add_argument(
         "--exit", action="store_true", help="stop everything after the run instead of leaving the UI up"
     )
-    p.add_argument("--es-url", help="an Elasticsearch URL to use instead of starting the sandbox")
+    p.add_argument(
+        "--es-url",
+        help="an Elasticsearch URL instead of the sandbox (API key: environment variable ES_API_KEY)",
+    )
     p.add_argument("--index", default="articles", help="source index to create from the sample corpus")
     p.add_argument("--alias", default="articles-embedded")
     p.add_argument("--port", type=int, default=8080, help="Airflow UI port (another free one if taken)")
@@ -166,10 +178,17 @@ def main() -> int:
             sandbox = SandboxProcess(SandboxConfig(port=0), log_path=HOME / "es_sandbox.log")
             say(f"==> es_sandbox (Elasticsearch-compatible) running at {sandbox.url}")
         url = args.es_url or sandbox.url
-        es = Elasticsearch(url, request_timeout=60)
+        # A real cluster's API key from the environment (never an argument: `ps` shows those).
+        api_key = os.environ.get("ES_API_KEY") if args.es_url else None
+        es = Elasticsearch(url, request_timeout=60, api_key=api_key)
+        conn = {
+            "conn_type": "elasticsearch",
+            "host": url,
+            **({"extra": {"api_key": api_key}} if api_key else {}),
+        }
         say(f"==> loaded {load_corpus(es, args.index)} documents into [{args.index}]")
 
-        standalone = AirflowStandalone(HOME, {"conn_type": "elasticsearch", "host": url}, port=args.port)
+        standalone = AirflowStandalone(HOME, conn, port=args.port)
         say(f"==> starting airflow standalone in {HOME} (log: {standalone.log_path}) ...")
         started = time.monotonic()
         standalone.start()
