@@ -59,8 +59,9 @@ def main() -> None:
     out = [
         "# Benchmarks",
         "",
-        "Written by `bench/report.py` from `bench/results/*.json`; all figures come from one",
-        "`bench/run_all.sh` run unless a section says otherwise. Notes on each figure follow its table.",
+        "Written by `bench/report.py` from `bench/results/*.json`. The scripts ran one after the other",
+        "(`bench/run_all.sh` runs them in that order) on one machine on one afternoon; each section",
+        "gives its command, machine, load and start time. Notes on each figure follow the tables.",
         "",
     ]
     util = load("utilisation")
