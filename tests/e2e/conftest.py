@@ -3,6 +3,7 @@ real es_sandbox over HTTP. Nothing is mocked."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -34,3 +35,33 @@ def run_dag(embedding_dag) -> Callable[..., RunResult]:
         return RunResult(state=str(dr.state), task_states=states, run_id=dr.run_id)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def scheduler(tmp_path_factory):
+    """One real `airflow standalone` for the session's scheduler tests (backfills, fan-out, the
+    trigger form over REST), against its own sandbox: fast model download, inference slow enough
+    (40 ms a document) that reindexes overlap when nothing caps them. Daily schedule at 08:00, the
+    hour of the sample corpus's `published` dates, so documents sit exactly on interval bounds.
+    The pool is provisioned as the README says: `airflow pools import include/pools.json`."""
+    from es_sandbox import SandboxConfig, SandboxProcess
+    from tests.e2e.standalone import running_standalone
+
+    sandbox = SandboxProcess(SandboxConfig(port=0, download_seconds=0.5, inference_ms=40.0))
+    fast = {"poll_interval": "1s"}
+    variables = {
+        f"AIRFLOW_VAR_{name.upper()}": json.dumps(fast)
+        for name in ("embedding_model", "embedding_deployment", "embedding_reindex")
+    }
+    try:
+        with running_standalone(
+            tmp_path_factory.mktemp("scheduler") / "airflow",
+            sandbox.url,
+            EMBEDDING_REINDEX_SCHEDULE="0 8 * * *",
+            **variables,
+        ) as airflow:
+            airflow.cli("pools", "import", str(ROOT / "include" / "pools.json"))
+            airflow.sandbox = sandbox
+            yield airflow
+    finally:
+        sandbox.stop()
