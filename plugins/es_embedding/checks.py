@@ -61,8 +61,8 @@ def download(
         else "no download is running"
     )
     return error(
-        f"{what} but model [{model_id}] is not fully defined; delete the model and run again, or set "
-        "force_download in Variable 'embedding_model'"
+        f"{what} but model [{model_id}] is not fully defined; run again: ensure_model deletes the "
+        "incomplete model and downloads it again"
     )
 
 
@@ -145,6 +145,11 @@ def deployment(stats_resp: dict, deployment_id: str, wanted_state: str) -> Poll:
         }
         return Poll(event, summary)
     return Poll(None, f"{summary}, waiting for {wanted_state}: {reasons}")
+
+
+def gave_up(bound: str, last_state: str | None) -> str:
+    """The message of a wait that reached its bound: which setting, and the last state seen."""
+    return f"gave up waiting after {bound}; last state: {last_state or 'nothing reported yet'}"
 
 
 def reindex(task_resp: dict, es_task_id: str) -> Poll:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -52,6 +53,9 @@ PLATFORM_SPECIFIC = "linux-x86_64"
 _ELSER_ID = re.compile(r"^\.elser_model_\d+$")
 # Models Elasticsearch downloads by id (besides ELSER): an unknown id is refused before any write.
 BUILTIN_MODELS = (".multilingual-e5-small", ".multilingual-e5-small_linux-x86_64", ".rerank-v1")
+# Seconds after its put within which a model's download task is listed: an incomplete model younger
+# than that may be another run's fresh download, not a failed one.
+DOWNLOAD_START_GRACE = 5.0
 
 
 class EsStageOperator(BaseOperator):
@@ -262,6 +266,17 @@ class EnsureModelOperator(EsStageOperator):
             with self.calling(f"deleting model [{model_id}]"):
                 self.es.ml.delete_trained_model(model_id=model_id, force=True)
             existing = None
+        if existing and self.download_ended_incomplete(model_id, existing):
+            # Elasticsearch cannot resume a download: the model stays, not fully defined, until it is
+            # deleted; putting it again starts a fresh download (what Kibana's Download does).
+            self.log.warning(
+                "Model [%s] is not fully defined and no download of it is running (an earlier download "
+                "failed or stalled): deleting it to download it again",
+                model_id,
+            )
+            with self.calling(f"deleting the incomplete model [{model_id}]"):
+                self.es.ml.delete_trained_model(model_id=model_id, force=True)
+            existing = None
         if existing:
             self.log.info(
                 "Model [%s] exists (fully_defined=%s): leaving it", model_id, existing.get("fully_defined")
@@ -307,6 +322,23 @@ class EnsureModelOperator(EsStageOperator):
         )
         configs = (found or {}).get("trained_model_configs") or []
         return configs[0] if configs else None
+
+    def download_ended_incomplete(self, model_id: str, config: dict) -> bool:
+        """A model Elasticsearch downloads itself, not fully defined, with no download task running
+        and created more than DOWNLOAD_START_GRACE seconds ago (a fresh put has its task by then).
+        Models uploaded part by part (eland) are never touched: their upload may be under way."""
+        if config.get("fully_defined") is not False:
+            return False
+        if not (
+            _ELSER_ID.match(model_id.removesuffix(f"_{PLATFORM_SPECIFIC}")) or model_id in BUILTIN_MODELS
+        ):
+            return False
+        created_ms = config.get("create_time") or 0
+        if time.time() * 1000 - created_ms < DOWNLOAD_START_GRACE * 1000:
+            return False
+        with self.calling(f"listing the download tasks of model [{model_id}]"):
+            tasks = self.es.tasks.list(actions=checks.MODEL_IMPORT_ACTIONS, detailed=True)
+        return checks.import_task_id(dict(tasks), model_id) is None
 
     @staticmethod
     def created_before_run(config: dict, context: Any) -> bool:

@@ -5,6 +5,7 @@ with the same checks (es_embedding.checks) the triggers use.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
@@ -26,6 +27,9 @@ from es_embedding.hooks import DEFAULT_CONN_ID, ElasticsearchEmbeddingHook
 from es_embedding.reports import failure_text
 from es_embedding.settings import DeploymentSettings, ModelSettings, ReindexSettings, load_stage
 from es_embedding.triggers import DeploymentStateTrigger, ModelDownloadTrigger, ReindexTaskTrigger
+
+# Seconds Airflow's own timeout waits beyond a wait's deadline before it steps in (backstop only).
+BACKSTOP_MARGIN = 60.0
 
 
 class EsWaitSensor(BaseSensorOperator):
@@ -68,23 +72,32 @@ class EsWaitSensor(BaseSensorOperator):
     def waiting_for(self) -> str:
         return f"task {self.task_id}"
 
+    # The setting that bounds the wait, named in the error when the bound is reached.
+    bound_setting = "the wait's timeout"
+
     def execute(self, context: Any) -> Any:
         timeout, poll_interval = self.wait_bounds()
         result = self.checked()
         if result.event is not None:
             return self.execute_complete(context, result.event)
+        # The wait ends itself at the deadline with the last state it saw (per-node reasons,
+        # progress); Airflow's timeout, a little later, is only the backstop.
+        self._deadline = time.time() + timeout
+        self._bound = f"{timeout:g} s ({self.bound_setting})"
+        backstop = timeout + poll_interval + BACKSTOP_MARGIN
         if self.deferrable:
-            self.defer(
-                trigger=self.make_trigger(poll_interval),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=timeout),
-            )
-        self.timeout, self.poke_interval = timeout, poll_interval
+            trigger = self.make_trigger(poll_interval)
+            trigger.deadline, trigger.bound = self._deadline, self._bound
+            self.defer(trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=backstop))
+        self.timeout, self.poke_interval = backstop, poll_interval
         return super().execute(context)
 
     def poke(self, context: Any) -> PokeReturnValue:
         result = self.checked()
         if result.event is None:
+            deadline = getattr(self, "_deadline", None)
+            if deadline is not None and time.time() >= deadline:
+                raise self.failure(checks.gave_up(self._bound, result.message))
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=self.execute_complete(context, result.event))
 
@@ -101,6 +114,7 @@ class ModelDownloadSensor(EsWaitSensor):
 
     template_fields: Sequence[str] = ("model_id",)
     failure = ModelDownloadError
+    bound_setting = "Variable 'embedding_model': key 'timeout'"
 
     def __init__(self, *, model_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -155,6 +169,7 @@ class DeploymentStateSensor(EsWaitSensor):
 
     template_fields: Sequence[str] = ("deployment_id",)
     failure = DeploymentFailedError
+    bound_setting = "Variable 'embedding_deployment': key 'wait_timeout'"
 
     def __init__(self, *, deployment_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -190,6 +205,7 @@ class ReindexTaskSensor(EsWaitSensor):
 
     template_fields: Sequence[str] = ("es_task_id",)
     failure = ReindexFailedError
+    bound_setting = "Variable 'embedding_reindex': key 'timeout'"
 
     def __init__(self, *, es_task_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

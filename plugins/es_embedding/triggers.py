@@ -6,6 +6,7 @@ one event: {"status": "success", ...} or {"status": "error", "message": ...}.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -24,15 +25,28 @@ MAX_TRANSIENT_ERRORS = 5
 class _PollingTrigger(BaseTrigger):
     serialized_fields: ClassVar[tuple[str, ...]]
 
-    def __init__(self, *, conn_id: str = DEFAULT_CONN_ID, poll_interval: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 10.0,
+        deadline: float | None = None,
+        bound: str = "",
+    ) -> None:
         super().__init__()
         self.conn_id = conn_id
         self.poll_interval = float(poll_interval)
+        # Epoch seconds after which the wait ends with an error that carries the last state seen
+        # (per-node reasons, progress), and `bound`, the setting that set it. Airflow's own defer
+        # timeout stays behind it as a backstop, but its error says only that time ran out.
+        self.deadline = deadline
+        self.bound = bound
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        common = ("conn_id", "poll_interval", "deadline", "bound")
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
-            {name: getattr(self, name) for name in (*self.serialized_fields, "conn_id", "poll_interval")},
+            {name: getattr(self, name) for name in (*self.serialized_fields, *common)},
         )
 
     @property
@@ -68,6 +82,11 @@ class _PollingTrigger(BaseTrigger):
                     last_message = result.message
                 if result.event is not None:
                     yield TriggerEvent(result.event)
+                    return
+                if self.deadline is not None and time.time() >= self.deadline:
+                    yield TriggerEvent(
+                        {"status": "error", "message": checks.gave_up(self.bound, last_message)}
+                    )
                     return
                 await asyncio.sleep(self.poll_interval)
         finally:

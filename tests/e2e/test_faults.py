@@ -403,3 +403,112 @@ def test_row10_a_refused_api_key_fails_validate_settings_naming_the_connection(
     # The run report (a teardown) also meets the 401 and says so without failing anything else.
     es = Elasticsearch(secured.url, api_key=API_KEY)
     assert es.cat.indices(format="json").body == []
+
+
+# --- row 4: model download fails or stalls ---------------------------------------------------------
+
+
+def task_seconds(run_id: str, task_id: str) -> float:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ti = (
+            session.query(TaskInstance)
+            .filter_by(dag_id="embedding_reindex", run_id=run_id, task_id=task_id)
+            .one()
+        )
+        return (ti.end_date - ti.start_date).total_seconds()
+
+
+def test_row4_a_failed_download_fails_with_the_reason_and_the_next_run_downloads_again(
+    cluster, run_dag, task_errors, monkeypatch
+):
+    from es_embedding import operators
+
+    es = cluster
+    before = snapshot(es)
+    reason = "Failed to download model: connection reset while fetching model definition part [3]"
+    arm(es, model_download={"mode": "fail", "reason": reason})
+
+    failed = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert failed.state == "failed"
+    assert failed.failed_tasks == ["wait_model_download"]
+    [message] = task_errors["wait_model_download"]
+    assert message.startswith("ModelDownloadError") and reason in message, message
+    [model] = [
+        m for m in es.ml.get_trained_models()["trained_model_configs"] if m["model_id"].startswith(".elser")
+    ]
+    incomplete = es.ml.get_trained_models(model_id=model["model_id"], include="definition_status")
+    assert incomplete["trained_model_configs"][0]["fully_defined"] is False
+    assert alias_targets(es) == []
+
+    # The cluster can download again. The next run deletes the incomplete model and puts it anew.
+    # (The grace that protects another run's just-started download is 5 s; not waited for here.)
+    arm(es, model_download=None)
+    monkeypatch.setattr(operators, "DOWNLOAD_START_GRACE", 0.0)
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "success", result.task_states
+    again = es.ml.get_trained_models(model_id=model["model_id"], include="definition_status")
+    assert again["trained_model_configs"][0]["fully_defined"] is True
+    assert again["trained_model_configs"][0]["create_time"] > model["create_time"], "put again, not resumed"
+    [dest] = alias_targets(es)
+    assert_complete(es, dest)
+    assert snapshot(es) == before
+
+
+def test_row4_a_stalled_download_fails_at_the_timeout_with_the_last_state(
+    cluster, run_dag, task_errors, monkeypatch
+):
+    es = cluster
+    before = snapshot(es)
+    arm(es, model_download={"mode": "stall"})
+    set_variables(monkeypatch, embedding_model={**FAST["embedding_model"], "timeout": "2s"})
+
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "failed"
+    assert result.failed_tasks == ["wait_model_download"]
+    [message] = task_errors["wait_model_download"]
+    assert message.startswith(
+        "ModelDownloadError: gave up waiting after 2 s (Variable 'embedding_model': key 'timeout'); last state: "
+    ), message
+    assert "downloading (task " in message, message
+    # It ends at its own deadline, not at Airflow's backstop a minute later.
+    assert 2 <= task_seconds(result.run_id, "wait_model_download") < 30
+    assert alias_targets(es) == []
+    assert snapshot(es) == before
+
+
+# --- row 5: a deployment that stays `starting` -------------------------------------------------------
+
+
+def test_row5_a_deployment_stuck_in_starting_fails_at_wait_timeout_with_each_nodes_reason(
+    cluster, run_dag, task_errors, monkeypatch
+):
+    es = cluster
+    before = snapshot(es)
+    reason = "Could not load model: native process failed to start in time"
+    arm(es, deployment_stuck={"reason": reason})
+    set_variables(monkeypatch, embedding_deployment={**FAST["embedding_deployment"], "wait_timeout": "2s"})
+
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "failed"
+    assert result.failed_tasks == ["wait_deployment"]
+    [message] = task_errors["wait_deployment"]
+    assert message.startswith(
+        "DeploymentFailedError: gave up waiting after 2 s (Variable 'embedding_deployment': key 'wait_timeout'); "
+        f"last state: deployment [{DEPLOYMENT_ID}] starting"
+    ), message
+    nodes = es.ml.get_trained_models_stats(model_id=DEPLOYMENT_ID)["trained_model_stats"][0][
+        "deployment_stats"
+    ]["nodes"]
+    for route in nodes:
+        [node_id] = route["node"]
+        assert f"node {node_id}: starting: {reason}" in message, message
+    assert 2 <= task_seconds(result.run_id, "wait_deployment") < 30
+    assert alias_targets(es) == []
+    assert snapshot(es) == before

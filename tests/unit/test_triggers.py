@@ -15,14 +15,31 @@ from es_embedding.triggers import DeploymentStateTrigger, ModelDownloadTrigger, 
 from tests.unit.fakes import FakeAsyncEs, api_error, not_found
 
 TRIGGERS = [
-    (ReindexTaskTrigger, {"es_task_id": "node-1:42", "conn_id": "es", "poll_interval": 2.0}),
+    (
+        ReindexTaskTrigger,
+        {"es_task_id": "node-1:42", "conn_id": "es", "poll_interval": 2.0, "deadline": None, "bound": ""},
+    ),
     (
         DeploymentStateTrigger,
-        {"deployment_id": "d", "wanted_state": "started", "conn_id": "es", "poll_interval": 1.0},
+        {
+            "deployment_id": "d",
+            "wanted_state": "started",
+            "conn_id": "es",
+            "poll_interval": 1.0,
+            "deadline": 1_900_000_000.0,
+            "bound": "1200 s (Variable 'embedding_deployment': key 'wait_timeout')",
+        },
     ),
     (
         ModelDownloadTrigger,
-        {"model_id": ".elser_model_2", "import_task_id": "n:3", "conn_id": "es", "poll_interval": 3.0},
+        {
+            "model_id": ".elser_model_2",
+            "import_task_id": "n:3",
+            "conn_id": "es",
+            "poll_interval": 3.0,
+            "deadline": None,
+            "bound": "",
+        },
     ),
 ]
 
@@ -246,6 +263,24 @@ def test_deployment_trigger_fails_on_failed_with_reasons():
     ]
 
 
+def test_a_wait_past_its_deadline_ends_with_the_bound_and_the_last_state():
+    starving = stats("starting", "starting", 0, [route("n1", "starting", "not enough processors")])
+    bound = "2 s (Variable 'embedding_deployment': key 'wait_timeout')"
+    with mock.patch.object(triggers.time, "time", side_effect=[100.0, 103.0]):
+        events, sleep = run_trigger(
+            DeploymentStateTrigger(deployment_id="d", conn_id="es", deadline=102.0, bound=bound),
+            FakeAsyncEs(**{"ml.get_trained_models_stats": [starving, starving]}),
+        )
+    assert sleep.await_count == 1
+    assert events == [
+        {
+            "status": "error",
+            "message": f"gave up waiting after {bound}; last state: deployment [d] starting, 0/2 allocations "
+            "(starting), waiting for fully_allocated: node n1: starting: not enough processors",
+        }
+    ]
+
+
 def test_deployment_trigger_fails_when_the_deployment_vanishes():
     events, _ = run_trigger(
         DeploymentStateTrigger(deployment_id="d", conn_id="es"),
@@ -291,8 +326,8 @@ def test_download_trigger_reports_a_failed_download_with_the_cluster_reason():
     assert events == [
         {
             "status": "error",
-            "message": "the download of model [m] (task n1:5) ended but model [m] is not fully defined; delete the "
-            "model and run again, or set force_download in Variable 'embedding_model'. Cluster reason: "
+            "message": "the download of model [m] (task n1:5) ended but model [m] is not fully defined; run "
+            "again: ensure_model deletes the incomplete model and downloads it again. Cluster reason: "
             "exception: connection reset while fetching part [3]",
         }
     ]
