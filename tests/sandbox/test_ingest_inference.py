@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 from elasticsearch import BadRequestError, ConflictError
-from test_ml_support import ELSER, deploy, put_elser, strict
+
+from tests.sandbox.ml_support import ELSER, deploy, put_elser, strict
 
 ELSER_IO = {
     "inference": {

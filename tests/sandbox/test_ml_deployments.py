@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from test_ml_support import (
+
+from tests.sandbox.ml_support import (
     ELSER,
     api_error,
     assert_error,

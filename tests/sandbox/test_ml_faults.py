@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from elasticsearch import NotFoundError
-from test_ml_support import ELSER, api_error, assert_error, definition_status, deploy, poll, put_elser, strict
+
+from tests.sandbox.ml_support import (
+    ELSER,
+    api_error,
+    assert_error,
+    definition_status,
+    deploy,
+    poll,
+    put_elser,
+    strict,
+)
 
 FAILURE = "connection reset while fetching model definition part [139]"
 

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
-from test_ml_support import (
+
+from es_sandbox import SandboxConfig, SandboxProcess
+from tests.sandbox.ml_support import (
     ELSER,
     TEXT_INPUT,
     api_error,
@@ -18,8 +20,6 @@ from test_ml_support import (
     put_elser,
     strict,
 )
-
-from es_sandbox import SandboxConfig, SandboxProcess
 
 INFERENCE_MS = 20.0
 

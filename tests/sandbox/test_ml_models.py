@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from test_ml_support import (
+
+from tests.sandbox.ml_support import (
     ELSER,
     TEXT_INPUT,
     api_error,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from elasticsearch import Elasticsearch
-from test_ml_support import ELSER, api_error, assert_error, deploy, deployment_stats, put_elser
+
+from tests.sandbox.ml_support import ELSER, api_error, assert_error, deploy, deployment_stats, put_elser
 
 
 def test_stats_of_a_model_that_is_not_deployed(es):

@@ -9,7 +9,8 @@ import time
 import pytest
 from elasticsearch import ApiError, BadRequestError, ConflictError, NotFoundError
 from elasticsearch.helpers import bulk
-from test_ml_support import poll, strict
+
+from tests.sandbox.ml_support import poll, strict
 
 STATUS_KEYS = [
     "total",

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from elasticsearch import ApiError, NotFoundError
 from elasticsearch.helpers import bulk
-from test_ml_support import ELSER, deploy, poll, put_elser, strict
+
+from tests.sandbox.ml_support import ELSER, deploy, poll, put_elser, strict
 
 JSON = {"accept": "application/json", "content-type": "application/json"}
 TOPICS = ["apples and pears", "ocean tides", "mountain climbing", "jazz piano", "tax returns"]

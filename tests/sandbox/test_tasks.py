@@ -8,7 +8,8 @@ import time
 import pytest
 from elasticsearch import ApiError, BadRequestError, NotFoundError
 from elasticsearch.helpers import bulk
-from test_ml_support import poll, strict
+
+from tests.sandbox.ml_support import poll, strict
 
 REINDEX = "indices:data/write/reindex"
 
