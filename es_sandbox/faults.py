@@ -10,7 +10,8 @@ endpoint runs; the others are read by the module that owns the behaviour:
                         (elastic/elasticsearch#78792), so they land without embeddings, failures empty
     node_restart        cluster: an action, not a state: running tasks are lost at once
     latency             http: added delay on matching endpoints
-    http_error          http: the next `count` matching requests answer `status` or drop the connection
+    http_error          http: the next `count` matching requests answer `status` or drop the connection,
+                        before the endpoint runs, or after it (`after_processing`: the answer is lost)
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ class HttpErrorFault(_Strict):
     status: int = Field(default=503, ge=500, le=599)
     drop_connection: bool = False
     count: int = Field(default=1, ge=1)
+    # The request is carried out first and only its answer is lost (a proxy or a network failure
+    # on the way back): what it started (a task, a write) has happened, the client cannot know.
+    after_processing: bool = False
 
 
 class FaultSpec(_Strict):
@@ -117,13 +121,27 @@ class Faults:
         for lat in self.spec.latency:
             if re.search(lat.path, path):
                 await asyncio.sleep(lat.ms / 1000.0)
+        self._http_error(request, after_processing=False)
+
+    def after_request(self, request: Request) -> None:
+        """After the endpoint ran: the faults whose answer is lost once the work is done."""
+        if not request.url.path.startswith("/_sandbox"):
+            self._http_error(request, after_processing=True)
+
+    def _http_error(self, request: Request, *, after_processing: bool) -> None:
+        path = request.url.path
         for err in self.spec.http_error:
-            if err.count > 0 and re.search(err.path, path) and err.method in (None, request.method):
+            if (
+                err.after_processing is after_processing
+                and err.count > 0
+                and re.search(err.path, path)
+                and err.method in (None, request.method)
+            ):
                 err.count -= 1
+                self.spec.http_error = [e for e in self.spec.http_error if e.count > 0]
                 if err.drop_connection:
                     raise ConnectionDropped(path)
                 raise EsError(err.status, "sandbox_injected_fault", f"injected HTTP {err.status} on [{path}]")
-        self.spec.http_error = [e for e in self.spec.http_error if e.count > 0]
 
 
 @router.route("/_sandbox/faults", "POST", "PUT")

@@ -75,6 +75,7 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             check_compatible_with(request, cluster.config.major)
             cluster.security.authenticate(request)
             result = await handler(request, cluster)
+            cluster.faults.after_request(request)
         except EsError as err:
             return error_response(err)
         except ConnectionDropped:

@@ -201,6 +201,16 @@ class ElasticsearchEmbeddingHook(BaseHook):
     def secrets(self) -> tuple[str, ...]:
         return self.spec.secrets
 
+    def once(self) -> Elasticsearch:
+        """The client for a request that starts work (`_reindex`, `_update_by_query`): sent once.
+
+        The client resends a request whose connection failed or that met 502/503/504; when the
+        cluster had already started the task and only the answer was lost, a resend starts a second
+        one. Sent once, the error reaches the Airflow task, whose retry re-attaches to the running
+        task by its description (or copies only what is missing).
+        """
+        return self.client.options(max_retries=0)
+
     def waiting(self, server_seconds: float) -> Elasticsearch:
         """The client for a call that waits `server_seconds` server-side."""
         return self.client.options(request_timeout=wait_timeout(server_seconds))

@@ -696,7 +696,7 @@ class StartReindexOperator(EsStageOperator):
                 max_docs=settings.max_docs,
             )
             with self.calling(f"copying what [{self.dest_index}] lacks from [{self.source_index}]"):
-                es_task_id = self.es.reindex(**request)["task"]
+                es_task_id = self.hook.once().reindex(**request)["task"]
             memory.set(self.STORE_KEY, es_task_id)
             self.log.info(
                 "[%s] already holds %d documents: task %s copies only the missing ones, without inference",
@@ -725,7 +725,7 @@ class StartReindexOperator(EsStageOperator):
         if settings.max_docs:
             request["max_docs"] = settings.max_docs
         with self.calling(f"starting reindex [{self.source_index}] -> [{self.dest_index}]"):
-            es_task_id = self.es.reindex(**request)["task"]
+            es_task_id = self.hook.once().reindex(**request)["task"]
         # Kept before anything else can fail: a retry re-attaches to it instead of starting another.
         memory.set(self.STORE_KEY, es_task_id)
         with self.calling(f"reading reindex task {es_task_id}"):

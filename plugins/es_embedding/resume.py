@@ -236,7 +236,7 @@ class CompleteIndexOperator(EsStageOperator):
                 max_docs=reindex.max_docs,
             )
             with self.calling(f"copying what [{self.dest_index}] lacks from [{self.source_index}]"):
-                es_task_id = self.es.reindex(**request)["task"]
+                es_task_id = self.hook.once().reindex(**request)["task"]
         self.remember(memory, es_task_id, {"kind": "copy", "number": number})
         self.log.info(
             "Copy pass %d: ES task %s copies the documents [%s] lacks", number, es_task_id, self.dest_index
@@ -267,7 +267,7 @@ class CompleteIndexOperator(EsStageOperator):
         with self.calling(
             f"embedding the documents of [{self.dest_index}] lacking [{pipeline.output_field}]"
         ):
-            es_task_id = self.es.update_by_query(
+            es_task_id = self.hook.once().update_by_query(
                 index=self.dest_index,
                 query=missing_query(pipeline.output_field),
                 pipeline=self.pipeline_id,

@@ -512,3 +512,61 @@ def test_row5_a_deployment_stuck_in_starting_fails_at_wait_timeout_with_each_nod
     assert 2 <= task_seconds(result.run_id, "wait_deployment") < 30
     assert alias_targets(es) == []
     assert snapshot(es) == before
+
+
+# --- row 6: transient 5xx answers and dropped connections ------------------------------------------
+
+
+def test_row6_5xx_and_dropped_connections_are_retried_and_one_reindex_runs(
+    start_sandbox, monkeypatch, run_dag, quick_retries
+):
+    slow = start_sandbox(inference_ms=100)  # the reindex still runs when the retry looks for it
+    es = Elasticsearch(slow.url)
+    connect(monkeypatch, slow.url)
+    set_variables(monkeypatch, **FAST)
+    load_corpus(es, limit=DOCS)
+    before = snapshot(es)
+    arm(
+        es,
+        http_error=[
+            # Answered by the client's own retries (502/503/504 and connection errors).
+            {"path": "^/$", "method": "GET", "status": 503, "count": 2},
+            {"path": "^/_ml/trained_models/_stats$", "drop_connection": True, "count": 1},
+            {"path": "/_doc_count|^/[^_][^/]*/_count$", "status": 502, "count": 1},
+            # The reindex starts, and its answer is lost: the client must not send it again (that
+            # would start a second reindex); the task's retry re-attaches to the running one.
+            {"path": "^/_reindex$", "method": "POST", "drop_connection": True, "after_processing": True},
+        ],
+    )
+    reindex_tasks: set[str] = set()
+    done = threading.Event()
+
+    def watch_reindex_tasks() -> None:
+        while not done.is_set():
+            listed = es.tasks.list(actions="*reindex", detailed=True)["nodes"]
+            reindex_tasks.update(  # the reindexes, not their slices (which name a parent)
+                t if ":" in t else f"{node}:{t}"
+                for node, info in listed.items()
+                for t, task in info["tasks"].items()
+                if "parent_task_id" not in task
+            )
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch_reindex_tasks, daemon=True)
+    watcher.start()
+    try:
+        result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+    finally:
+        done.set()
+        watcher.join(timeout=5)
+
+    assert result.state == "success", result.task_states
+    assert len(reindex_tasks) == 1, f"one reindex for the run, not {sorted(reindex_tasks)}"
+    assert try_numbers(result.run_id)["start_reindex"] == 2, "the lost answer failed the first try"
+    assert xcom(result.run_id, "start_reindex", "es_task_id") in reindex_tasks
+    assert es.perform_request("GET", "/_sandbox/faults", headers={"accept": "application/json"}).body == {}
+    [dest] = alias_targets(es)
+    assert_complete(es, dest)
+    assert inference_count(es) == DOCS + SAMPLE_QUERIES, "every document embedded once"
+    assert xcom(result.run_id, "complete_index", "resume")["passes"] == 0
+    assert snapshot(es) == before
