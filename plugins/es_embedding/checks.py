@@ -152,6 +152,11 @@ def gave_up(bound: str, last_state: str | None) -> str:
     return f"gave up waiting after {bound}; last state: {last_state or 'nothing reported yet'}"
 
 
+def download_cancelled(import_task_id: str) -> str:
+    """The note of a wait that cancelled the download it gave up on."""
+    return f"; cancelled download task {import_task_id}: the next run deletes the incomplete model and downloads it again"
+
+
 def reindex(task_resp: dict, es_task_id: str) -> Poll:
     """Progress while running; on completion the result summarised (failures counted, sampled)."""
     task = task_resp.get("task") or {}

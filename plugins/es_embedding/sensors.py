@@ -61,6 +61,10 @@ class EsWaitSensor(BaseSensorOperator):
     def succeeded(self, context: Any, event: dict) -> Any:
         return event
 
+    def at_deadline(self) -> str:
+        """What the wait does when it gives up, besides failing: a note for the message."""
+        return ""
+
     def checked(self) -> checks.Poll:
         with cluster_call(self.waiting_for, self.hook.secrets, self.hook.es_conn_id):
             result = self.check()
@@ -97,7 +101,7 @@ class EsWaitSensor(BaseSensorOperator):
         if result.event is None:
             deadline = getattr(self, "_deadline", None)
             if deadline is not None and time.time() >= deadline:
-                raise self.failure(checks.gave_up(self._bound, result.message))
+                raise self.failure(checks.gave_up(self._bound, result.message) + self.at_deadline())
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=self.execute_complete(context, result.event))
 
@@ -152,6 +156,16 @@ class ModelDownloadSensor(EsWaitSensor):
 
     def succeeded(self, context: Any, event: dict) -> str:
         return event["model_id"]
+
+    def at_deadline(self) -> str:
+        """Cancels the download it gave up on (see ModelDownloadTrigger.at_deadline)."""
+        if not self._seen_task:
+            return ""
+        with cluster_call(
+            f"cancelling download task {self._seen_task}", self.hook.secrets, self.hook.es_conn_id
+        ):
+            self.hook.client.tasks.cancel(task_id=self._seen_task)
+        return checks.download_cancelled(self._seen_task)
 
 
 def _or_none(call, **kwargs) -> dict | None:

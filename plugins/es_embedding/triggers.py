@@ -53,6 +53,10 @@ class _PollingTrigger(BaseTrigger):
     def action(self) -> str:
         raise NotImplementedError
 
+    async def at_deadline(self, client: AsyncElasticsearch, secrets: tuple[str, ...]) -> str:
+        """What the wait does when it gives up, besides failing: a note for the message."""
+        return ""
+
     async def poll(self, client: AsyncElasticsearch) -> checks.Poll:
         raise NotImplementedError
 
@@ -84,9 +88,9 @@ class _PollingTrigger(BaseTrigger):
                     yield TriggerEvent(result.event)
                     return
                 if self.deadline is not None and time.time() >= self.deadline:
-                    yield TriggerEvent(
-                        {"status": "error", "message": checks.gave_up(self.bound, last_message)}
-                    )
+                    note = await self.at_deadline(client, spec.secrets)
+                    message = checks.gave_up(self.bound, last_message) + note
+                    yield TriggerEvent({"status": "error", "message": message})
                     return
                 await asyncio.sleep(self.poll_interval)
         finally:
@@ -122,6 +126,19 @@ class ModelDownloadTrigger(_PollingTrigger):
             notes = await _or_none(client.search(**checks.download_failure_query(self.model_id)))
             return checks.error(f"{result.message}{checks.download_failure_reason(stored, notes)}")
         return result
+
+    async def at_deadline(self, client: AsyncElasticsearch, secrets: tuple[str, ...]) -> str:
+        """A download still running at the bound is stalled (or too slow for it): cancelled, so the
+        model is left not fully defined without a task and the next run's ensure_model downloads
+        it again (Elasticsearch cannot resume a download)."""
+        if not self.import_task_id:
+            return ""
+        try:
+            await client.tasks.cancel(task_id=self.import_task_id)
+        except (ApiError, elastic_transport.TransportError) as exc:
+            problem = translate(exc, f"cancelling download task {self.import_task_id}", secrets, self.conn_id)
+            return f"; {problem}"
+        return checks.download_cancelled(self.import_task_id)
 
 
 async def _or_none(call) -> dict | None:

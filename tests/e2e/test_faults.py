@@ -459,9 +459,11 @@ def test_row4_a_failed_download_fails_with_the_reason_and_the_next_run_downloads
     assert snapshot(es) == before
 
 
-def test_row4_a_stalled_download_fails_at_the_timeout_with_the_last_state(
+def test_row4_a_stalled_download_fails_at_the_timeout_and_the_next_run_downloads_again(
     cluster, run_dag, task_errors, monkeypatch
 ):
+    from es_embedding import operators
+
     es = cluster
     before = snapshot(es)
     arm(es, model_download={"mode": "stall"})
@@ -476,9 +478,28 @@ def test_row4_a_stalled_download_fails_at_the_timeout_with_the_last_state(
         "ModelDownloadError: gave up waiting after 2 s (Variable 'embedding_model': key 'timeout'); last state: "
     ), message
     assert "downloading (task " in message, message
+    assert "; cancelled download task " in message, message
     # It ends at its own deadline, not at Airflow's backstop a minute later.
     assert 2 <= task_seconds(result.run_id, "wait_model_download") < 30
+    # The stalled download was cancelled: no download task is left to wait on.
+    assert not any(n["tasks"] for n in es.tasks.list(actions="xpack/ml/model_import*")["nodes"].values())
+    [model] = [
+        m for m in es.ml.get_trained_models()["trained_model_configs"] if m["model_id"].startswith(".elser")
+    ]
     assert alias_targets(es) == []
+
+    # The next run (the cluster downloads normally again) deletes the incomplete model, puts it anew.
+    arm(es, model_download=None)
+    monkeypatch.setattr(operators, "DOWNLOAD_START_GRACE", 0.0)
+    set_variables(monkeypatch, embedding_model=FAST["embedding_model"])
+    again = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert again.state == "success", again.task_states
+    config = es.ml.get_trained_models(model_id=model["model_id"], include="definition_status")
+    assert config["trained_model_configs"][0]["fully_defined"] is True
+    assert config["trained_model_configs"][0]["create_time"] > model["create_time"], "put again, not resumed"
+    [dest] = alias_targets(es)
+    assert_complete(es, dest)
     assert snapshot(es) == before
 
 

@@ -281,6 +281,22 @@ def test_a_wait_past_its_deadline_ends_with_the_bound_and_the_last_state():
     ]
 
 
+def test_a_download_still_running_at_the_deadline_is_cancelled_so_the_next_run_starts_afresh():
+    fake = FakeAsyncEs(**{"tasks.list": [import_tasks("n1:5")], "ml.get_trained_models": [model(False)]})
+    with mock.patch.object(triggers.time, "time", side_effect=[100.0, 103.0]):
+        events, _ = run_trigger(
+            ModelDownloadTrigger(model_id="m", conn_id="es", deadline=102.0, bound="2 s (timeout)"), fake
+        )
+    assert fake.calls["tasks.cancel"] == [{"task_id": "n1:5"}]
+    assert events == [
+        {
+            "status": "error",
+            "message": "gave up waiting after 2 s (timeout); last state: model [m] downloading (task n1:5); "
+            "cancelled download task n1:5: the next run deletes the incomplete model and downloads it again",
+        }
+    ]
+
+
 def test_deployment_trigger_fails_when_the_deployment_vanishes():
     events, _ = run_trigger(
         DeploymentStateTrigger(deployment_id="d", conn_id="es"),
