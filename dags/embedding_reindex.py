@@ -191,4 +191,5 @@ with DAG(
     apply_retention = ApplyRetentionOperator(task_id="apply_retention", alias=validate.output["alias"])
     stop_deployment = StopDeploymentOperator(task_id="stop_deployment", deployment_id=deployment_id)
     swap_alias >> [announce_ready, apply_retention] >> stop_deployment
+    [announce_ready, apply_retention] >> run_report  # so the report covers them too
     run_report >> stop_deployment.as_teardown(setups=start_deployment)
