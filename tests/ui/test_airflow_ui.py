@@ -59,7 +59,13 @@ def sync_playwright():
 
 
 @pytest.fixture
-def stack(tmp_path: Path, start_sandbox):
+def browser_tools():
+    """Checked before anything starts: a missing browser skips (fails under CI) at once."""
+    return sync_playwright()
+
+
+@pytest.fixture
+def stack(browser_tools, tmp_path: Path, start_sandbox):
     sandbox = start_sandbox(download_seconds=2, inference_ms=20)
     es = Elasticsearch(sandbox.url)
     load_corpus(es, index=SOURCE, limit=DOCS)
@@ -81,9 +87,9 @@ def stack(tmp_path: Path, start_sandbox):
         es.close()
 
 
-def test_trigger_from_the_form_and_watch_the_run_succeed(stack):
+def test_trigger_from_the_form_and_watch_the_run_succeed(browser_tools, stack):
     standalone, api, es = stack
-    start_playwright = sync_playwright()
+    start_playwright = browser_tools
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     form_png, graph_png = ARTIFACTS / "trigger_form.png", ARTIFACTS / "run_graph.png"
     for old in (form_png, graph_png):
