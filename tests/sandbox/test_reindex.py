@@ -240,7 +240,7 @@ def test_rethrottle_speeds_up_at_once(es):
     assert node["tasks"][task_id]["status"]["requests_per_second"] == -1
     started = time.monotonic()
     stored = finished(es, task_id)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # still throttled at 0.5/s it would take about 36 s
     assert stored["response"]["created"] == 20 and stored["response"]["requests_per_second"] == -1
 
 
