@@ -132,6 +132,7 @@ def test_trigger_from_the_form_and_watch_the_run_succeed(browser_tools, stack):
             page.get_by_role("button", name="Collapse Details Panel").click()
             nodes = page.locator(".react-flow__node")
             nodes.first.wait_for()
+            page.mouse.move(5, 5)  # no tooltip over the graph
             page.wait_for_timeout(1500)  # let the layout settle before the picture
             assert nodes.count() >= len(tis)
             page.screenshot(path=str(graph_png))
