@@ -18,8 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Kept in the environment so that importing this module twice (as `conftest` and `tests.conftest`)
-# cannot point Airflow at a second, empty home.
-AIRFLOW_HOME = Path(os.environ.setdefault("ES_EMBEDDING_TEST_AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-home-")))
+# cannot point Airflow at a second, empty home; one home per pytest-xdist worker.
+_HOME_KEY = f"ES_EMBEDDING_TEST_AIRFLOW_HOME_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+AIRFLOW_HOME = Path(os.environ.setdefault(_HOME_KEY, tempfile.mkdtemp(prefix="airflow-home-")))
 
 os.environ.update(
     {
