@@ -17,8 +17,10 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 
 from tests.e2e.harness import ALIAS, CORPUS, SOURCE_INDEX, connect, load_corpus, set_variables
+from tests.e2e.standalone import wait_for
 
-pytestmark = [pytest.mark.standalone, pytest.mark.slow]
+# The first scheduler test also pays the shared standalone start (20-60 s, more on a loaded machine).
+pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.timeout(600)]
 DAG_ID = "embedding_reindex"
 LATE_BEFORE = "2026-01-11"  # documents published before this arrive late
 CONF = {"source_index": SOURCE_INDEX, "alias": ALIAS, "timestamp_field": "published"}
@@ -57,15 +59,19 @@ def test_three_interval_backfill_embeds_exactly_those_intervals(scheduler, run_d
     scheduler.wait_for_dag(DAG_ID)
     # The REST API's backfill (what the UI's dialog and `airflow backfill create` create): the CLI
     # writes to the metadata DB directly, which SQLite under a busy standalone can refuse as locked.
-    resp = scheduler.api.post(
-        "/backfills",
-        json={
-            "dag_id": DAG_ID,
-            "from_date": "2026-01-02T08:00:00Z",
-            "to_date": "2026-01-04T08:00:00Z",
-            "max_active_runs": 1,
-            "dag_run_conf": CONF,
-        },
+    body = {
+        "dag_id": DAG_ID,
+        "from_date": "2026-01-02T08:00:00Z",
+        "to_date": "2026-01-04T08:00:00Z",
+        "max_active_runs": 1,
+        "dag_run_conf": CONF,
+    }
+    # On SQLite the API answers 503 "Database is locked" while the scheduler writes: ask again.
+    resp = wait_for(
+        lambda: (r := scheduler.api.post("/backfills", json=body)).status_code != 503 and r,
+        120,
+        "the backfill to be created",
+        interval=3,
     )
     assert resp.status_code == 200, resp.text
 
@@ -73,8 +79,6 @@ def test_three_interval_backfill_embeds_exactly_those_intervals(scheduler, run_d
         runs = scheduler.api.get(f"/dags/{DAG_ID}/dagRuns", params={"limit": 100}).json()["dag_runs"]
         runs = [r for r in runs if r["run_type"] == "backfill"]
         return runs if len(runs) == 3 and all(r["state"] in ("success", "failed") for r in runs) else None
-
-    from tests.e2e.standalone import wait_for
 
     runs = wait_for(backfill_runs, 400, "three backfill runs to finish", interval=3)
     assert [r["state"] for r in runs] == ["success"] * 3, runs

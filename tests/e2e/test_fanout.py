@@ -16,7 +16,8 @@ from elasticsearch import Elasticsearch, helpers
 
 from tests.e2e.harness import CORPUS
 
-pytestmark = [pytest.mark.standalone, pytest.mark.slow]
+# The first scheduler test also pays the shared standalone start (20-60 s, more on a loaded machine).
+pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.timeout(600)]
 DAG_ID = "embedding_backfill"
 SOURCES = ["fan-a", "fan-b", "fan-c"]
 PER_INDEX = 25

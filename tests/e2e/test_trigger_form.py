@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = [pytest.mark.standalone, pytest.mark.slow]
+# The first scheduler test also pays the shared standalone start (20-60 s, more on a loaded machine).
+pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 @pytest.mark.parametrize(
