@@ -157,6 +157,29 @@ def download_cancelled(import_task_id: str) -> str:
     return f"; cancelled download task {import_task_id}: the next run deletes the incomplete model and downloads it again"
 
 
+_COUNTED = ("total", "created", "updated", "deleted", "version_conflicts", "noops", "batches")
+
+
+def running_slices_missing(task_resp: dict) -> bool:
+    """A running sliced reindex: its leader's status counts finished slices only (ES's
+    LeaderBulkByScrollTaskState), so progress needs the running slices' own statuses."""
+    status = (task_resp.get("task") or {}).get("status") or {}
+    return not task_resp.get("completed") and bool(status.get("slices"))
+
+
+def with_running_slices(task_resp: dict, children_resp: dict) -> dict:
+    """`task_resp` with the statuses of its running slice tasks (GET _tasks?parent_task_id=...&detailed)
+    added to the leader's counts; finished slices are already in them and no longer listed."""
+    task = dict(task_resp.get("task") or {})
+    status = dict(task.get("status") or {})
+    for node in (children_resp.get("nodes") or {}).values():
+        for child in (node.get("tasks") or {}).values():
+            child_status = child.get("status") or {}
+            for key in _COUNTED:
+                status[key] = (status.get(key) or 0) + (child_status.get(key) or 0)
+    return {**task_resp, "task": {**task, "status": status}}
+
+
 def reindex(task_resp: dict, es_task_id: str) -> Poll:
     """Progress while running; on completion the result summarised (failures counted, sampled)."""
     task = task_resp.get("task") or {}

@@ -243,10 +243,13 @@ class ReindexTaskSensor(EsWaitSensor):
 
     def check(self) -> checks.Poll:
         try:
-            found = self.hook.client.tasks.get(task_id=self.es_task_id)
+            found = dict(self.hook.client.tasks.get(task_id=self.es_task_id))
         except NotFoundError as exc:
             return checks.lost(self.es_task_id, str(exc.message))
-        return checks.reindex(dict(found), self.es_task_id)
+        if checks.running_slices_missing(found):
+            slices = self.hook.client.tasks.list(parent_task_id=self.es_task_id, detailed=True)
+            found = checks.with_running_slices(found, dict(slices))
+        return checks.reindex(found, self.es_task_id)
 
     def execute_complete(self, context: Any, event: dict | None = None) -> Any:
         if isinstance(event, dict) and event.get("status") == "lost":

@@ -185,10 +185,13 @@ class ReindexTaskTrigger(_PollingTrigger):
 
     async def poll(self, client: AsyncElasticsearch) -> checks.Poll:
         try:
-            found = await client.tasks.get(task_id=self.es_task_id)
+            found = dict(await client.tasks.get(task_id=self.es_task_id))
         except NotFoundError as exc:
             return checks.lost(self.es_task_id, str(exc.message))
-        return checks.reindex(dict(found), self.es_task_id)
+        if checks.running_slices_missing(found):
+            slices = await client.tasks.list(parent_task_id=self.es_task_id, detailed=True)
+            found = checks.with_running_slices(found, dict(slices))
+        return checks.reindex(found, self.es_task_id)
 
     async def on_kill(self) -> None:
         client, spec = await ElasticsearchEmbeddingHook.async_client(self.conn_id)
