@@ -22,13 +22,12 @@ REST API.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, Param, task_group
 
 from es_embedding.assets import AnnounceReadyOperator
-from es_embedding.errors import transient_only_retry_policy
+from es_embedding.errors import transient_retry_args
 from es_embedding.fanout import PooledReindexOperator, ResolveSourcesOperator
 from es_embedding.lifecycle import ApplyRetentionOperator, StopDeploymentOperator
 from es_embedding.operators import (
@@ -54,13 +53,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["elasticsearch", "embeddings", "ml"],
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-        "retry_policy": transient_only_retry_policy(),
-    },
+    default_args=transient_retry_args(),
     params={
         "source_indices": Param(
             ["documents-*"],

@@ -24,13 +24,12 @@ variables are read when the file is parsed; nothing else is (no Variable, no clu
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from es_embedding.assets import AnnounceReadyOperator
-from es_embedding.errors import transient_only_retry_policy
+from es_embedding.errors import transient_retry_args
 from es_embedding.lifecycle import ApplyRetentionOperator, StopDeploymentOperator
 from es_embedding.operators import (
     CreateDestIndexOperator,
@@ -64,13 +63,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["elasticsearch", "embeddings", "ml"],
-    default_args={
-        "retries": 3,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=10),
-        "retry_policy": transient_only_retry_policy(),
-    },
+    default_args=transient_retry_args(),
     params={
         "source_index": Param(
             _source_default,

@@ -157,3 +157,16 @@ def transient_only_retry_policy():
         ],
         default=RetryAction.FAIL,
     )
+
+
+def transient_retry_args() -> dict:
+    """The DAGs' task defaults: a few retries with exponential backoff, for transient errors only."""
+    from datetime import timedelta
+
+    return {
+        "retries": 3,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+        "retry_policy": transient_only_retry_policy(),
+    }
