@@ -23,6 +23,15 @@ def machine_line(data: dict) -> str:
     )
 
 
+def section(title: str, data: dict) -> list[str]:
+    """A section's heading and the line that says how its figures were taken."""
+    return [f"## {title}", "", machine_line(data), ""]
+
+
+def table_head(*columns: str) -> list[str]:
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def plot(util: dict) -> str:
     rows = [r for r in util["rows"] if r["config"] == "derived"]
     series = []
@@ -66,11 +75,18 @@ def main() -> None:
     ]
     util = load("utilisation")
     if util:
-        out += ["## 1. Utilisation", "", machine_line(util), ""]
-        out += [
-            "| allocations | threads | settings | batch x slices | docs/s | capacity | utilisation (whole run) | steady | rejected docs |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
+        out += section("1. Utilisation", util)
+        out += table_head(
+            "allocations",
+            "threads",
+            "settings",
+            "batch x slices",
+            "docs/s",
+            "capacity",
+            "utilisation (whole run)",
+            "steady",
+            "rejected docs",
+        )
         for r in util["rows"]:
             out.append(
                 f"| {r['allocations']} | {r['threads']} | {r['config']} | {r['batch_size']} x {r['slices']} | "
@@ -81,10 +97,17 @@ def main() -> None:
     over = load("overhead")
     if over:
         r = over["result"]
-        out += ["## 2. Orchestration overhead", "", machine_line(over), ""]
+        out += section("2. Orchestration overhead", over)
+        out += table_head(
+            "docs",
+            "DAG wall s",
+            "deployment start s",
+            "download s",
+            "reindex took s",
+            "overhead s",
+            "overhead share",
+        )
         out += [
-            "| docs | DAG wall s | deployment start s | download s | reindex took s | overhead s | overhead share |",
-            "|---|---|---|---|---|---|---|",
             f"| {r['docs']} | {r['dag_wall_seconds']} | {r['deployment_start_seconds']} | {r['download_seconds']} | "
             f"{r['reindex_took_seconds']} | {r['overhead_seconds']} | {r['overhead_share']:.1%} |",
             "",
@@ -93,11 +116,8 @@ def main() -> None:
         ]
     wait = load("waiting")
     if wait:
-        out += ["## 3. Waiting costs nothing", "", machine_line(wait), ""]
-        out += [
-            "| mode | wait tasks' seconds | worker slot-seconds | per wait (task s / slot s) |",
-            "|---|---|---|---|",
-        ]
+        out += section("3. Waiting costs nothing", wait)
+        out += table_head("mode", "wait tasks' seconds", "worker slot-seconds", "per wait (task s / slot s)")
         for mode, r in wait["modes"].items():
             per = ", ".join(
                 f"{k}: {v['task_seconds']} / {v['worker_slot_seconds']}" for k, v in r["waits"].items()
@@ -106,41 +126,56 @@ def main() -> None:
         out.append("")
     parse = load("parse")
     if parse:
-        out += ["## 4. DAG parse time", "", machine_line(parse), ""]
-        out += ["| file | warm ms (imports pre-loaded) | cold ms | I/O during parse |", "|---|---|---|---|"]
+        out += section("4. DAG parse time", parse)
+        out += table_head("file", "warm ms (imports pre-loaded)", "cold ms", "I/O during parse")
         for name, r in parse["files"].items():
             out.append(f"| {name} | {r['warm_ms']} | {r['cold_ms']} | {len(r['io_events'] or [])} |")
         out.append("")
     req = load("requests_per_run")
     if req:
         r = req["result"]
-        out += ["## 5. Requests to Elasticsearch per run", "", machine_line(req), ""]
+        out += section("5. Requests to Elasticsearch per run", req)
         out += [f"{r['docs']} documents, run {r['state']}, {r['total_requests']} requests in total.", ""]
-        out += ["| endpoint | requests |", "|---|---|"]
+        out += table_head("endpoint", "requests")
         out += [f"| `{k}` | {v} |" for k, v in r["by_endpoint"].items()]
         out.append("")
     scale = load("scale")
     if scale:
         r = scale["result"]
         m = r["dag_process_rss_mib"]
-        out += ["## 6. Scale", "", machine_line(scale), ""]
+        out += section("6. Scale", scale)
+        out += table_head(
+            "docs",
+            "state",
+            "load s",
+            "DAG wall s",
+            "reindex took s",
+            "DAG process RSS MiB: first quarter max / last quarter max / peak",
+            "sandbox peak RSS MiB",
+        )
         out += [
-            "| docs | state | load s | DAG wall s | reindex took s | DAG process RSS MiB: first quarter max / last quarter max / peak | sandbox peak RSS MiB |",
-            "|---|---|---|---|---|---|---|",
             f"| {r['docs']} | {r['state']} | {r['load_seconds']} | {r['dag_wall_seconds']} | {r['reindex_took_seconds']} | "
             f"{m['first_quarter_max']} / {m['last_quarter_max']} / {m['peak_vmhwm']} | {r['sandbox_peak_rss_mib']} |",
             "",
         ]
     sand = load("sandbox_reindex")
     if sand:
-        out += ["## Sandbox: 100,000-document reindex through ELSER (issue 2)", "", machine_line(sand), ""]
+        out += section("Sandbox: 100,000-document reindex through ELSER (issue 2)", sand)
         s = sand["setup"]
         out += [
             f"{s['allocations']} allocations x {s['threads']} thread, batch {s['batch_size']}, {s['slices']} slices.",
             "",
-            "| inference ms | docs | reindex took s | docs/s | embedded | failures | rejected | sandbox RSS before / peak MiB |",
-            "|---|---|---|---|---|---|---|---|",
         ]
+        out += table_head(
+            "inference ms",
+            "docs",
+            "reindex took s",
+            "docs/s",
+            "embedded",
+            "failures",
+            "rejected",
+            "sandbox RSS before / peak MiB",
+        )
         for r in sand["runs"]:
             out.append(
                 f"| {r['inference_ms']:g} | {r['docs']} | {r['reindex_took_seconds']} | {r['docs_per_second']} | {r['embedded']} | "
