@@ -29,17 +29,10 @@ from airflow.sdk import DAG, Param, task_group
 from es_embedding.assets import AnnounceReadyOperator
 from es_embedding.errors import transient_retry_args
 from es_embedding.fanout import PooledReindexOperator, ResolveSourcesOperator
-from es_embedding.lifecycle import ApplyRetentionOperator, StopDeploymentOperator
-from es_embedding.operators import (
-    CreateDestIndexOperator,
-    EnsureModelOperator,
-    PutPipelineOperator,
-    StartDeploymentOperator,
-    SwapAliasOperator,
-    VerifyEmbeddingsOperator,
-)
+from es_embedding.lifecycle import ApplyRetentionOperator
+from es_embedding.model_stages import model_stages
+from es_embedding.operators import CreateDestIndexOperator, SwapAliasOperator, VerifyEmbeddingsOperator
 from es_embedding.resume import CompleteIndexOperator
-from es_embedding.sensors import DeploymentStateSensor, ModelDownloadSensor
 
 POOL = os.environ.get("EMBEDDING_POOL", "es_embedding").strip() or "es_embedding"
 CONCURRENCY = max(int(os.environ.get("EMBEDDING_BACKFILL_CONCURRENCY", "2")), 1)
@@ -75,14 +68,7 @@ with DAG(
     },
 ) as dag:
     resolve = ResolveSourcesOperator(task_id="resolve_sources")
-    ensure_model = EnsureModelOperator(task_id="ensure_model")
-    model_id = ensure_model.output["model_id"]
-    wait_model = ModelDownloadSensor(task_id="wait_model_download", model_id=model_id)
-    start_deployment = StartDeploymentOperator(task_id="start_deployment", model_id=model_id)
-    deployment_id = start_deployment.output["deployment_id"]
-    wait_deployment = DeploymentStateSensor(task_id="wait_deployment", deployment_id=deployment_id)
-    put_pipeline = PutPipelineOperator(task_id="put_pipeline", model_id=model_id, deployment_id=deployment_id)
-    pipeline_id = put_pipeline.output["pipeline_id"]
+    stages = model_stages()
     query = resolve.output["query"]
 
     @task_group(group_id="embed_index")
@@ -92,35 +78,28 @@ with DAG(
             task_id="create_dest_index",
             source_index=source_index,
             dest_index=dest_index,
-            model_id=model_id,
+            model_id=stages.model_id,
             alias=alias,
         )
+        # What the reindex, its completion and the verification work on.
+        embedding = {
+            "source_index": source_index,
+            "dest_index": dest_index,
+            "query": query,
+            "deployment_id": stages.deployment_id,
+        }
         reindex = PooledReindexOperator(
             task_id="reindex",
-            source_index=source_index,
-            dest_index=dest_index,
-            query=query,
-            deployment_id=deployment_id,
-            pipeline_id=pipeline_id,
+            **embedding,
+            pipeline_id=stages.pipeline_id,
             share=CONCURRENCY,
             pool=POOL,
             max_active_tis_per_dagrun=CONCURRENCY,
         )
         complete = CompleteIndexOperator(
-            task_id="complete_index",
-            source_index=source_index,
-            dest_index=dest_index,
-            query=query,
-            deployment_id=deployment_id,
-            pipeline_id=pipeline_id,
+            task_id="complete_index", **embedding, pipeline_id=stages.pipeline_id
         )
-        verify = VerifyEmbeddingsOperator(
-            task_id="verify_embeddings",
-            source_index=source_index,
-            dest_index=dest_index,
-            query=query,
-            deployment_id=deployment_id,
-        )
+        verify = VerifyEmbeddingsOperator(task_id="verify_embeddings", **embedding)
         swap = SwapAliasOperator(task_id="swap_alias", alias=alias, dest_index=dest_index)
         announce = AnnounceReadyOperator(
             task_id="announce_ready", alias=alias, dest_index=dest_index, source_index=source_index
@@ -129,7 +108,7 @@ with DAG(
         create >> reindex >> complete >> verify >> swap >> [announce, retention]
 
     chains = embed_index.expand_kwargs(resolve.output)
-    stop_deployment = StopDeploymentOperator(task_id="stop_deployment", deployment_id=deployment_id)
+    stop_deployment = stages.stop_deployment()
 
-    resolve >> ensure_model >> wait_model >> start_deployment >> wait_deployment >> put_pipeline >> chains
-    chains >> stop_deployment.as_teardown(setups=start_deployment)
+    resolve >> stages.ensure_model
+    stages.put_pipeline >> chains >> stop_deployment

@@ -30,12 +30,10 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from es_embedding.assets import AnnounceReadyOperator
 from es_embedding.errors import transient_retry_args
-from es_embedding.lifecycle import ApplyRetentionOperator, StopDeploymentOperator
+from es_embedding.lifecycle import ApplyRetentionOperator
+from es_embedding.model_stages import model_stages
 from es_embedding.operators import (
     CreateDestIndexOperator,
-    EnsureModelOperator,
-    PutPipelineOperator,
-    StartDeploymentOperator,
     StartReindexOperator,
     SwapAliasOperator,
     ValidateRunOperator,
@@ -43,7 +41,7 @@ from es_embedding.operators import (
 )
 from es_embedding.resume import CompleteIndexOperator
 from es_embedding.run_report import RunReportOperator
-from es_embedding.sensors import DeploymentStateSensor, ModelDownloadSensor, ReindexTaskSensor
+from es_embedding.sensors import ReindexTaskSensor
 
 DEFAULT_SCHEDULE = "0 2 * * *"
 _schedule = os.environ.get("EMBEDDING_REINDEX_SCHEDULE", DEFAULT_SCHEDULE).strip()
@@ -120,52 +118,38 @@ with DAG(
     },
 ) as dag:
     validate = ValidateRunOperator(task_id="validate_settings")
-    ensure_model = EnsureModelOperator(task_id="ensure_model")
-    model_id = ensure_model.output["model_id"]
-    wait_model = ModelDownloadSensor(task_id="wait_model_download", model_id=model_id)
-    start_deployment = StartDeploymentOperator(task_id="start_deployment", model_id=model_id)
-    deployment_id = start_deployment.output["deployment_id"]
-    wait_deployment = DeploymentStateSensor(task_id="wait_deployment", deployment_id=deployment_id)
-    put_pipeline = PutPipelineOperator(task_id="put_pipeline", model_id=model_id, deployment_id=deployment_id)
+    stages = model_stages()
     create_index = CreateDestIndexOperator(
         task_id="create_dest_index",
         source_index=validate.output["source_index"],
         dest_index=validate.output["dest_index"],
-        model_id=model_id,
+        model_id=stages.model_id,
         alias=validate.output["alias"],
     )
+    # What the reindex, its completion and the verification work on.
+    embedding = {
+        "source_index": validate.output["source_index"],
+        "dest_index": create_index.output["dest_index"],
+        "query": validate.output["query"],
+        "deployment_id": stages.deployment_id,
+    }
     start_reindex = StartReindexOperator(
-        task_id="start_reindex",
-        source_index=validate.output["source_index"],
-        dest_index=create_index.output["dest_index"],
-        query=validate.output["query"],
-        deployment_id=deployment_id,
-        pipeline_id=put_pipeline.output["pipeline_id"],
-        mode=validate.output["mode"],
+        task_id="start_reindex", **embedding, pipeline_id=stages.pipeline_id, mode=validate.output["mode"]
     )
     wait_reindex = ReindexTaskSensor(task_id="wait_reindex", es_task_id=start_reindex.output["es_task_id"])
     complete_index = CompleteIndexOperator(
-        task_id="complete_index",
-        source_index=validate.output["source_index"],
-        dest_index=create_index.output["dest_index"],
-        query=validate.output["query"],
-        deployment_id=deployment_id,
-        pipeline_id=put_pipeline.output["pipeline_id"],
+        task_id="complete_index", **embedding, pipeline_id=stages.pipeline_id
     )
     verify = VerifyEmbeddingsOperator(
-        task_id="verify_embeddings",
-        source_index=validate.output["source_index"],
-        dest_index=create_index.output["dest_index"],
-        query=validate.output["query"],
-        dest_query=validate.output["dest_query"],
-        deployment_id=deployment_id,
+        task_id="verify_embeddings", **embedding, dest_query=validate.output["dest_query"]
     )
     swap_alias = SwapAliasOperator(
         task_id="swap_alias", alias=validate.output["alias"], dest_index=create_index.output["dest_index"]
     )
 
-    validate >> ensure_model >> wait_model >> start_deployment >> wait_deployment >> put_pipeline
-    put_pipeline >> create_index >> start_reindex >> wait_reindex >> complete_index >> verify >> swap_alias
+    validate >> stages.ensure_model
+    stages.put_pipeline >> create_index >> start_reindex >> wait_reindex
+    wait_reindex >> complete_index >> verify >> swap_alias
 
     # Runs after every run, failed ones too; as a teardown it leaves the run's outcome to the stages.
     run_report = RunReportOperator(task_id="run_report").as_teardown()
@@ -182,7 +166,7 @@ with DAG(
         interval=validate.output["interval"],
     )
     apply_retention = ApplyRetentionOperator(task_id="apply_retention", alias=validate.output["alias"])
-    stop_deployment = StopDeploymentOperator(task_id="stop_deployment", deployment_id=deployment_id)
+    stop_deployment = stages.stop_deployment()
     swap_alias >> [announce_ready, apply_retention] >> stop_deployment
     [announce_ready, apply_retention] >> run_report  # so the report covers them too
-    run_report >> stop_deployment.as_teardown(setups=start_deployment)
+    run_report >> stop_deployment
