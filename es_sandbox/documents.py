@@ -470,6 +470,7 @@ async def bulk(request: Request, cluster: Cluster):
 
 
 async def _single(request: Request, cluster: Cluster, action: BulkAction):
+    """One document action as a bulk of one; `?pipeline=` only ever applies to index and create."""
     outcomes, _ = await run_bulk(
         cluster, [action], pipeline=request.query_params.get("pipeline"), refresh=_refresh_param(request)
     )
@@ -539,14 +540,11 @@ async def update_doc(request: Request, cluster: Cluster):
 
 @router.route("/{index}/_doc/{id}", "DELETE")
 async def delete_doc(request: Request, cluster: Cluster):
-    action = BulkAction(
-        "delete", request.path_params["index"], request.path_params["id"], **_seq_params(request)
+    return await _single(
+        request,
+        cluster,
+        BulkAction("delete", request.path_params["index"], request.path_params["id"], **_seq_params(request)),
     )
-    outcomes, _ = await run_bulk(cluster, [action], refresh=_refresh_param(request))
-    outcome = outcomes[0]
-    if outcome.error is not None:
-        raise outcome.error
-    return outcome.status, outcome.body
 
 
 def _lookup(cluster: Cluster, request: Request) -> tuple[Index, str]:

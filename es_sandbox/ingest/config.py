@@ -51,24 +51,25 @@ class ConfigReader:
             raise self.error(prop, "required property is missing")
         return value
 
+    def _typed(self, prop: str, required: bool, kind: type, kind_name: str) -> Any:
+        """The property (None when absent and not required), refused when it is not of `kind`."""
+        value = self._take(prop, required=required)
+        if value is not None and not isinstance(value, kind):
+            raise self.error(prop, f"property isn't a {kind_name}, but of type [{java_type(value)}]")
+        return value
+
     def string(self, prop: str, default: str | None = _MISSING) -> str | None:  # type: ignore[assignment]
-        value = self._take(prop, required=default is _MISSING)
+        value = self._typed(prop, default is _MISSING, str, "string")
         if value is None:
             return None if default is _MISSING else default
-        if not isinstance(value, str):
-            raise self.error(prop, f"property isn't a string, but of type [{java_type(value)}]")
         return value
 
     def optional_string(self, prop: str) -> str | None:
         return self.string(prop, None)
 
     def boolean(self, prop: str, default: bool) -> bool:
-        value = self._take(prop, required=False)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self.error(prop, f"property isn't a boolean, but of type [{java_type(value)}]")
-        return value
+        value = self._typed(prop, False, bool, "boolean")
+        return default if value is None else value
 
     def integer(self, prop: str) -> int | None:
         value = self._take(prop, required=False)
@@ -82,20 +83,10 @@ class ConfigReader:
             raise self.error(prop, f"property cannot be converted to an int [{_java_str(value)}]") from None
 
     def map(self, prop: str, required: bool = False) -> dict[str, Any] | None:
-        value = self._take(prop, required=required)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise self.error(prop, f"property isn't a map, but of type [{java_type(value)}]")
-        return value
+        return self._typed(prop, required, dict, "map")
 
     def list(self, prop: str, required: bool = False) -> list[Any] | None:
-        value = self._take(prop, required=required)
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            raise self.error(prop, f"property isn't a list, but of type [{java_type(value)}]")
-        return value
+        return self._typed(prop, required, list, "list")
 
     def object(self, prop: str, required: bool = True) -> Any:
         return self._take(prop, required=required)

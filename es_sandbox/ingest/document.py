@@ -103,11 +103,7 @@ class IngestDocument:
                 return context[element]
             raise illegal_argument(f"field [{element}] not present as part of path [{path}]")
         if isinstance(context, list):
-            index = _list_index(element, path)
-            if index < 0 or index >= len(context):
-                raise illegal_argument(
-                    f"[{index}] is out of bounds for array with length [{len(context)}] as part of path [{path}]"
-                )
+            index = _list_index(element, path, context)
             return context[index]
         raise illegal_argument(
             f"cannot resolve [{element}] from object of type [{java_type(context)}] as part of path [{path}]"
@@ -160,11 +156,7 @@ class IngestDocument:
                     context[element] = {}
                 context = context[element]
             elif isinstance(context, list):
-                index = _list_index(element, path)
-                if index < 0 or index >= len(context):
-                    raise illegal_argument(
-                        f"[{index}] is out of bounds for array with length [{len(context)}] as part of path [{path}]"
-                    )
+                index = _list_index(element, path, context)
                 context = context[index]
             else:
                 raise illegal_argument(
@@ -180,11 +172,7 @@ class IngestDocument:
             else:
                 context[leaf] = [value] if append and not isinstance(value, list) else value
         elif isinstance(context, list):
-            index = _list_index(leaf, path)
-            if index < 0 or index >= len(context):
-                raise illegal_argument(
-                    f"[{index}] is out of bounds for array with length [{len(context)}] as part of path [{path}]"
-                )
+            index = _list_index(leaf, path, context)
             context[index] = _appended(context[index], value) if append else value
         else:
             raise illegal_argument(
@@ -206,11 +194,7 @@ class IngestDocument:
                 return
             raise illegal_argument(f"field [{leaf}] not present as part of path [{path}]")
         if isinstance(context, list):
-            index = _list_index(leaf, path)
-            if index < 0 or index >= len(context):
-                raise illegal_argument(
-                    f"[{index}] is out of bounds for array with length [{len(context)}] as part of path [{path}]"
-                )
+            index = _list_index(leaf, path, context)
             del context[index]
             return
         if context is None:
@@ -234,13 +218,19 @@ class IngestDocument:
         return view
 
 
-def _list_index(element: str, path: str) -> int:
+def _list_index(element: str, path: str, values: list) -> int:
+    """A path element that indexes into a list: an integer within the list's bounds."""
     try:
-        return int(element)
+        index = int(element)
     except ValueError:
         raise illegal_argument(
             f"[{element}] is not an integer, cannot be used as an index as part of path [{path}]"
         ) from None
+    if index < 0 or index >= len(values):
+        raise illegal_argument(
+            f"[{index}] is out of bounds for array with length [{len(values)}] as part of path [{path}]"
+        )
+    return index
 
 
 def _appended(existing: Any, value: Any) -> list:

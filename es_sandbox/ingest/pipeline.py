@@ -47,6 +47,17 @@ class Metric:
         self.nanos += other.nanos
         self.failed += other.failed
 
+    def pre_ingest(self) -> int:
+        """IngestMetric.preIngest: one more in flight; returns the start time for post_ingest."""
+        self.current += 1
+        return time.perf_counter_ns()
+
+    def post_ingest(self, start: int) -> None:
+        """IngestMetric.postIngest: one fewer in flight, one more done, and the time it took."""
+        self.current -= 1
+        self.count += 1
+        self.nanos += time.perf_counter_ns() - start
+
 
 class ProcessorFailure(Exception):
     """IngestProcessorException: the failure plus which processor (and pipeline) raised it."""
@@ -89,14 +100,11 @@ class Compound:
 
     async def execute(self, doc: IngestDocument, trace: list | None = None) -> IngestDocument | None:
         for processor, metric in self.entries:
-            metric.current += 1
-            start = time.perf_counter_ns()
+            start = metric.pre_ingest()
             try:
                 result = await _run(processor, doc, trace, self.ignore_failure)
             except Exception as exc:
-                metric.current -= 1
-                metric.count += 1
-                metric.nanos += time.perf_counter_ns() - start
+                metric.post_ingest(start)
                 metric.failed += 1
                 if self.ignore_failure:
                     continue
@@ -104,9 +112,7 @@ class Compound:
                 if not self.on_failure:
                     raise failure from None
                 return await self._on_failure(doc, failure, trace)
-            metric.current -= 1
-            metric.count += 1
-            metric.nanos += time.perf_counter_ns() - start
+            metric.post_ingest(start)
             if result is None:
                 return None
             doc = result
@@ -254,17 +260,14 @@ class Pipeline:
         previous = doc.ingest.get("pipeline")
         doc.ingest["pipeline"] = self.id
         doc.pipelines.append(self.id)
-        self.metric.current += 1
-        start = time.perf_counter_ns()
+        start = self.metric.pre_ingest()
         try:
             return await self.compound.execute(doc, trace)
         except Exception:
             self.metric.failed += 1
             raise
         finally:
-            self.metric.current -= 1
-            self.metric.count += 1
-            self.metric.nanos += time.perf_counter_ns() - start
+            self.metric.post_ingest(start)
             doc.pipelines.pop()
             if previous is None:
                 doc.ingest.pop("pipeline", None)

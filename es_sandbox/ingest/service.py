@@ -13,7 +13,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox.errors import EsError, illegal_argument, resource_not_found
@@ -154,8 +153,7 @@ class IngestService:
         meta = {k: v for k, v in doc.items() if k != "_source"}
         ingest_doc = IngestDocument(meta, clone(source))
         pipeline.bytes_ingested += _size(source)
-        self.total.current += 1
-        start = time.perf_counter_ns()
+        start = self.total.pre_ingest()
         try:
             result = await pipeline.execute(ingest_doc)
         except ProcessorFailure as failure:
@@ -165,9 +163,7 @@ class IngestService:
             self.total.failed += 1
             raise
         finally:
-            self.total.current -= 1
-            self.total.count += 1
-            self.total.nanos += time.perf_counter_ns() - start
+            self.total.post_ingest(start)
         if result is None:
             return None
         pipeline.bytes_produced += _size(result.source)

@@ -171,20 +171,26 @@ class Deployment:
     # --- persistence ---------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        return {
-            "model_id": self.model_id,
-            "deployment_id": self.deployment_id,
-            "model_bytes": self.model_bytes,
-            "threads_per_allocation": self.threads_per_allocation,
-            "number_of_allocations": self.number_of_allocations,
-            "queue_capacity": self.queue_capacity,
-            "cache_size": self.cache_size,
-            "priority": self.priority,
-            "adaptive_allocations": self.adaptive_allocations,
-            "start_time": self.start_time,
-            "max_assigned_allocations": self.max_assigned_allocations,
-            "routes": {node_id: r.target_allocations for node_id, r in self.routes.items()},
-        }
+        """The fields `Deployment(**state)` takes back, and each route's target allocations."""
+        state = {name: getattr(self, name) for name in PERSISTED_FIELDS}
+        state["routes"] = {node_id: r.target_allocations for node_id, r in self.routes.items()}
+        return state
+
+
+# What a --data-dir keeps of a deployment besides its routes; the other fields start from their defaults.
+PERSISTED_FIELDS = (
+    "model_id",
+    "deployment_id",
+    "model_bytes",
+    "threads_per_allocation",
+    "number_of_allocations",
+    "queue_capacity",
+    "cache_size",
+    "priority",
+    "adaptive_allocations",
+    "start_time",
+    "max_assigned_allocations",
+)
 
 
 def adaptive_xcontent(settings: dict[str, Any]) -> dict[str, Any]:
