@@ -1,5 +1,7 @@
-"""A real `airflow standalone` (scheduler, dag-processor, api-server, triggerer; SQLite) for this
-repository, with a real login: the demo (bin/demo) and the browser test (tests/ui) start it this way.
+"""A real `airflow standalone` (scheduler, dag-processor, api-server, triggerer) for this repository,
+with a real login: the demo (bin/demo) and the tests that need a scheduler (tests/e2e/standalone.py,
+tests/ui) start it this way. Its metadata DB is SQLite in its home unless a SQLAlchemy URL is given
+(the scheduler tests give PostgreSQL's).
 
 Simple auth manager with one admin user whose password this module writes into the passwords file
 before Airflow starts (Airflow keeps a password it finds there), so the caller knows the login
@@ -52,7 +54,8 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
 
 class AirflowStandalone:
     """`airflow standalone` in `home`, talking to Elasticsearch through `es_conn` (the connection
-    elasticsearch_default as JSON, an environment connection, as in production)."""
+    elasticsearch_default as JSON, an environment connection, as in production), keeping its state
+    in `metadata_db` (a SQLAlchemy URL; default SQLite in `home`)."""
 
     def __init__(
         self,
@@ -61,6 +64,7 @@ class AirflowStandalone:
         *,
         port: int | None = None,
         username: str = "admin",
+        metadata_db: str | None = None,
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.home = Path(home)
@@ -75,7 +79,7 @@ class AirflowStandalone:
             # standalone starts its components as `airflow ...` found on PATH: this interpreter's.
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home}/airflow.db",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db or f"sqlite:///{self.home}/airflow.db",
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -1,5 +1,5 @@
-"""End-to-end harness: the real DAG, run with dag.test() on a real (SQLite) metadata DB, against a
-real es_sandbox over HTTP. Nothing is mocked."""
+"""End-to-end harness: the real DAG, run with dag.test() on a real (SQLite) metadata DB, or by a real
+`airflow standalone` on PostgreSQL, against a real es_sandbox over HTTP. Nothing is mocked."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.harness import ROOT, RunResult, pristine_params
+from tests.e2e.harness import ROOT, RunResult, missing_prerequisite, pristine_params
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +38,21 @@ def run_dag(embedding_dag) -> Callable[..., RunResult]:
 
 
 @pytest.fixture(scope="session")
-def scheduler(tmp_path_factory):
+def postgres():
+    """A private PostgreSQL server for this session's (this xdist worker's) standalone Airflows;
+    each takes a new database of it (`postgres.new_database()`)."""
+    from tests.postgres import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as missing:
+        missing_prerequisite(str(missing))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def scheduler(tmp_path_factory, postgres):
     """One real `airflow standalone` for the session's scheduler tests (backfills, fan-out, the
     trigger form over REST), against its own sandbox: fast model download, inference slow enough
     (40 ms a document) that reindexes overlap when nothing caps them. Daily schedule at 08:00, the
@@ -57,6 +71,7 @@ def scheduler(tmp_path_factory):
         with running_standalone(
             tmp_path_factory.mktemp("scheduler") / "airflow",
             sandbox.url,
+            postgres.new_database(),
             EMBEDDING_REINDEX_SCHEDULE="0 8 * * *",
             **variables,
         ) as airflow:

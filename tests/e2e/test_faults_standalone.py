@@ -5,19 +5,19 @@
   "Mark as failed" calls); the triggerer cancels the trigger "by user action" and the trigger's
   on_kill cancels the Elasticsearch reindex task.
 - Row 10: after runs with the right key, nothing the deployment keeps holds the key: every file of
-  the Airflow home (each task and trigger log, the components' output, the SQLite metadata DB with
-  its XCom, rendered template fields and trigger tables) is searched for it, every text column of
-  every table too, and the trigger table is read while the triggers are live.
+  the Airflow home (each task and trigger log, the components' output) and every row of every table
+  of the PostgreSQL metadata DB (XCom, rendered template fields, triggers, ...) are searched for it,
+  and the trigger table is read while the triggers are live.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import sqlite3
-from pathlib import Path
+from contextlib import contextmanager
 
 import pytest
+import sqlalchemy
 from elasticsearch import Elasticsearch
 
 from tests.e2e.harness import load_corpus
@@ -33,7 +33,7 @@ INFERENCE_MS = 300  # one allocation x one thread: 120 documents take about 36 s
 
 
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory):
+def airflow(tmp_path_factory, postgres):
     from es_sandbox import SandboxConfig, SandboxProcess
 
     sandbox = SandboxProcess(
@@ -49,8 +49,8 @@ def airflow(tmp_path_factory):
     try:
         with running_standalone(
             tmp_path_factory.mktemp("faults") / "airflow",
-            sandbox.url,
-            AIRFLOW_CONN_ELASTICSEARCH_DEFAULT=json.dumps(connection),
+            connection,
+            postgres.new_database(),
             **variables,
         ) as standalone:
             standalone.sandbox = sandbox
@@ -74,16 +74,31 @@ def ti_state(airflow, run_id: str, task_id: str) -> str | None:
     return airflow.api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}").json().get("state")
 
 
-def trigger_table(home: Path) -> list[tuple]:
-    with sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True) as db:
-        return db.execute("SELECT * FROM trigger").fetchall()
+@contextmanager
+def metadata_db(airflow):
+    """A connection to the deployment's metadata DB, to read what Airflow stored."""
+    engine = sqlalchemy.create_engine(airflow.metadata_db)
+    try:
+        with engine.connect() as db:
+            yield db
+    finally:
+        engine.dispose()
+
+
+def rows(db, table: str) -> list[tuple]:
+    """A table's rows, binary columns (PostgreSQL's bytea) decoded so that a search sees their text."""
+    return [
+        tuple(bytes(v).decode("utf-8", "replace") if isinstance(v, bytes | memoryview) else v for v in row)
+        for row in db.execute(sqlalchemy.text(f'SELECT * FROM "{table}"'))
+    ]
 
 
 def wait_deferred(airflow, run_id: str, task_id: str, timeout: float = 120) -> None:
     """Until `task_id` is deferred; records the live trigger rows on the way."""
 
     def deferred():
-        airflow.trigger_rows.extend(trigger_table(airflow.home))
+        with metadata_db(airflow) as db:
+            airflow.trigger_rows.extend(rows(db, "trigger"))
         return ti_state(airflow, run_id, task_id) == "deferred"
 
     wait_for(deferred, timeout, f"{task_id} to defer", interval=0.5)
@@ -104,9 +119,6 @@ def test_run_with_the_api_key_succeeds(airflow):
 # --- row 8: a person marks the waiting task failed ------------------------------------------------
 
 
-# On the SQLite standalone this path was not reliable in CI rehearsals (once the PATCH met the
-# scheduler's write lock, once the triggerer's cancel came after 30 s): needs a PostgreSQL metadata DB.
-@pytest.mark.needs_postgres
 def test_row8_marking_the_waiting_task_failed_cancels_the_reindex_task(airflow):
     es = airflow.es
     run_id = trigger_run(airflow, source_index=LARGE, alias=f"{LARGE}-embedded")
@@ -118,22 +130,9 @@ def test_row8_marking_the_waiting_task_failed_cancels_the_reindex_task(airflow):
     ]
     assert es.tasks.get(task_id=task_id)["completed"] is False
 
-    # What the UI's "Mark as failed" sends; on SQLite it can meet the scheduler's write lock (a 5xx
-    # "Database error"), and a person would click again.
-    resp = wait_for(
-        lambda: (
-            (
-                r := airflow.api.patch(
-                    f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/wait_reindex",
-                    json={"new_state": "failed"},
-                )
-            ).status_code
-            < 500
-            and r
-        ),
-        60,
-        "the task instance to be marked failed",
-        interval=1,
+    # What the UI's "Mark as failed" sends.
+    resp = airflow.api.patch(
+        f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/wait_reindex", json={"new_state": "failed"}
     )
     assert resp.status_code == 200, resp.text
 
@@ -164,9 +163,10 @@ def test_row10_no_secret_in_logs_xcom_rendered_fields_or_the_trigger_table(airfl
     # the DB holds XCom and rendered fields of the runs, the logs the tasks' output.
     assert airflow.trigger_rows, "no trigger row was seen while triggers were live"
     assert any("elasticsearch_default" in repr(row) for row in airflow.trigger_rows)
-    with sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True) as db:
-        assert db.execute("SELECT count(*) FROM xcom WHERE dag_id = ?", (DAG_ID,)).fetchone()[0] > 0
-        assert db.execute("SELECT count(*) FROM rendered_task_instance_fields").fetchone()[0] > 0
+    with metadata_db(airflow) as db:
+        tables = {table: rows(db, table) for table in sqlalchemy.inspect(db).get_table_names()}
+    assert any(DAG_ID in repr(row) for row in tables["xcom"])
+    assert tables["rendered_task_instance_fields"]
     logs = [p for p in (home / "logs").rglob("*") if p.is_file()]
     assert any(p.name.endswith(".log") for p in logs)
 
@@ -175,13 +175,9 @@ def test_row10_no_secret_in_logs_xcom_rendered_fields_or_the_trigger_table(airfl
     leaks = [str(p) for p in files for needle in needles if needle in p.read_bytes()]
     assert leaks == []
     assert [row for row in airflow.trigger_rows if any(n.decode() in repr(row) for n in needles)] == []
-    # Every text column of every table, read through SQLite (the file scan above covers pages too).
-    with sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True) as db:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            for row in db.execute(f'SELECT * FROM "{table}"'):
-                text = repr(row)
-                assert API_KEY not in text and SECRET not in text, table
+    # Every column of every row of every table of the metadata DB.
+    for table, found in tables.items():
+        assert [row for row in found if API_KEY in repr(row) or SECRET in repr(row)] == [], table
 
 
 def test_the_sandbox_really_requires_the_key(airflow):

@@ -1,5 +1,5 @@
 """Smoke test under a real `airflow standalone` (scheduler, dag-processor, api-server, triggerer on
-SQLite) against the sandbox: the DAG is parsed by the dag-processor, its triggers import and run in
+PostgreSQL) against the sandbox: the DAG is parsed by the dag-processor, its triggers import and run in
 the real triggerer (what dag.test() cannot show), and a run started through the REST API succeeds."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ DAG_ID = "embedding_reindex"
 
 
 @pytest.fixture
-def standalone(tmp_path: Path, start_sandbox):
+def standalone(tmp_path: Path, start_sandbox, postgres):
     # Slow enough that every sensor finds its work unfinished and defers to the triggerer.
     sandbox = start_sandbox(download_seconds=8, inference_ms=150)
-    with running_standalone(tmp_path / "airflow", sandbox.url) as airflow:
+    with running_standalone(tmp_path / "airflow", sandbox.url, postgres.new_database()) as airflow:
         yield airflow.api, Elasticsearch(sandbox.url), airflow.home
 
 
