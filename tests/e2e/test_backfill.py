@@ -1,6 +1,7 @@
-"""A backfill of embedding_reindex through the real scheduler (POST /api/v2/backfills, what
-`airflow backfill create` and the UI's backfill dialog create): one incremental run per data interval, and the alias's index then holds
-exactly the documents of those intervals on top of what it held, no more, no fewer.
+"""A backfill of embedding_reindex through the real scheduler, created with the README's
+`airflow backfill create` (the REST API's POST /api/v2/backfills and the UI's backfill dialog create
+the same): one incremental run per data interval, and the alias's index then holds exactly the
+documents of those intervals on top of what it held, no more, no fewer.
 
 The scenario: documents of early January arrive late. A full run embeds what the source holds (run
 with dag.test() against the same sandbox: it only sets the stage, and a scheduler run costs half a
@@ -20,10 +21,8 @@ from tests.e2e.harness import ALIAS, CORPUS, SOURCE_INDEX, connect, load_corpus,
 from tests.e2e.standalone import wait_for
 
 # The first scheduler test also pays the shared standalone start (20-60 s, more on a loaded machine).
-# Airflow refuses or races backfill creation on SQLite while its scheduler writes ("Backfill creation
-# is not supported on SQLite under concurrent access"; a run once crashed the scheduler with
-# ObjectDeletedError): this test needs a PostgreSQL metadata DB and is deselected by default.
-pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.needs_postgres, pytest.mark.timeout(600)]
+# Its metadata DB is PostgreSQL: Airflow refuses backfills on SQLite under concurrent access.
+pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.timeout(600)]
 DAG_ID = "embedding_reindex"
 LATE_BEFORE = "2026-01-11"  # documents published before this arrive late
 CONF = {"source_index": SOURCE_INDEX, "alias": ALIAS, "timestamp_field": "published"}
@@ -60,24 +59,12 @@ def test_three_interval_backfill_embeds_exactly_those_intervals(scheduler, run_d
 
     helpers.bulk(es, ({"_index": SOURCE_INDEX, "_id": i, **docs[i]} for i in late), refresh=True)
     scheduler.wait_for_dag(DAG_ID)
-    # The REST API's backfill (what the UI's dialog and `airflow backfill create` create): the CLI
-    # writes to the metadata DB directly, which SQLite under a busy standalone can refuse as locked.
-    body = {
-        "dag_id": DAG_ID,
-        "from_date": "2026-01-02T08:00:00Z",
-        "to_date": "2026-01-04T08:00:00Z",
-        "max_active_runs": 1,
-        "dag_run_conf": CONF,
-    }
-    # On SQLite the API answers "Database is locked" (503, or another 5xx when the lock hits a later
-    # statement) while the scheduler writes: ask again.
-    resp = wait_for(
-        lambda: "Database is locked" not in (r := scheduler.api.post("/backfills", json=body)).text and r,
-        120,
-        "the backfill to be created",
-        interval=3,
-    )
-    assert resp.status_code == 200, resp.text
+    # The README's command (the REST API's POST /backfills and the UI's dialog create the same).
+    scheduler.cli(
+        "backfill", "create", "--dag-id", DAG_ID,
+        "--from-date", "2026-01-02T08:00:00+00:00", "--to-date", "2026-01-04T08:00:00+00:00",
+        "--max-active-runs", "1", "--dag-run-conf", json.dumps(CONF),
+    )  # fmt: skip
 
     def backfill_runs():
         runs = scheduler.api.get(f"/dags/{DAG_ID}/dagRuns", params={"limit": 100}).json()["dag_runs"]
