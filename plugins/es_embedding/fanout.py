@@ -19,7 +19,7 @@ from airflow.sdk.bases.operator import ExecutorSafeguard
 from es_embedding import bodies
 from es_embedding.errors import SettingsError
 from es_embedding.naming import default_alias, dest_index_name, index_name_problem
-from es_embedding.operators import EsStageOperator, StartReindexOperator
+from es_embedding.operators import EsStageOperator, StartReindexOperator, query_problem
 from es_embedding.sensors import ReindexTaskSensor
 from es_embedding.settings import load_all
 from es_embedding.sizing import Queues
@@ -59,15 +59,11 @@ class ResolveSourcesOperator(EsStageOperator):
         for item in items:
             if problem := index_name_problem(item.replace("*", "x").replace("?", "x")):
                 problems.append(f"Param 'source_indices' has item {item!r}: {problem}")
-        if not isinstance(query, dict) or len(query) != 1:
-            problems.append(
-                f"Param 'query' has value {query!r}: a query DSL object such as {{\"match_all\": {{}}}}"
-            )
+        if problem := query_problem(query):
+            problems.append(problem)
         if problems:
             raise SettingsError("\n".join(problems))
-        with self.calling("reading the cluster version"):
-            version = self.es.info()["version"]["number"]
-        settings.check_cluster_version(version)
+        version = self.cluster_version(settings)
 
         found: dict[str, dict] = {}
         for item in items:

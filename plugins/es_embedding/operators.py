@@ -33,6 +33,7 @@ from es_embedding.links import KibanaIndexLink, KibanaModelLink
 from es_embedding.naming import MANAGED_BY, default_alias, dest_index_name, index_name_problem
 from es_embedding.settings import (
     DeploymentSettings,
+    EmbeddingSettings,
     ModelSettings,
     PipelineSettings,
     ReindexSettings,
@@ -56,6 +57,13 @@ BUILTIN_MODELS = (".multilingual-e5-small", ".multilingual-e5-small_linux-x86_64
 # Seconds after its put within which a model's download task is listed: an incomplete model younger
 # than that may be another run's fresh download, not a failed one.
 DOWNLOAD_START_GRACE = 5.0
+
+
+def query_problem(query: Any) -> str | None:
+    """What is wrong with Param 'query' (a query DSL object has exactly one key), or None."""
+    if isinstance(query, dict) and len(query) == 1:
+        return None
+    return f"Param 'query' has value {query!r}: a query DSL object such as {{\"match_all\": {{}}}}"
 
 
 class EsStageOperator(BaseOperator):
@@ -92,6 +100,13 @@ class EsStageOperator(BaseOperator):
             except NotFoundError:
                 return None
 
+    def cluster_version(self, settings: EmbeddingSettings) -> str:
+        """The cluster's version, refused (SettingsError) when the settings need another one."""
+        with self.calling("reading the cluster version"):
+            version = self.es.info()["version"]["number"]
+        settings.check_cluster_version(version)
+        return version
+
 
 class ValidateRunOperator(EsStageOperator):
     """First task: validates the four Variables and the run's Params, and resolves the run's names.
@@ -120,10 +135,8 @@ class ValidateRunOperator(EsStageOperator):
             for name, value in (("source_index", source), ("dest_index", dest), ("alias", alias))
             if (problem := index_name_problem(value))
         ]
-        if not isinstance(query, dict) or len(query) != 1:
-            problems.append(
-                f"Param 'query' has value {query!r}: a query DSL object such as {{\"match_all\": {{}}}}"
-            )
+        if problem := query_problem(query):
+            problems.append(problem)
         if len({source, dest, alias}) < 3:
             problems.append(
                 f"Params source_index, dest_index and alias must differ (got {source!r}, {dest!r}, {alias!r})"
@@ -131,9 +144,7 @@ class ValidateRunOperator(EsStageOperator):
         if problems:
             raise SettingsError("\n".join(problems))
 
-        with self.calling("reading the cluster version"):
-            version = self.es.info()["version"]["number"]
-        settings.check_cluster_version(version)
+        version = self.cluster_version(settings)
         with self.calling(f"reading source index [{source}]"):
             if not self.es.indices.exists(index=source):
                 raise SettingsError(f"Param 'source_index': index [{source}] does not exist")
@@ -613,24 +624,12 @@ class CreateDestIndexOperator(EsStageOperator):
         self.log.info("Destination index [%s] exists and is compatible: reusing it", self.dest_index)
 
 
-class StartReindexOperator(EsStageOperator):
-    """Stage 7: `_reindex?wait_for_completion=false` through the pipeline, sized so that one round of
-    batches (slices x batch_size) fits the deployment's queues. A reindex of the same source to
-    the same destination that is still running is re-attached to, not started twice.
-    The task id is kept in the task's `task_state_store` as soon as the cluster returns it, so a
-    retry after a worker crash follows that task (running or completed) instead of starting another.
-    When the destination already holds documents, only the missing ones are copied, without the
-    pipeline (es_embedding.resume). Pushes es_task_id, batch_size, slices."""
+class ReindexStageOperator(EsStageOperator):
+    """Base of the stages that write the source's documents into the destination through the
+    deployment's ingest pipeline (StartReindexOperator, es_embedding.resume.CompleteIndexOperator):
+    their arguments, all templated."""
 
-    template_fields: Sequence[str] = (
-        "source_index",
-        "dest_index",
-        "query",
-        "deployment_id",
-        "pipeline_id",
-        "mode",
-    )
-    STORE_KEY = "reindex_task_id"  # task_state_store key; renaming it breaks retries in flight
+    template_fields: Sequence[str] = ("source_index", "dest_index", "query", "deployment_id", "pipeline_id")
 
     def __init__(
         self,
@@ -640,7 +639,6 @@ class StartReindexOperator(EsStageOperator):
         deployment_id: str,
         pipeline_id: str,
         query: dict | str | None = None,
-        mode: str = "full",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -649,12 +647,28 @@ class StartReindexOperator(EsStageOperator):
         self.deployment_id = deployment_id
         self.pipeline_id = pipeline_id
         self.query = query
+
+
+class StartReindexOperator(ReindexStageOperator):
+    """Stage 7: `_reindex?wait_for_completion=false` through the pipeline, sized so that one round of
+    batches (slices x batch_size) fits the deployment's queues. A reindex of the same source to
+    the same destination that is still running is re-attached to, not started twice.
+    The task id is kept in the task's `task_state_store` as soon as the cluster returns it, so a
+    retry after a worker crash follows that task (running or completed) instead of starting another.
+    When the destination already holds documents, only the missing ones are copied, without the
+    pipeline (es_embedding.resume). Pushes es_task_id, batch_size, slices."""
+
+    template_fields: Sequence[str] = (*ReindexStageOperator.template_fields, "mode")
+    STORE_KEY = "reindex_task_id"  # task_state_store key; renaming it breaks retries in flight
+
+    def __init__(self, *, mode: str = "full", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         # incremental: the destination is the alias's index, full by design; its interval documents
         # are overwritten through the pipeline, never "copy only the missing ones".
         self.mode = mode
 
     def execute(self, context: Any) -> dict[str, Any]:
-        # resume imports this module (its operator builds on EsStageOperator): imported here.
+        # resume imports this module (its operator builds on ReindexStageOperator): imported here.
         from es_embedding.resume import TaskMemory, copy_request
 
         settings: ReindexSettings = load_stage("embedding_reindex")

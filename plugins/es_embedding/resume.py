@@ -26,7 +26,6 @@ re-attaches to the running task instead of starting a second one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +33,7 @@ from elasticsearch import NotFoundError
 
 from es_embedding import checks
 from es_embedding.errors import EmbeddingError, ReindexFailedError
-from es_embedding.operators import EsStageOperator
+from es_embedding.operators import ReindexStageOperator
 from es_embedding.settings import PipelineSettings, ReindexSettings, load_stage
 from es_embedding.triggers import ReindexTaskTrigger
 
@@ -110,31 +109,13 @@ class TaskMemory:
             self.store.delete(key)
 
 
-class CompleteIndexOperator(EsStageOperator):
+class CompleteIndexOperator(ReindexStageOperator):
     """Stage 8b: copies what the destination lacks and embeds what lacks an embedding, pass after
     pass (each one an ES task the operator defers on), until nothing is missing or
     `max_embed_passes` embed passes ran. Pushes `resume` ({passes, copied, embedded, failed,
     still_missing})."""
 
-    template_fields: Sequence[str] = ("source_index", "dest_index", "query", "deployment_id", "pipeline_id")
     ui_color = "#fff2d6"
-
-    def __init__(
-        self,
-        *,
-        source_index: str,
-        dest_index: str,
-        deployment_id: str,
-        pipeline_id: str,
-        query: dict | str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.source_index = source_index
-        self.dest_index = dest_index
-        self.deployment_id = deployment_id
-        self.pipeline_id = pipeline_id
-        self.query = query
 
     # --- the loop: execute -> (defer -> execute_complete)* ------------------------------------
 
