@@ -469,8 +469,18 @@ async def bulk(request: Request, cluster: Cluster):
 # --- single documents -----------------------------------------------------------------------------------
 
 
-async def _single(request: Request, cluster: Cluster, action: BulkAction):
-    """One document action as a bulk of one; `?pipeline=` only ever applies to index and create."""
+async def _single(
+    request: Request,
+    cluster: Cluster,
+    op: str,
+    source: dict[str, Any] | None = None,
+    *,
+    seq_params: bool = True,
+):
+    """The document the path names (no id: an auto-generated one) as a bulk of one; `?pipeline=` only
+    ever applies to index and create."""
+    params = _seq_params(request) if seq_params else {}
+    action = BulkAction(op, request.path_params["index"], request.path_params.get("id"), source, **params)
     outcomes, _ = await run_bulk(
         cluster, [action], pipeline=request.query_params.get("pipeline"), refresh=_refresh_param(request)
     )
@@ -496,55 +506,29 @@ async def index_doc(request: Request, cluster: Cluster):
         raise illegal_argument(f"opType must be 'create' or 'index', found: [{op_type}]")
     source = await json_body(request, required=True)
     _check_id(request.path_params["id"])
-    return await _single(
-        request,
-        cluster,
-        BulkAction(
-            op_type, request.path_params["index"], request.path_params["id"], source, **_seq_params(request)
-        ),
-    )
+    return await _single(request, cluster, op_type, source)
 
 
 @router.route("/{index}/_doc", "POST")
 async def index_doc_auto_id(request: Request, cluster: Cluster):
-    source = await json_body(request, required=True)
-    return await _single(
-        request,
-        cluster,
-        BulkAction("index", request.path_params["index"], None, source, **_seq_params(request)),
-    )
+    return await _single(request, cluster, "index", await json_body(request, required=True))
 
 
 @router.route("/{index}/_create/{id}", "PUT", "POST")
 async def create_doc(request: Request, cluster: Cluster):
     source = await json_body(request, required=True)
     _check_id(request.path_params["id"])
-    return await _single(
-        request,
-        cluster,
-        BulkAction("create", request.path_params["index"], request.path_params["id"], source),
-    )
+    return await _single(request, cluster, "create", source, seq_params=False)
 
 
 @router.route("/{index}/_update/{id}", "POST")
 async def update_doc(request: Request, cluster: Cluster):
-    body = await json_body(request, required=True)
-    return await _single(
-        request,
-        cluster,
-        BulkAction(
-            "update", request.path_params["index"], request.path_params["id"], body, **_seq_params(request)
-        ),
-    )
+    return await _single(request, cluster, "update", await json_body(request, required=True))
 
 
 @router.route("/{index}/_doc/{id}", "DELETE")
 async def delete_doc(request: Request, cluster: Cluster):
-    return await _single(
-        request,
-        cluster,
-        BulkAction("delete", request.path_params["index"], request.path_params["id"], **_seq_params(request)),
-    )
+    return await _single(request, cluster, "delete")
 
 
 def _lookup(cluster: Cluster, request: Request) -> tuple[Index, str]:
