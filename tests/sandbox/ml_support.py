@@ -1,4 +1,4 @@
-"""Helpers shared by the test_ml_* files (no tests here)."""
+"""Helpers shared by the sandbox tests (no tests here): ML set-up, error checks, polling, faults."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 ELSER = ".elser_model_2"
 TEXT_INPUT = {"field_names": ["text_field"]}
+JSON = {"accept": "application/json", "content-type": "application/json"}
 
 
 def strict(es: Elasticsearch) -> Elasticsearch:
@@ -36,6 +37,11 @@ def assert_error(exc: ApiError, status: int, type_: str, reason: str) -> dict[st
     assert (error["type"], error["reason"]) == (type_, reason), error
     assert error["root_cause"][0]["type"] == type_
     return error
+
+
+def arm_faults(es: Elasticsearch, **faults: Any) -> None:
+    """POST /_sandbox/faults: the sandbox misbehaves as these faults say (es_sandbox/faults.py)."""
+    es.perform_request("POST", "/_sandbox/faults", headers=JSON, body=faults)
 
 
 def poll(
@@ -64,6 +70,18 @@ def put_elser(es: Elasticsearch, model_id: str = ELSER, *, wait: bool = True) ->
 def deploy(es: Elasticsearch, model_id: str = ELSER, **params: Any) -> dict[str, Any]:
     params.setdefault("wait_for", "started")
     return es.ml.start_trained_model_deployment(model_id=model_id, **params).body["assignment"]
+
+
+def assert_deploy_times_out_on_the_download(es: Elasticsearch, model_id: str = ELSER) -> None:
+    """A start that waits only 300ms while the model still downloads: Elasticsearch's 408."""
+    exc = api_error(lambda: deploy(es, model_id, timeout="300ms"))
+    assert_error(
+        exc,
+        408,
+        "status_exception",
+        f"Model download task is currently running. Wait for trained model [{model_id}] download task to complete "
+        "then try again",
+    )
 
 
 def deployment_stats(es: Elasticsearch, deployment_id: str) -> dict[str, Any]:

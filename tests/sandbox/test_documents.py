@@ -18,30 +18,36 @@ from es_sandbox.errors import EsError
 SHARDS = {"total": 2, "successful": 1, "failed": 0}
 
 
+def write_response(index, doc_id, *, version, result, seq_no, **extra):
+    """A document write's answer (DocWriteResponse) on the sandbox's one-shard, one-replica index."""
+    return {
+        "_index": index,
+        "_id": doc_id,
+        "_version": version,
+        "result": result,
+        **extra,
+        "_shards": SHARDS,
+        "_seq_no": seq_no,
+        "_primary_term": 1,
+    }
+
+
+def shard_error(es, index, type_, reason):
+    """The `error` of a failure on the index's one shard: its root cause carries the same fields."""
+    uuid = es.indices.get(index=index)[index]["settings"]["index"]["uuid"]
+    cause = {"type": type_, "reason": reason, "index_uuid": uuid, "shard": "0", "index": index}
+    return {"root_cause": [cause], **cause}
+
+
 def test_index_then_overwrite(es):
     first = es.index(index="docs", id="1", document={"title": "one"})
     assert first.meta.status == 201
-    assert first.body == {
-        "_index": "docs",
-        "_id": "1",
-        "_version": 1,
-        "result": "created",
-        "_shards": SHARDS,
-        "_seq_no": 0,
-        "_primary_term": 1,
-    }
+    assert first.body == write_response("docs", "1", version=1, result="created", seq_no=0)
     second = es.index(index="docs", id="1", document={"title": "uno"}, refresh=True)
     assert second.meta.status == 200
-    assert second.body == {
-        "_index": "docs",
-        "_id": "1",
-        "_version": 2,
-        "result": "updated",
-        "forced_refresh": True,
-        "_shards": SHARDS,
-        "_seq_no": 1,
-        "_primary_term": 1,
-    }
+    assert second.body == write_response(
+        "docs", "1", version=2, result="updated", seq_no=1, forced_refresh=True
+    )
     assert es.get(index="docs", id="1")["_source"] == {"title": "uno"}
 
 
@@ -55,25 +61,14 @@ def test_auto_generated_ids(es):
 def test_create_conflicts_with_an_existing_document(es):
     es.create(index="c", id="7", document={"v": 1})
     es.index(index="c", id="7", document={"v": 2})
-    uuid = es.indices.get(index="c")["c"]["settings"]["index"]["uuid"]
     with pytest.raises(ConflictError) as info:
         es.create(index="c", id="7", document={"v": 3})
-    assert info.value.body["error"] == {
-        "root_cause": [
-            {
-                "type": "version_conflict_engine_exception",
-                "reason": "[7]: version conflict, document already exists (current version [2])",
-                "index_uuid": uuid,
-                "shard": "0",
-                "index": "c",
-            }
-        ],
-        "type": "version_conflict_engine_exception",
-        "reason": "[7]: version conflict, document already exists (current version [2])",
-        "index_uuid": uuid,
-        "shard": "0",
-        "index": "c",
-    }
+    assert info.value.body["error"] == shard_error(
+        es,
+        "c",
+        "version_conflict_engine_exception",
+        "[7]: version conflict, document already exists (current version [2])",
+    )
     with pytest.raises(ConflictError):
         es.index(index="c", id="7", document={"v": 3}, op_type="create")
 
@@ -118,26 +113,10 @@ def test_get_head_and_missing(es):
 def test_delete(es):
     es.index(index="d", id="1", document={"a": 1})
     deleted = es.delete(index="d", id="1")
-    assert deleted.body == {
-        "_index": "d",
-        "_id": "1",
-        "_version": 2,
-        "result": "deleted",
-        "_shards": SHARDS,
-        "_seq_no": 1,
-        "_primary_term": 1,
-    }
+    assert deleted.body == write_response("d", "1", version=2, result="deleted", seq_no=1)
     with pytest.raises(NotFoundError) as info:
         es.delete(index="d", id="1")
-    assert info.value.body == {
-        "_index": "d",
-        "_id": "1",
-        "_version": 1,
-        "result": "not_found",
-        "_shards": SHARDS,
-        "_seq_no": 2,
-        "_primary_term": 1,
-    }
+    assert info.value.body == write_response("d", "1", version=1, result="not_found", seq_no=2)
     with pytest.raises(NotFoundError) as info:
         es.delete(index="nowhere", id="1")
     assert info.value.body["error"]["reason"] == "no such index [nowhere]"
@@ -155,25 +134,11 @@ def test_update_doc_upsert_and_noop(es):
     assert created.meta.status == 201 and created["result"] == "created"
     es.update(index="u", id="3", doc={"ignored": 1}, upsert={"from": "upsert"})
     assert es.get(index="u", id="3")["_source"] == {"from": "upsert"}
-    uuid = es.indices.get(index="u")["u"]["settings"]["index"]["uuid"]
     with pytest.raises(NotFoundError) as info:
         es.update(index="u", id="9", doc={"a": 1})
-    assert info.value.body["error"] == {
-        "root_cause": [
-            {
-                "type": "document_missing_exception",
-                "reason": "[9]: document missing",
-                "index_uuid": uuid,
-                "shard": "0",
-                "index": "u",
-            }
-        ],
-        "type": "document_missing_exception",
-        "reason": "[9]: document missing",
-        "index_uuid": uuid,
-        "shard": "0",
-        "index": "u",
-    }
+    assert info.value.body["error"] == shard_error(
+        es, "u", "document_missing_exception", "[9]: document missing"
+    )
 
 
 def test_bulk_per_item_results(es):
@@ -211,13 +176,7 @@ def test_bulk_per_item_results(es):
     ]
     assert [next(iter(i.values()))["status"] for i in items] == [201, 409, 400, 200, 404, 200, 404, 201]
     assert items[0]["index"] == {
-        "_index": "b",
-        "_id": "1",
-        "_version": 1,
-        "result": "created",
-        "_shards": SHARDS,
-        "_seq_no": 0,
-        "_primary_term": 1,
+        **write_response("b", "1", version=1, result="created", seq_no=0),
         "status": 201,
     }
     conflict = items[1]["create"]

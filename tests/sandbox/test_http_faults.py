@@ -9,18 +9,11 @@ import elastic_transport
 import pytest
 from elasticsearch import ApiError
 
-
-def arm(es, **faults):
-    es.perform_request(
-        "POST",
-        "/_sandbox/faults",
-        headers={"accept": "application/json", "content-type": "application/json"},
-        body=faults,
-    )
+from tests.sandbox.ml_support import arm_faults
 
 
 def test_an_injected_5xx_answers_before_anything_happens_then_is_used_up(es):
-    arm(es, http_error=[{"path": "^/books$", "method": "PUT", "status": 503}])
+    arm_faults(es, http_error=[{"path": "^/books$", "method": "PUT", "status": 503}])
     once = es.options(max_retries=0)
     with pytest.raises(ApiError) as raised:
         once.indices.create(index="books")
@@ -31,7 +24,7 @@ def test_an_injected_5xx_answers_before_anything_happens_then_is_used_up(es):
 
 
 def test_a_dropped_connection_before_processing_changes_nothing(es):
-    arm(es, http_error=[{"path": "^/books$", "method": "PUT", "drop_connection": True}])
+    arm_faults(es, http_error=[{"path": "^/books$", "method": "PUT", "drop_connection": True}])
     with pytest.raises(elastic_transport.ConnectionError):
         es.options(max_retries=0).indices.create(index="books")
     assert not es.indices.exists(index="books")
@@ -40,7 +33,7 @@ def test_a_dropped_connection_before_processing_changes_nothing(es):
 def test_a_dropped_connection_after_processing_loses_only_the_answer(es):
     es.indices.create(index="books")
     es.index(index="books", id="1", document={"title": "a"}, refresh=True)
-    arm(es, http_error=[{"path": "^/_reindex$", "drop_connection": True, "after_processing": True}])
+    arm_faults(es, http_error=[{"path": "^/_reindex$", "drop_connection": True, "after_processing": True}])
     with pytest.raises(elastic_transport.ConnectionError):
         es.options(max_retries=0).reindex(
             source={"index": "books"}, dest={"index": "copy"}, wait_for_completion=False
@@ -59,6 +52,6 @@ def test_a_client_that_resends_after_a_lost_answer_does_the_work_twice(es):
     """Why the library sends task-starting requests once: the client's own retry of a POST whose
     answer was lost starts the same work again."""
     es.indices.create(index="books")
-    arm(es, http_error=[{"path": "^/books/_doc$", "drop_connection": True, "after_processing": True}])
+    arm_faults(es, http_error=[{"path": "^/books/_doc$", "drop_connection": True, "after_processing": True}])
     es.options(max_retries=1).index(index="books", document={"title": "a"}, refresh=True)
     assert es.count(index="books")["count"] == 2

@@ -9,6 +9,8 @@ import pytest
 from tests.sandbox.ml_support import (
     ELSER,
     api_error,
+    arm_faults,
+    assert_deploy_times_out_on_the_download,
     assert_error,
     compat8,
     deploy,
@@ -285,13 +287,7 @@ def test_start_while_downloading(start_sandbox):
 
     es = Elasticsearch(start_sandbox(download_seconds=1.5).url, request_timeout=30)
     put_elser(es, wait=False)
-    exc = api_error(lambda: deploy(es, timeout="300ms"))
-    assert_error(
-        exc,
-        408,
-        "status_exception",
-        f"Model download task is currently running. Wait for trained model [{ELSER}] download task to complete then try again",
-    )
+    assert_deploy_times_out_on_the_download(es)
     # a long enough timeout waits for the download, then deploys
     began = time.monotonic()
     assignment = deploy(es, timeout="20s")
@@ -378,10 +374,7 @@ def test_no_ml_nodes(start_sandbox):
 
 def test_timeout_keeps_the_deployment_starting(elser):
     es = elser
-    es.perform_request(
-        "POST", "/_sandbox/faults", headers={"accept": "application/json", "content-type": "application/json"},
-        body={"deployment_stuck": {"deployment_id": "stuck*", "reason": "native process did not start"}},
-    )  # fmt: skip
+    arm_faults(es, deployment_stuck={"deployment_id": "stuck*", "reason": "native process did not start"})
     exc = api_error(lambda: deploy(es, deployment_id="stuck-one", timeout="1s"))
     assert_error(
         exc,
@@ -523,10 +516,7 @@ def test_node_restart_reloads_deployments(elser):
     deploy(es)
     es.ml.infer_trained_model(model_id=ELSER, docs=[{"text_field": "before restart"}])
     assert deployment_stats(es, ELSER)["inference_count"] == 1
-    es.perform_request(
-        "POST", "/_sandbox/faults", headers={"accept": "application/json", "content-type": "application/json"},
-        body={"node_restart": True},
-    )  # fmt: skip
+    arm_faults(es, node_restart=True)
     stats = deployment_stats(es, ELSER)
     assert stats["state"] == "starting"
     assert "inference_count" not in stats  # counters lived in the lost process

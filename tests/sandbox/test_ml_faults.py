@@ -7,6 +7,8 @@ from elasticsearch import NotFoundError
 from tests.sandbox.ml_support import (
     ELSER,
     api_error,
+    arm_faults,
+    assert_deploy_times_out_on_the_download,
     assert_error,
     definition_status,
     deploy,
@@ -18,21 +20,12 @@ from tests.sandbox.ml_support import (
 FAILURE = "connection reset while fetching model definition part [139]"
 
 
-def arm(es, **faults):
-    es.perform_request(
-        "POST",
-        "/_sandbox/faults",
-        headers={"accept": "application/json", "content-type": "application/json"},
-        body=faults,
-    )
-
-
 def import_tasks(es) -> list[dict]:
     return es.tasks.list(actions="xpack/ml/model_import*", detailed=True, group_by="none")["tasks"]
 
 
 def test_failed_download_fails_the_waiting_put(es):
-    arm(es, model_download={"model_id": ".elser*", "mode": "fail", "reason": FAILURE})
+    arm_faults(es, model_download={"model_id": ".elser*", "mode": "fail", "reason": FAILURE})
     exc = api_error(lambda: put_elser(strict(es), wait=True))  # 503 is retried by default
     assert_error(
         exc,
@@ -65,7 +58,7 @@ def notifications(es) -> list[tuple[str, str]]:
 
 
 def test_failed_download_in_the_background(es):
-    arm(es, model_download={"mode": "fail", "reason": FAILURE})
+    arm_faults(es, model_download={"mode": "fail", "reason": FAILURE})
     put_elser(es, wait=False)
     (task,) = import_tasks(es)
     task_id = f"{task['node']}:{task['id']}"
@@ -78,13 +71,13 @@ def test_failed_download_in_the_background(es):
     assert definition_status(es, ELSER) is False
     # deleting the broken model and putting it again (without the fault) recovers
     es.ml.delete_trained_model(model_id=ELSER)
-    arm(es, model_download={"model_id": "nothing-matches"})
+    arm_faults(es, model_download={"model_id": "nothing-matches"})
     put_elser(es, wait=True)
     assert definition_status(es, ELSER) is True
 
 
 def test_stalled_download_never_completes_until_cancelled(es):
-    arm(es, model_download={"mode": "stall"})
+    arm_faults(es, model_download={"mode": "stall"})
     put_elser(es, wait=False)
     (task,) = poll(
         lambda: import_tasks(es),
@@ -92,13 +85,7 @@ def test_stalled_download_never_completes_until_cancelled(es):
         timeout=5,
     )
     assert task["status"] == {"total_parts": 418, "downloaded_parts": 139}
-    exc = api_error(lambda: deploy(es, timeout="300ms"))
-    assert_error(
-        exc,
-        408,
-        "status_exception",
-        f"Model download task is currently running. Wait for trained model [{ELSER}] download task to complete then try again",
-    )
+    assert_deploy_times_out_on_the_download(es)
     assert import_tasks(es)[0]["status"]["downloaded_parts"] == 139
 
     es.tasks.cancel(task_id=f"{task['node']}:{task['id']}")
@@ -109,7 +96,7 @@ def test_stalled_download_never_completes_until_cancelled(es):
 def test_node_restart_loses_running_downloads(es):
     put_elser(es, ".multilingual-e5-small", wait=False)
     assert len(import_tasks(es)) == 1
-    arm(es, node_restart=True)
+    arm_faults(es, node_restart=True)
     assert import_tasks(es) == []
     assert definition_status(es, ".multilingual-e5-small") is False
     exc = api_error(lambda: deploy(es, ".multilingual-e5-small"))

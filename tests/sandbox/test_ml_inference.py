@@ -14,6 +14,7 @@ from tests.sandbox.ml_support import (
     ELSER,
     TEXT_INPUT,
     api_error,
+    arm_faults,
     assert_error,
     deploy,
     deployment_stats,
@@ -247,10 +248,7 @@ def test_inference_timeout(slow):
 
 def test_inference_rejection_fault(elser):
     es = strict(elser)
-    es.perform_request(
-        "POST", "/_sandbox/faults", headers={"accept": "application/json", "content-type": "application/json"},
-        body={"inference_rejection": {"burst": 2}},
-    )  # fmt: skip
+    arm_faults(es, inference_rejection={"burst": 2})
     for _ in range(2):
         exc = api_error(lambda: es.ml.infer_trained_model(model_id=ELSER, docs=[{"text_field": "x"}]))
         assert_error(
@@ -263,9 +261,6 @@ def test_inference_rejection_fault(elser):
     stats = deployment_stats(es, ELSER)
     assert (stats["rejected_execution_count"], stats["inference_count"]) == (2, 1)
 
-    es.perform_request(
-        "POST", "/_sandbox/faults", headers={"accept": "application/json", "content-type": "application/json"},
-        body={"inference_rejection": {"fraction": 1.0}},
-    )  # fmt: skip
+    arm_faults(es, inference_rejection={"fraction": 1.0})
     exc = api_error(lambda: es.ml.infer_trained_model(model_id=ELSER, docs=[{"text_field": "x"}]))
     assert exc.meta.status == 429

@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from es_sandbox.ml.catalog import LANG_IDENT_CONFIG
 from tests.sandbox.ml_support import (
     ELSER,
     TEXT_INPUT,
@@ -18,6 +19,16 @@ from tests.sandbox.ml_support import (
 )
 
 NATIVE_INDEX = {"index": {"name": ".ml-inference-native-000002"}}
+# BertTokenization as stored: do_lower_case as asked, the rest Tokenization's defaults
+LOWERCASE_BERT = {
+    "bert": {
+        "do_lower_case": True,
+        "with_special_tokens": True,
+        "max_sequence_length": 512,
+        "truncate": "first",
+        "span": -1,
+    }
+}
 
 
 def test_put_elser_answers_the_config_and_downloads_in_the_background(es):
@@ -44,15 +55,7 @@ def test_put_elser_answers_the_config_and_downloads_in_the_background(es):
     assert config["inference_config"] == {
         "text_expansion": {
             "vocabulary": {"index": ".ml-inference-native-000002"},
-            "tokenization": {
-                "bert": {
-                    "do_lower_case": True,
-                    "with_special_tokens": True,
-                    "max_sequence_length": 512,
-                    "truncate": "first",
-                    "span": -1,
-                }
-            },
+            "tokenization": LOWERCASE_BERT,
         }
     }
     assert "fully_defined" not in config
@@ -164,15 +167,7 @@ def test_eland_upload_is_fully_defined_once_all_parts_arrived(es):
     assert config["location"] == NATIVE_INDEX
     assert config["inference_config"]["text_embedding"] == {
         "vocabulary": {"index": ".ml-inference-native-000002"},
-        "tokenization": {
-            "bert": {
-                "do_lower_case": True,
-                "with_special_tokens": True,
-                "max_sequence_length": 512,
-                "truncate": "first",
-                "span": -1,
-            }
-        },
+        "tokenization": LOWERCASE_BERT,
         "embedding_size": 16,
     }
     assert definition_status(es, "my-embedder") is False
@@ -188,13 +183,20 @@ def test_eland_upload_is_fully_defined_once_all_parts_arrived(es):
     assert len(vector["inference_results"][0]["predicted_value"]) == 16
 
 
+def _put_part(es, model_id: str, part: int, total_length: int, total_parts: int):
+    """One 3-byte definition part ("abc")."""
+    return es.ml.put_trained_model_definition_part(
+        model_id=model_id,
+        part=part,
+        definition="YWJj",
+        total_definition_length=total_length,
+        total_parts=total_parts,
+    )
+
+
 def test_definition_part_errors(es):
     _put_custom(es)
-    exc = api_error(
-        lambda: es.ml.put_trained_model_definition_part(
-            model_id="my-embedder", part=3, definition="YWJj", total_definition_length=3, total_parts=2
-        )
-    )
+    exc = api_error(lambda: _put_part(es, "my-embedder", part=3, total_length=3, total_parts=2))
     assert_error(
         exc,
         400,
@@ -202,21 +204,11 @@ def test_definition_part_errors(es):
         "Validation Failed: 1: [part] must be less than total_parts;",
     )
 
-    exc = api_error(
-        lambda: es.ml.put_trained_model_definition_part(
-            model_id="nope", part=0, definition="YWJj", total_definition_length=3, total_parts=1
-        )
-    )
+    exc = api_error(lambda: _put_part(es, "nope", part=0, total_length=3, total_parts=1))
     assert_error(exc, 404, "resource_not_found_exception", "Could not find trained model [nope]")
 
-    es.ml.put_trained_model_definition_part(
-        model_id="my-embedder", part=0, definition="YWJj", total_definition_length=6, total_parts=2
-    )
-    exc = api_error(
-        lambda: es.ml.put_trained_model_definition_part(
-            model_id="my-embedder", part=0, definition="YWJj", total_definition_length=6, total_parts=2
-        )
-    )
+    _put_part(es, "my-embedder", part=0, total_length=6, total_parts=2)
+    exc = api_error(lambda: _put_part(es, "my-embedder", part=0, total_length=6, total_parts=2))
     assert_error(
         exc,
         400,
@@ -243,28 +235,25 @@ def test_lang_ident_model_is_always_listed(es):
     listed = es.ml.get_trained_models()
     assert listed["count"] == 1
     config = listed["trained_model_configs"][0]
-    assert config == {
-        "model_id": "lang_ident_model_1",
-        "model_type": "lang_ident",
-        "created_by": "_xpack",
-        "version": "7.6.0",
-        "create_time": 1575548914594,
-        "model_size_bytes": 1053992,
-        "estimated_operations": 39629,
-        "license_level": "basic",
-        "description": "Model used for identifying language from arbitrary input text.",
-        "tags": ["lang_ident", "prepackaged"],
-        "input": {"field_names": ["text"]},
-        "inference_config": {
-            "classification": {
-                "num_top_classes": 0,
-                "top_classes_results_field": "top_classes",
-                "results_field": "predicted_value",
-                "num_top_feature_importance_values": 0,
-                "prediction_field_type": "string",
-            }
-        },
-    }
+    # served as the catalog holds it: nothing dropped, nothing added (no metadata, no location) ...
+    assert config == LANG_IDENT_CONFIG
+    # ... which is the built-in model as Elasticsearch gives it, in TrainedModelConfig's field order
+    assert list(config) == [
+        "model_id", "model_type", "created_by", "version", "create_time", "model_size_bytes",
+        "estimated_operations", "license_level", "description", "tags", "input", "inference_config",
+    ]  # fmt: skip
+    assert (config["model_id"], config["model_type"], config["created_by"], config["version"]) == (
+        "lang_ident_model_1",
+        "lang_ident",
+        "_xpack",
+        "7.6.0",
+    )
+    assert (config["license_level"], config["tags"], config["input"]) == (
+        "basic",
+        ["lang_ident", "prepackaged"],
+        {"field_names": ["text"]},
+    )
+    assert config["inference_config"]["classification"]["results_field"] == "predicted_value"
     # not stored in an index, so no definition status to report
     assert (
         "fully_defined"

@@ -46,6 +46,20 @@ def seed(es, index="src", n=20, **settings):
     )
 
 
+def start_reindex(es, *, batch_size, **params):
+    """src -> dst in the background, `batch_size` documents a batch: the task id."""
+    return es.reindex(
+        source={"index": "src", "size": batch_size},
+        dest={"index": "dst"},
+        wait_for_completion=False,
+        **params,
+    ).body["task"]
+
+
+def task_status(es, task_id):
+    return es.tasks.get(task_id=task_id)["task"]["status"]
+
+
 def finished(es, task_id, timeout=15.0):
     return poll(lambda: es.tasks.get(task_id=task_id).body, lambda r: r["completed"], timeout=timeout)
 
@@ -203,12 +217,7 @@ def test_failing_pipeline_ends_the_reindex_with_failures(es):
 
 def test_async_status_moves_and_the_result_is_stored(es):
     seed(es)
-    task_id = es.reindex(
-        source={"index": "src", "size": 5},
-        dest={"index": "dst"},
-        wait_for_completion=False,
-        requests_per_second=20,
-    ).body["task"]
+    task_id = start_reindex(es, batch_size=5, requests_per_second=20)
     first = es.tasks.get(task_id=task_id).body
     assert first["completed"] is False
     assert first["task"]["status"]["requests_per_second"] == 20.0
@@ -226,15 +235,8 @@ def test_async_status_moves_and_the_result_is_stored(es):
 
 def test_rethrottle_speeds_up_at_once(es):
     seed(es)
-    task_id = es.reindex(
-        source={"index": "src", "size": 2},
-        dest={"index": "dst"},
-        wait_for_completion=False,
-        requests_per_second=0.5,
-    ).body["task"]
-    poll(
-        lambda: es.tasks.get(task_id=task_id)["task"]["status"], lambda s: s["throttled_until_millis"] > 1000
-    )
+    task_id = start_reindex(es, batch_size=2, requests_per_second=0.5)
+    poll(lambda: task_status(es, task_id), lambda s: s["throttled_until_millis"] > 1000)
     answer = es.reindex_rethrottle(task_id=task_id, requests_per_second=-1).body
     (node,) = answer["nodes"].values()
     assert node["tasks"][task_id]["status"]["requests_per_second"] == -1
@@ -258,13 +260,8 @@ def test_rethrottle_errors(es):
 
 def test_cancel_ends_with_canceled(es):
     seed(es)
-    task_id = es.reindex(
-        source={"index": "src", "size": 2},
-        dest={"index": "dst"},
-        wait_for_completion=False,
-        requests_per_second=2,
-    ).body["task"]
-    poll(lambda: es.tasks.get(task_id=task_id)["task"]["status"], lambda s: s["batches"] >= 1)
+    task_id = start_reindex(es, batch_size=2, requests_per_second=2)
+    poll(lambda: task_status(es, task_id), lambda s: s["batches"] >= 1)
     es.tasks.cancel(task_id=task_id)
     response = finished(es, task_id)["response"]
     assert response["canceled"] == "by user request"
@@ -274,13 +271,7 @@ def test_cancel_ends_with_canceled(es):
 
 def test_slices_run_child_tasks(es):
     seed(es, n=40)
-    task_id = es.reindex(
-        source={"index": "src", "size": 5},
-        dest={"index": "dst"},
-        wait_for_completion=False,
-        slices=2,
-        requests_per_second=20,
-    ).body["task"]
+    task_id = start_reindex(es, batch_size=5, slices=2, requests_per_second=20)
     children = poll(
         lambda: es.tasks.list(actions="*reindex", group_by="none", detailed=True)["tasks"],
         lambda ts: len(ts) == 3,
@@ -289,7 +280,7 @@ def test_slices_run_child_tasks(es):
     assert len(kids) == 2 and {t["parent_task_id"] for t in kids} == {task_id}
     assert sorted(t["status"]["slice_id"] for t in kids) == [0, 1]
     assert {t["status"]["requests_per_second"] for t in kids} == {10.0}
-    parent = es.tasks.get(task_id=task_id)["task"]["status"]
+    parent = task_status(es, task_id)
     assert parent["slices"] == [None, None] and parent["total"] == 0  # only finished slices count
     response = finished(es, task_id)["response"]
     assert response["created"] == 40 and len(response["slices"]) == 2

@@ -8,9 +8,8 @@ import pytest
 from elasticsearch import ApiError, NotFoundError
 from elasticsearch.helpers import bulk
 
-from tests.sandbox.ml_support import ELSER, deploy, poll, put_elser, strict
+from tests.sandbox.ml_support import ELSER, arm_faults, deploy, poll, put_elser, strict
 
-JSON = {"accept": "application/json", "content-type": "application/json"}
 TOPICS = ["apples and pears", "ocean tides", "mountain climbing", "jazz piano", "tax returns"]
 
 
@@ -43,18 +42,19 @@ def corpus(es):
     return es
 
 
-def fault(es, spec):
-    es.perform_request("POST", "/_sandbox/faults", body=spec, headers=JSON)
+def reindex_through_elser(es, batch_size, **params):
+    """articles -> articles-elser through the ELSER pipeline, `batch_size` documents a batch."""
+    return es.reindex(
+        source={"index": "articles", "size": batch_size},
+        dest={"index": "articles-elser", "pipeline": "elser"},
+        **params,
+    )
 
 
 def test_async_reindex_embeds_every_document_and_sparse_search_finds_them(corpus):
     es = corpus
     deploy(es)
-    task_id = es.reindex(
-        source={"index": "articles", "size": 10},
-        dest={"index": "articles-elser", "pipeline": "elser"},
-        wait_for_completion=False,
-    ).body["task"]
+    task_id = reindex_through_elser(es, 10, wait_for_completion=False)["task"]
     done = poll(lambda: es.tasks.get(task_id=task_id).body, lambda r: r["completed"], timeout=20)
     response = done["response"]
     assert (response["total"], response["created"], response["batches"], response["failures"]) == (
@@ -88,9 +88,7 @@ def test_an_oversized_batch_overflows_the_queue_and_ends_with_429_failures(corpu
     es = corpus
     deploy(es, queue_capacity=5)
     with pytest.raises(ApiError) as info:
-        strict(es).reindex(
-            source={"index": "articles", "size": 40}, dest={"index": "articles-elser", "pipeline": "elser"}
-        )
+        reindex_through_elser(strict(es), 40)
     assert info.value.meta.status == 429
     body = info.value.body
     assert body["batches"] == 1 and body["total"] == 40
@@ -105,16 +103,8 @@ def test_an_oversized_batch_overflows_the_queue_and_ends_with_429_failures(corpu
 def test_pipeline_drop_fault_lands_rejected_documents_without_embeddings(corpus):
     es = corpus
     deploy(es, queue_capacity=5)
-    fault(es, {"pipeline_drop": {"enabled": True}})
-    answer = (
-        strict(es)
-        .reindex(
-            source={"index": "articles", "size": 40},
-            dest={"index": "articles-elser", "pipeline": "elser"},
-            refresh=True,
-        )
-        .body
-    )
+    arm_faults(es, pipeline_drop={"enabled": True})
+    answer = reindex_through_elser(strict(es), 40, refresh=True).body
     assert answer["failures"] == []
     assert answer["created"] == 40
     assert answer["retries"]["bulk"] >= 1
@@ -127,14 +117,9 @@ def test_pipeline_drop_fault_lands_rejected_documents_without_embeddings(corpus)
 def test_node_restart_mid_reindex_loses_the_task(corpus):
     es = corpus
     deploy(es)
-    task_id = es.reindex(
-        source={"index": "articles", "size": 5},
-        dest={"index": "articles-elser", "pipeline": "elser"},
-        wait_for_completion=False,
-        requests_per_second=10,
-    ).body["task"]
+    task_id = reindex_through_elser(es, 5, wait_for_completion=False, requests_per_second=10)["task"]
     poll(lambda: es.tasks.get(task_id=task_id)["task"]["status"], lambda s: s["created"] >= 5)
-    fault(es, {"node_restart": True})
+    arm_faults(es, node_restart=True)
     with pytest.raises(NotFoundError) as info:
         es.tasks.get(task_id=task_id)
     assert (

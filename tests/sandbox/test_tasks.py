@@ -9,7 +9,7 @@ import pytest
 from elasticsearch import ApiError, BadRequestError, NotFoundError
 from elasticsearch.helpers import bulk
 
-from tests.sandbox.ml_support import poll, strict
+from tests.sandbox.ml_support import arm_faults, poll, strict
 
 REINDEX = "indices:data/write/reindex"
 
@@ -159,12 +159,7 @@ def test_cancel_unknown_task_reports_a_node_failure(es):
 def test_node_restart_loses_running_tasks(es):
     task_id = slow_reindex(es)
     time.sleep(0.3)
-    es.perform_request(
-        "POST",
-        "/_sandbox/faults",
-        body={"node_restart": True},
-        headers={"accept": "application/json", "content-type": "application/json"},
-    )
+    arm_faults(es, node_restart=True)
     with pytest.raises(NotFoundError) as info:
         es.tasks.get(task_id=task_id)
     assert (
