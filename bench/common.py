@@ -6,6 +6,7 @@ writes `bench/results/<name>.json`; `bench/report.py` turns the results into BEN
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -14,7 +15,10 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Generator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -168,6 +172,17 @@ def dest_index(es, index: str) -> None:
     es.indices.create(index=index, mappings=mappings)
 
 
+def start_reindex(es, batch_size: int, slices: int, **options) -> str:
+    """A reindex of "source" into "dest" through the "embed" pipeline, not waited for; its task id."""
+    return es.reindex(
+        source={"index": "source", "size": batch_size},
+        dest={"index": "dest", "pipeline": "embed"},
+        slices=slices,
+        wait_for_completion=False,
+        **options,
+    )["task"]
+
+
 def wait_task(es, task_id: str, poll: float = 0.5) -> dict:
     while True:
         resp = es.tasks.get(task_id=task_id)
@@ -229,3 +244,48 @@ def run_dag(dag, **conf) -> dict:
         reindex = next((ti for ti in tis if ti.task_id == "wait_reindex"), None)
         result = reindex.xcom_pull(task_ids="wait_reindex", key="reindex_result") if reindex else None
     return {"state": str(dr.state), "wall_seconds": wall, "tasks": tasks, "reindex_result": result}
+
+
+# The DAG benchmarks' job: `dag_job` loads the source index, the scripts run the DAG with this conf.
+SOURCE_INDEX = "documents"
+RUN_CONF = {"source_index": SOURCE_INDEX, "dest_index": "documents-embedded-1", "alias": "documents-search"}
+
+
+def dag_variables(poll: str = "2s", **reindex) -> dict:
+    """The DAG benchmarks' Variables: number_of_allocations "auto", the model and the deployment polled
+    every `poll`, the reindex every 2 s; `reindex` adds to or overrides embedding_reindex."""
+    return {
+        "embedding_model": {"poll_interval": poll},
+        "embedding_deployment": {"number_of_allocations": "auto", "poll_interval": poll},
+        "embedding_reindex": {"poll_interval": "2s", **reindex},
+    }
+
+
+@dataclass
+class DagJob:
+    """What `dag_job` set up: the sandbox, a client to it, the DAG, the seconds the corpus took to load."""
+
+    sandbox: SandboxProcess
+    es: Any  # elasticsearch.Elasticsearch
+    dag: Any  # the embedding_reindex DAG
+    load_seconds: float
+
+
+@contextlib.contextmanager
+def dag_job(
+    docs: int, variables: dict, *, inference_ms: float, download_seconds: float, timeout: float = 120
+) -> Generator[DagJob, None, None]:
+    """The set-up every DAG benchmark shares: a throw-away Airflow home and metadata DB, a sandbox with
+    one ML node of 8 processors, `docs` documents in SOURCE_INDEX, the connection and `variables` in
+    the environment, the DAG loaded. Closes the client when the block ends; stops the sandbox always."""
+    airflow_home()
+    migrate_db()
+    sandbox = start_sandbox(inference_ms=inference_ms, download_seconds=download_seconds, ml_processors=8)
+    try:
+        es = client(sandbox.url, timeout=timeout)
+        load_seconds = load_corpus(es, SOURCE_INDEX, docs)
+        set_airflow_env(sandbox.url, **variables)
+        yield DagJob(sandbox, es, load_dag(), load_seconds)
+        es.close()
+    finally:
+        sandbox.stop()

@@ -18,24 +18,10 @@ import argparse
 import threading
 import time
 
-from common import (
-    airflow_home,
-    client,
-    load_corpus,
-    machine,
-    migrate_db,
-    run_dag,
-    set_airflow_env,
-    start_sandbox,
-    write_result,
-)
+from common import RUN_CONF, dag_job, dag_variables, load_corpus, machine, run_dag, write_result
 
 DOWNLOAD_SECONDS = 2.0
-VARIABLES = {
-    "embedding_model": {"poll_interval": "1s"},
-    "embedding_deployment": {"number_of_allocations": "auto", "poll_interval": "1s"},
-    "embedding_reindex": {"poll_interval": "2s"},
-}
+VARIABLES = dag_variables(poll="1s")
 
 
 def watch_deployment(es, found: dict) -> None:
@@ -57,16 +43,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=100_000)
     args = parser.parse_args()
     info = machine()
-    airflow_home()
-    migrate_db()
-    sandbox = start_sandbox(inference_ms=10.0, download_seconds=DOWNLOAD_SECONDS, ml_processors=8)
-    try:
-        es = client(sandbox.url)
-        load_corpus(es, "documents", args.docs)
-        set_airflow_env(sandbox.url, **VARIABLES)
-        from common import load_dag
-
-        dag = load_dag()
+    with dag_job(args.docs, VARIABLES, inference_ms=10.0, download_seconds=DOWNLOAD_SECONDS) as job:
+        es, dag = job.es, job.dag
         # dag.test() starts its in-process execution API on the first task of the process (about
         # 10 s here): a warm-up run on a small index keeps that harness cost out of the figure.
         load_corpus(es, "warmup", 200)
@@ -74,9 +52,7 @@ def main() -> None:
         started = {"since_ms": time.time() * 1000}
         watcher = threading.Thread(target=watch_deployment, args=(es, started), daemon=True)
         watcher.start()
-        run = run_dag(
-            dag, source_index="documents", dest_index="documents-embedded-1", alias="documents-search"
-        )
+        run = run_dag(dag, **RUN_CONF)
         started["stop"] = True
         deploy_seconds = started.get("seconds", 0.0)
         # The model was downloaded by the warm-up run: this run's download wait is zero.
@@ -98,9 +74,6 @@ def main() -> None:
             "tasks": run["tasks"],
         }
         print(result, flush=True)
-        es.close()
-    finally:
-        sandbox.stop()
     write_result("overhead", {"machine": info, "variables": VARIABLES, "result": result})
 
 

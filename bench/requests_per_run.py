@@ -12,33 +12,18 @@ import argparse
 import re
 from collections import Counter
 
-from common import (
-    airflow_home,
-    client,
-    load_corpus,
-    load_dag,
-    machine,
-    migrate_db,
-    run_dag,
-    set_airflow_env,
-    start_sandbox,
-    write_result,
-)
+from common import RUN_CONF, dag_job, dag_variables, machine, run_dag, write_result
 
-VARIABLES = {
-    "embedding_model": {"poll_interval": "2s"},
-    "embedding_deployment": {"number_of_allocations": "auto", "poll_interval": "2s"},
-    "embedding_reindex": {"poll_interval": "2s"},
-}
+VARIABLES = dag_variables()
 COUNTS: Counter[str] = Counter()
 NAMES = [
     (re.compile(r"/_tasks/[^/?]+"), "/_tasks/{task}"),
     (re.compile(r"\.elser_model_2(_linux-x86_64)?"), "{model}"),
     (re.compile(r"elser-ingest"), "{deployment}"),
     (re.compile(r"es-embedding"), "{pipeline}"),
-    (re.compile(r"documents-embedded-1"), "{dest}"),
-    (re.compile(r"documents-search"), "{alias}"),
-    (re.compile(r"/documents(?=[/,]|$)"), "/{source}"),
+    (re.compile(re.escape(RUN_CONF["dest_index"])), "{dest}"),
+    (re.compile(re.escape(RUN_CONF["alias"])), "{alias}"),
+    (re.compile(rf"/{re.escape(RUN_CONF['source_index'])}(?=[/,]|$)"), "/{source}"),
 ]
 
 
@@ -71,22 +56,10 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=20_000)
     args = parser.parse_args()
     info = machine()
-    airflow_home()
-    migrate_db()
-    sandbox = start_sandbox(inference_ms=10.0, download_seconds=3.0, ml_processors=8)
-    try:
-        es = client(sandbox.url)
-        load_corpus(es, "documents", args.docs)
-        set_airflow_env(sandbox.url, **VARIABLES)
-        dag = load_dag()
+    with dag_job(args.docs, VARIABLES, inference_ms=10.0, download_seconds=3.0) as job:
         count_requests()  # after the set-up: only the DAG's own requests count
-        run = run_dag(
-            dag, source_index="documents", dest_index="documents-embedded-1", alias="documents-search"
-        )
+        run = run_dag(job.dag, **RUN_CONF)
         counts = dict(COUNTS.most_common())
-        es.close()
-    finally:
-        sandbox.stop()
     result = {
         "docs": args.docs,
         "state": run["state"],

@@ -22,6 +22,7 @@ from common import (
     load_corpus,
     machine,
     proc_status,
+    start_reindex,
     start_sandbox,
     wait_task,
     write_result,
@@ -42,13 +43,7 @@ def one(docs: int, inference_ms: float) -> dict:
         dest_index(es, "dest")
         rss_before = proc_status(sandbox.proc.pid, "VmRSS")
         started = time.monotonic()
-        task = es.reindex(
-            source={"index": "source", "size": BATCH},
-            dest={"index": "dest", "pipeline": "embed"},
-            slices=SLICES,
-            wait_for_completion=False,
-        )["task"]
-        done = wait_task(es, task, poll=0.25)
+        done = wait_task(es, start_reindex(es, BATCH, SLICES), poll=0.25)
         wall = time.monotonic() - started
         response = done["response"]
         stats = deployment_stats(es, "elser")

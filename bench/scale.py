@@ -13,25 +13,9 @@ import os
 import threading
 import time
 
-from common import (
-    airflow_home,
-    client,
-    load_corpus,
-    load_dag,
-    machine,
-    migrate_db,
-    proc_status,
-    run_dag,
-    set_airflow_env,
-    start_sandbox,
-    write_result,
-)
+from common import RUN_CONF, dag_job, dag_variables, machine, proc_status, run_dag, write_result
 
-VARIABLES = {
-    "embedding_model": {"poll_interval": "2s"},
-    "embedding_deployment": {"number_of_allocations": "auto", "poll_interval": "2s"},
-    "embedding_reindex": {"poll_interval": "5s", "timeout": "2h"},
-}
+VARIABLES = dag_variables(poll_interval="5s", timeout="2h")
 
 
 def main() -> None:
@@ -40,15 +24,10 @@ def main() -> None:
     parser.add_argument("--inference-ms", type=float, default=0.0)
     args = parser.parse_args()
     info = machine()
-    airflow_home()
-    migrate_db()
     samples: list[tuple[float, int]] = []
-    sandbox = start_sandbox(inference_ms=args.inference_ms, download_seconds=1.0, ml_processors=8)
-    try:
-        es = client(sandbox.url, timeout=600)
-        load_seconds = load_corpus(es, "documents", args.docs)
-        set_airflow_env(sandbox.url, **VARIABLES)
-        dag = load_dag()
+    with dag_job(
+        args.docs, VARIABLES, inference_ms=args.inference_ms, download_seconds=1.0, timeout=600
+    ) as job:
         stop = threading.Event()
         started = time.monotonic()
 
@@ -59,22 +38,17 @@ def main() -> None:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        run = run_dag(
-            dag, source_index="documents", dest_index="documents-embedded-1", alias="documents-search"
-        )
+        run = run_dag(job.dag, **RUN_CONF)
         stop.set()
         sampler.join()
-        sandbox_peak = proc_status(sandbox.proc.pid, "VmHWM")
-        es.close()
-    finally:
-        sandbox.stop()
+        sandbox_peak = proc_status(job.sandbox.proc.pid, "VmHWM")
     rss = [kib for _, kib in samples]
     quarter = max(1, len(rss) // 4)
     result = {
         "docs": args.docs,
         "inference_ms": args.inference_ms,
         "state": run["state"],
-        "load_seconds": round(load_seconds, 1),
+        "load_seconds": round(job.load_seconds, 1),
         "dag_wall_seconds": round(run["wall_seconds"], 1),
         "reindex_took_seconds": (run["reindex_result"] or {}).get("took", 0) / 1000,
         "dag_process_rss_mib": {

@@ -27,6 +27,7 @@ from common import (
     elser_pipeline,
     load_corpus,
     machine,
+    start_reindex,
     start_sandbox,
     write_result,
 )
@@ -56,13 +57,7 @@ def run(es, config: str, allocations: int, threads: int, inference_ms: float, se
     capacity = allocations * 1000.0 / inference_ms * thread_speedup(threads)
     docs = max(int(capacity * seconds), batch * slices)
     dest_index(es, "dest")
-    task = es.reindex(
-        source={"index": "source", "size": batch},
-        dest={"index": "dest", "pipeline": "embed"},
-        slices=slices,
-        max_docs=docs,
-        wait_for_completion=False,
-    )["task"]
+    task = start_reindex(es, batch, slices, max_docs=docs)
     samples = []  # (seconds, inferences so far): the steady rate leaves out ramp-up and tail
     while not (done := es.tasks.get(task_id=task)).get("completed"):
         samples.append((time.monotonic(), deployment_stats(es, "bench").get("inference_count", 0)))

@@ -21,24 +21,9 @@ import sys
 import time
 from collections import defaultdict
 
-from common import (
-    airflow_home,
-    client,
-    load_corpus,
-    load_dag,
-    machine,
-    migrate_db,
-    run_dag,
-    set_airflow_env,
-    start_sandbox,
-    write_result,
-)
+from common import SOURCE_INDEX, dag_job, dag_variables, machine, run_dag, write_result
 
-VARIABLES = {
-    "embedding_model": {"poll_interval": "2s"},
-    "embedding_deployment": {"number_of_allocations": "auto", "poll_interval": "2s"},
-    "embedding_reindex": {"poll_interval": "2s"},
-}
+VARIABLES = dag_variables()
 SLOT: dict[str, float] = defaultdict(float)
 
 
@@ -57,25 +42,17 @@ def timed(method):
 
 def measure(mode: str, docs: int) -> dict:
     """One run in this process (a fresh process per mode: Airflow caches connections in-process)."""
-    airflow_home()
-    migrate_db()
-    sandbox = start_sandbox(inference_ms=10.0, download_seconds=3.0, ml_processors=8)
-    try:
-        es = client(sandbox.url)
-        load_corpus(es, "documents", docs)
-        set_airflow_env(sandbox.url, **VARIABLES)
-        dag = load_dag()
-        sensors = [t for t in dag.tasks if hasattr(t, "deferrable") and hasattr(t, "poke")]
+    with dag_job(docs, VARIABLES, inference_ms=10.0, download_seconds=3.0) as job:
+        sensors = [t for t in job.dag.tasks if hasattr(t, "deferrable") and hasattr(t, "poke")]
         for cls in {type(t) for t in sensors}:
             for name in ("execute", "execute_complete"):
                 if not getattr(getattr(cls, name), "bench_timed", False):
                     setattr(cls, name, timed(getattr(cls, name)))
         for task in sensors:
             task.deferrable = mode == "deferrable"
-        run = run_dag(dag, source_index="documents", dest_index=f"documents-{mode}", alias=f"search-{mode}")
-        es.close()
-    finally:
-        sandbox.stop()
+        run = run_dag(
+            job.dag, source_index=SOURCE_INDEX, dest_index=f"documents-{mode}", alias=f"search-{mode}"
+        )
     waits = {
         t.task_id: {
             "task_seconds": round(run["tasks"][t.task_id]["duration"] or 0, 2),
