@@ -20,7 +20,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HOME = ROOT / ".airflow"
-CORPUS = ROOT / "include" / "sample_corpus.jsonl"
 VARIABLES = ROOT / "include" / "variables.json"
 QUERIES = [
     "how do plants grow in the garden",
@@ -44,7 +43,7 @@ def say(text: str) -> None:
 
 
 def load_corpus(es, index: str) -> int:
-    from elasticsearch import helpers
+    from sample_corpus import create_sample_index
 
     if es.indices.exists(index=index):
         mappings = next(iter(es.indices.get_mapping(index=index).values()))["mappings"]
@@ -54,22 +53,7 @@ def load_corpus(es, index: str) -> int:
                 f"index [{index}] exists and was not created by bin/demo: choose another --index"
             )
         es.indices.delete(index=index)
-    es.indices.create(
-        index=index,
-        mappings={
-            "_meta": {"created_by": CREATED_BY},
-            "properties": {
-                "title": {"type": "text"},
-                "topic": {"type": "keyword"},
-                "published": {"type": "date"},
-                "content": {"type": "text"},
-            },
-        },
-    )
-    with CORPUS.open() as lines:
-        actions = ({"_index": index, **json.loads(line)} for line in lines if line.strip())
-        ok, _ = helpers.bulk(es, actions, refresh=True)
-    return ok
+    return create_sample_index(es, index, meta={"created_by": CREATED_BY})
 
 
 def reindex_progress(es) -> str | None:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bin.sample_corpus import create_sample_index
+
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "include" / "sample_corpus.jsonl"
 SOURCE_INDEX = "articles"
 ALIAS = "articles-embedded"
 
@@ -71,20 +72,4 @@ def set_variables(monkeypatch: pytest.MonkeyPatch, **variables: dict) -> None:
 
 
 def load_corpus(es, index: str = SOURCE_INDEX, limit: int | None = None) -> int:
-    from elasticsearch import helpers
-
-    es.indices.create(
-        index=index,
-        mappings={
-            "properties": {
-                "title": {"type": "text"},
-                "topic": {"type": "keyword"},
-                "published": {"type": "date"},
-                "content": {"type": "text"},
-            }
-        },
-    )
-    with CORPUS.open() as lines:
-        docs = [json.loads(line) for line in lines][:limit]
-    ok, _ = helpers.bulk(es, ({"_index": index, **d} for d in docs), refresh=True)
-    return ok
+    return create_sample_index(es, index, limit=limit)

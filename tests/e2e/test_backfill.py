@@ -17,7 +17,8 @@ from datetime import datetime
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from tests.e2e.harness import ALIAS, CORPUS, SOURCE_INDEX, connect, load_corpus, set_variables
+from bin.sample_corpus import CORPUS
+from tests.e2e.harness import ALIAS, SOURCE_INDEX, connect, load_corpus, set_variables
 from tests.e2e.standalone import wait_for
 
 # The first scheduler test also pays the shared standalone start (20-60 s, more on a loaded machine).

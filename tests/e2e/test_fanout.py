@@ -14,7 +14,7 @@ from datetime import datetime
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from tests.e2e.harness import CORPUS
+from bin.sample_corpus import CORPUS
 
 # The first scheduler test also pays the shared standalone start (20-60 s, more on a loaded machine).
 pytestmark = [pytest.mark.standalone, pytest.mark.slow, pytest.mark.timeout(600)]

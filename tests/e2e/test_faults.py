@@ -421,10 +421,38 @@ def task_seconds(run_id: str, task_id: str) -> float:
         return (ti.end_date - ti.start_date).total_seconds()
 
 
+def elser_model(es) -> dict:
+    [model] = [
+        m for m in es.ml.get_trained_models()["trained_model_configs"] if m["model_id"].startswith(".elser")
+    ]
+    return model
+
+
+def assert_the_next_run_puts_the_model_again(es, run_dag, monkeypatch, model: dict, before) -> None:
+    """The cluster downloads normally again: the next run deletes the incomplete model, puts it anew
+    (the grace that protects another run's just-started download, 5 s, is not waited for here) and
+    completes the index."""
+    from es_embedding import operators
+
+    arm(es, model_download=None)
+    monkeypatch.setattr(operators, "DOWNLOAD_START_GRACE", 0.0)
+    set_variables(monkeypatch, embedding_model=FAST["embedding_model"])
+    again = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert again.state == "success", again.task_states
+    [config] = es.ml.get_trained_models(model_id=model["model_id"], include="definition_status")[
+        "trained_model_configs"
+    ]
+    assert config["fully_defined"] is True
+    assert config["create_time"] > model["create_time"], "put again, not resumed"
+    [dest] = alias_targets(es)
+    assert_complete(es, dest)
+    assert snapshot(es) == before
+
+
 def test_row4_a_failed_download_fails_with_the_reason_and_the_next_run_downloads_again(
     cluster, run_dag, task_errors, monkeypatch
 ):
-    from es_embedding import operators
 
     es = cluster
     before = snapshot(es)
@@ -437,32 +465,17 @@ def test_row4_a_failed_download_fails_with_the_reason_and_the_next_run_downloads
     assert failed.failed_tasks == ["wait_model_download"]
     [message] = task_errors["wait_model_download"]
     assert message.startswith("ModelDownloadError") and reason in message, message
-    [model] = [
-        m for m in es.ml.get_trained_models()["trained_model_configs"] if m["model_id"].startswith(".elser")
-    ]
+    model = elser_model(es)
     incomplete = es.ml.get_trained_models(model_id=model["model_id"], include="definition_status")
     assert incomplete["trained_model_configs"][0]["fully_defined"] is False
     assert alias_targets(es) == []
 
-    # The cluster can download again. The next run deletes the incomplete model and puts it anew.
-    # (The grace that protects another run's just-started download is 5 s; not waited for here.)
-    arm(es, model_download=None)
-    monkeypatch.setattr(operators, "DOWNLOAD_START_GRACE", 0.0)
-    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
-
-    assert result.state == "success", result.task_states
-    again = es.ml.get_trained_models(model_id=model["model_id"], include="definition_status")
-    assert again["trained_model_configs"][0]["fully_defined"] is True
-    assert again["trained_model_configs"][0]["create_time"] > model["create_time"], "put again, not resumed"
-    [dest] = alias_targets(es)
-    assert_complete(es, dest)
-    assert snapshot(es) == before
+    assert_the_next_run_puts_the_model_again(es, run_dag, monkeypatch, model, before)
 
 
 def test_row4_a_stalled_download_fails_at_the_timeout_and_the_next_run_downloads_again(
     cluster, run_dag, task_errors, monkeypatch
 ):
-    from es_embedding import operators
 
     es = cluster
     before = snapshot(es)
@@ -483,24 +496,10 @@ def test_row4_a_stalled_download_fails_at_the_timeout_and_the_next_run_downloads
     assert 2 <= task_seconds(result.run_id, "wait_model_download") < 30
     # The stalled download was cancelled: no download task is left to wait on.
     assert not any(n["tasks"] for n in es.tasks.list(actions="xpack/ml/model_import*")["nodes"].values())
-    [model] = [
-        m for m in es.ml.get_trained_models()["trained_model_configs"] if m["model_id"].startswith(".elser")
-    ]
+    model = elser_model(es)
     assert alias_targets(es) == []
 
-    # The next run (the cluster downloads normally again) deletes the incomplete model, puts it anew.
-    arm(es, model_download=None)
-    monkeypatch.setattr(operators, "DOWNLOAD_START_GRACE", 0.0)
-    set_variables(monkeypatch, embedding_model=FAST["embedding_model"])
-    again = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
-
-    assert again.state == "success", again.task_states
-    config = es.ml.get_trained_models(model_id=model["model_id"], include="definition_status")
-    assert config["trained_model_configs"][0]["fully_defined"] is True
-    assert config["trained_model_configs"][0]["create_time"] > model["create_time"], "put again, not resumed"
-    [dest] = alias_targets(es)
-    assert_complete(es, dest)
-    assert snapshot(es) == before
+    assert_the_next_run_puts_the_model_again(es, run_dag, monkeypatch, model, before)
 
 
 # --- row 5: a deployment that stays `starting` -------------------------------------------------------
