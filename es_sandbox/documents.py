@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from es_sandbox.errors import EsError, illegal_argument, index_not_found, validation_failed
 from es_sandbox.http import PRODUCT_HEADERS, Router, int_param, json_body, param
-from es_sandbox.indices import Index, random_id
+from es_sandbox.indices import Doc, Index, random_id
 from es_sandbox.search import SourceFilter
 
 if TYPE_CHECKING:
@@ -548,15 +548,19 @@ async def get_doc(request: Request, cluster: Cluster):
     doc = index.docs.get(doc_id)
     if doc is None:
         return 404, {"_index": index.name, "_id": doc_id, "found": False}
+    return _found(index.name, doc_id, doc, SourceFilter.parse(param(request, {}, "_source"), request))
+
+
+def _found(index_name: str, doc_id: str, doc: Doc, source_filter: SourceFilter) -> dict[str, Any]:
+    """GetResult.toXContent of a document that exists: _source as the filter leaves it."""
     body: dict[str, Any] = {
-        "_index": index.name,
+        "_index": index_name,
         "_id": doc_id,
         "_version": doc.version,
         "_seq_no": doc.seq_no,
         "_primary_term": doc.primary_term,
         "found": True,
     }
-    source_filter = SourceFilter.parse(param(request, {}, "_source"), request)
     if source_filter.enabled:
         body["_source"] = source_filter.apply(doc.source)
     return body
@@ -602,16 +606,6 @@ async def mget(request: Request, cluster: Cluster):
         if doc is None:
             out.append({"_index": index.name, "_id": doc_id, "found": False})
             continue
-        item = {
-            "_index": index.name,
-            "_id": doc_id,
-            "_version": doc.version,
-            "_seq_no": doc.seq_no,
-            "_primary_term": doc.primary_term,
-            "found": True,
-        }
         source_filter = SourceFilter.parse(spec.get("_source", body.get("_source")), request)
-        if source_filter.enabled:
-            item["_source"] = source_filter.apply(doc.source)
-        out.append(item)
+        out.append(_found(index.name, doc_id, doc, source_filter))
     return {"docs": out}
