@@ -648,6 +648,22 @@ class ReindexStageOperator(EsStageOperator):
         self.pipeline_id = pipeline_id
         self.query = query
 
+    def copy_missing(self, settings: ReindexSettings) -> str:
+        """Starts copying what the destination lacks from the source, without the pipeline
+        (es_embedding.resume.copy_request); returns the ES task id."""
+        # resume imports this module (its operator builds on ReindexStageOperator): imported here.
+        from es_embedding.resume import copy_request
+
+        request = copy_request(
+            self.source_index,
+            self.dest_index,
+            self.query,
+            slices=settings.slices,
+            max_docs=settings.max_docs,
+        )
+        with self.calling(f"copying what [{self.dest_index}] lacks from [{self.source_index}]"):
+            return self.hook.once().reindex(**request)["task"]
+
 
 class StartReindexOperator(ReindexStageOperator):
     """Stage 7: `_reindex?wait_for_completion=false` through the pipeline, sized so that one round of
@@ -668,8 +684,7 @@ class StartReindexOperator(ReindexStageOperator):
         self.mode = mode
 
     def execute(self, context: Any) -> dict[str, Any]:
-        # resume imports this module (its operator builds on ReindexStageOperator): imported here.
-        from es_embedding.resume import TaskMemory, copy_request
+        from es_embedding.resume import TaskMemory  # imported here: see copy_missing
 
         settings: ReindexSettings = load_stage("embedding_reindex")
         memory = TaskMemory(context)
@@ -702,15 +717,7 @@ class StartReindexOperator(ReindexStageOperator):
             # An earlier try or run left documents (with embeddings or not): copying through the
             # pipeline again would pay their inference twice. Copy only what is missing, without
             # the pipeline; the resume step embeds what lacks an embedding.
-            request = copy_request(
-                self.source_index,
-                self.dest_index,
-                self.query,
-                slices=settings.slices,
-                max_docs=settings.max_docs,
-            )
-            with self.calling(f"copying what [{self.dest_index}] lacks from [{self.source_index}]"):
-                es_task_id = self.hook.once().reindex(**request)["task"]
+            es_task_id = self.copy_missing(settings)
             memory.set(self.STORE_KEY, es_task_id)
             self.log.info(
                 "[%s] already holds %d documents: task %s copies only the missing ones, without inference",

@@ -209,15 +209,7 @@ class CompleteIndexOperator(ReindexStageOperator):
             self.log.info("A copy into [%s] is already running as %s: following it", self.dest_index, running)
             es_task_id = running
         else:
-            request = copy_request(
-                self.source_index,
-                self.dest_index,
-                self.query,
-                slices=reindex.slices,
-                max_docs=reindex.max_docs,
-            )
-            with self.calling(f"copying what [{self.dest_index}] lacks from [{self.source_index}]"):
-                es_task_id = self.hook.once().reindex(**request)["task"]
+            es_task_id = self.copy_missing(reindex)
         self.remember(memory, es_task_id, {"kind": "copy", "number": number})
         self.log.info(
             "Copy pass %d: ES task %s copies the documents [%s] lacks", number, es_task_id, self.dest_index
