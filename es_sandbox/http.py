@@ -156,6 +156,7 @@ def check_compatible_with(request: Request, major: int) -> None:
 
 # --- request parsing ---------------------------------------------------------------------------
 
+
 async def json_body(request: Request, *, required: bool = False) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
@@ -178,7 +179,9 @@ async def ndjson_lines(request: Request) -> list[Any]:
             try:
                 lines.append(json.loads(line))
             except ValueError:
-                raise EsError(400, "x_content_parse_exception", f"[{n}:1] Malformed action/metadata line") from None
+                raise EsError(
+                    400, "x_content_parse_exception", f"[{n}:1] Malformed action/metadata line"
+                ) from None
     return lines
 
 
@@ -190,9 +193,7 @@ def bool_param(request: Request, name: str, default: bool = False) -> bool:
         return True
     if value == "false":
         return False
-    raise illegal_argument(
-        f"Failed to parse value [{value}] as only [true] or [false] are allowed."
-    )
+    raise illegal_argument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
 
 
 def int_param(request: Request, name: str, default: int | None = None) -> int | None:

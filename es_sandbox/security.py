@@ -35,7 +35,11 @@ class Security:
         scheme, _, credentials = header.partition(" ")
         scheme = scheme.lower()
         if scheme == "apikey" and self.api_key and hmac.compare_digest(credentials.strip(), self.api_key):
-            return {"username": "sandbox-api-key", "authentication_type": "api_key", "api_key": {"name": "sandbox"}}
+            return {
+                "username": "sandbox-api-key",
+                "authentication_type": "api_key",
+                "api_key": {"name": "sandbox"},
+            }
         if scheme == "basic" and self.user:
             try:
                 name, _, password = base64.b64decode(credentials).decode().partition(":")
