@@ -19,6 +19,7 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 
 from tests.e2e.harness import ALIAS, ROOT, SOURCE_INDEX, connect, load_corpus, set_variables
+from tests.sandbox.ml_support import arm_faults
 
 VARIABLES = json.loads((ROOT / "include" / "variables.json").read_text())
 OUTPUT_FIELD = VARIABLES["embedding_pipeline"]["output_field"]
@@ -39,15 +40,6 @@ FAST = {
 def snapshot(es: Elasticsearch, index: str = SOURCE_INDEX) -> dict[str, dict]:
     es.indices.refresh(index=index)
     return {h["_id"]: h["_source"] for h in helpers.scan(es, index=index, query={"query": {"match_all": {}}})}
-
-
-def arm(es: Elasticsearch, **faults) -> None:
-    es.perform_request(
-        "POST",
-        "/_sandbox/faults",
-        body=faults,
-        headers={"content-type": "application/json", "accept": "application/json"},
-    )
 
 
 def inference_count(es: Elasticsearch) -> int:
@@ -148,7 +140,7 @@ def test_row1_queue_overflow_resumes_only_the_rejected_documents(cluster, run_da
     es = cluster
     before = snapshot(es)
     # The deployment's queue rejects the next 15 inference requests (429 "queue is full").
-    arm(es, inference_rejection={"burst": 15})
+    arm_faults(es, inference_rejection={"burst": 15})
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
@@ -194,13 +186,13 @@ def test_row2_documents_landed_without_embeddings_are_caught_and_re_embedded(clu
             }
         ],
     )
-    arm(es, pipeline_drop={"enabled": True}, inference_rejection={"burst": 12})
+    arm_faults(es, pipeline_drop={"enabled": True}, inference_rejection={"burst": 12})
     answer = es.reindex(
         source={"index": SOURCE_INDEX, "size": DOCS},
         dest={"index": damaged, "pipeline": "no-on-failure"},
         refresh=True,
     )
-    arm(es, pipeline_drop={"enabled": False}, inference_rejection={"burst": 0})
+    arm_faults(es, pipeline_drop={"enabled": False}, inference_rejection={"burst": 0})
     assert answer["failures"] == [] and answer["created"] == DOCS and answer["retries"]["bulk"] >= 1
     dropped = missing(es, damaged)
     assert dropped == 12
@@ -247,7 +239,7 @@ def test_row3_node_restart_loses_the_task_and_the_run_resumes_what_is_missing(
                 es.indices.refresh(index=dest)
                 if es.count(index=dest)["count"] >= 8:
                     seen["calls_before"] = inference_count(es)
-                    arm(es, node_restart=True)
+                    arm_faults(es, node_restart=True)
                     seen["present"] = es.count(index=dest)["count"]
                     seen["embedded"] = seen["present"] - missing(es, dest)
                     seen["calls_after_restart"] = inference_count(es)
@@ -282,7 +274,7 @@ def test_row7_a_retry_re_attaches_to_the_reindex_task_it_started(cluster, run_da
     # start_reindex's first try ends right after the cluster accepted the reindex and the task id
     # was stored: its next request (the first read of the task) gets a 500. In-process dag.test()
     # cannot kill a worker; what the retry sees is the same: a stored id and a task it did not follow.
-    arm(es, http_error=[{"path": "^/_tasks/[^/]+$", "method": "GET", "status": 500, "count": 1}])
+    arm_faults(es, http_error=[{"path": "^/_tasks/[^/]+$", "method": "GET", "status": 500, "count": 1}])
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
@@ -434,7 +426,7 @@ def assert_the_next_run_puts_the_model_again(es, run_dag, monkeypatch, model: di
     completes the index."""
     from es_embedding import operators
 
-    arm(es, model_download=None)
+    arm_faults(es, model_download=None)
     monkeypatch.setattr(operators, "DOWNLOAD_START_GRACE", 0.0)
     set_variables(monkeypatch, embedding_model=FAST["embedding_model"])
     again = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
@@ -457,7 +449,7 @@ def test_row4_a_failed_download_fails_with_the_reason_and_the_next_run_downloads
     es = cluster
     before = snapshot(es)
     reason = "Failed to download model: connection reset while fetching model definition part [3]"
-    arm(es, model_download={"mode": "fail", "reason": reason})
+    arm_faults(es, model_download={"mode": "fail", "reason": reason})
 
     failed = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
@@ -479,7 +471,7 @@ def test_row4_a_stalled_download_fails_at_the_timeout_and_the_next_run_downloads
 
     es = cluster
     before = snapshot(es)
-    arm(es, model_download={"mode": "stall"})
+    arm_faults(es, model_download={"mode": "stall"})
     set_variables(monkeypatch, embedding_model={**FAST["embedding_model"], "timeout": "2s"})
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
@@ -511,7 +503,7 @@ def test_row5_a_deployment_stuck_in_starting_fails_at_wait_timeout_with_each_nod
     es = cluster
     before = snapshot(es)
     reason = "Could not load model: native process failed to start in time"
-    arm(es, deployment_stuck={"reason": reason})
+    arm_faults(es, deployment_stuck={"reason": reason})
     set_variables(monkeypatch, embedding_deployment={**FAST["embedding_deployment"], "wait_timeout": "2s"})
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
@@ -546,7 +538,7 @@ def test_row6_5xx_and_dropped_connections_are_retried_and_one_reindex_runs(
     set_variables(monkeypatch, **FAST)
     load_corpus(es, limit=DOCS)
     before = snapshot(es)
-    arm(
+    arm_faults(
         es,
         http_error=[
             # Answered by the client's own retries (502/503/504 and connection errors).

@@ -22,6 +22,7 @@ from elasticsearch import Elasticsearch
 
 from tests.e2e.harness import load_corpus
 from tests.e2e.standalone import running_standalone, wait_for
+from tests.sandbox.ml_support import arm_faults
 
 pytestmark = [pytest.mark.standalone, pytest.mark.slow]
 
@@ -108,8 +109,12 @@ def wait_deferred(airflow, run_id: str, task_id: str, timeout: float = 120) -> N
 
 
 def test_run_with_the_api_key_succeeds(airflow):
+    # The download hangs until its trigger has been seen live (on a loaded machine it could end
+    # before the sensor starts, and the sensor would then not defer at all).
+    arm_faults(airflow.es, model_download={"mode": "stall"})
     run_id = trigger_run(airflow, source_index=SMALL, alias=f"{SMALL}-embedded")
     wait_deferred(airflow, run_id, "wait_model_download")
+    arm_faults(airflow.es, model_download=None)
     state = airflow.wait_for_run(DAG_ID, run_id)
     tis = {t["task_id"]: t["state"] for t in airflow.task_instances(DAG_ID, run_id)}
     assert state == "success", tis

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from tests.e2e.harness import ALIAS, ROOT, SOURCE_INDEX, connect, load_corpus
+from tests.sandbox.ml_support import arm_faults
 
 VARIABLES = json.loads((ROOT / "include" / "variables.json").read_text())
 
@@ -88,12 +89,7 @@ def test_failed_run_still_reports_failures_by_type_and_stays_failed(cluster, run
     # repair can embed them. And the next 4 inference requests are rejected as a full queue rejects.
     for doc_id in ("no-content-1", "no-content-2"):
         cluster.index(index=SOURCE_INDEX, id=doc_id, document={"title": "untitled"}, refresh=True)
-    cluster.perform_request(
-        "POST",
-        "/_sandbox/faults",
-        headers={"content-type": "application/json", "accept": "application/json"},
-        body={"inference_rejection": {"burst": 4}},
-    )
+    arm_faults(cluster, inference_rejection={"burst": 4})
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
