@@ -5,10 +5,11 @@ Embeds the documents of an Elasticsearch index with a model deployed in Elastics
 default) into a new index, verifies every document carries its embedding, then points an alias at
 it.
 
-**Params** (the trigger form): `source_index` (required; nightly runs use its default, the
-environment variable `EMBEDDING_REINDEX_SOURCE_INDEX`, else `documents`), `dest_index` (default
+**Params** (the trigger form): `source_index` (required; its default, which nightly runs use, is
+the environment variable `EMBEDDING_REINDEX_SOURCE_INDEX`), `dest_index` (default
 `<source>-<model>-<run time>`), `alias` (default `<source>-embedded`), `query` (which documents,
-default all), `mode` (`full`).
+default all), `mode` (`auto`: incremental for scheduled and backfill runs, full for manual ones),
+`timestamp_field`.
 
 **Variables** (JSON, read at run time; missing keys keep their defaults, see
 `include/variables.json`): `embedding_model`, `embedding_deployment`, `embedding_pipeline`,
@@ -16,9 +17,10 @@ default all), `mode` (`full`).
 
 **Connection**: `elasticsearch_default`.
 
-**Schedule**: nightly at 02:00 UTC; override with the environment variable
-`EMBEDDING_REINDEX_SCHEDULE` (a cron expression, or `none` for manual runs only). Both environment
-variables are read when the file is parsed; nothing else is (no Variable, no cluster).
+**Schedule**: nightly at 02:00 UTC when `EMBEDDING_REINDEX_SOURCE_INDEX` names the source, else
+manual runs only; override with the environment variable `EMBEDDING_REINDEX_SCHEDULE` (a cron
+expression, or `none` for manual runs only). Both environment variables are read when the file is
+parsed; nothing else is (no Variable, no cluster).
 """
 
 from __future__ import annotations
@@ -44,9 +46,18 @@ from es_embedding.run_report import RunReportOperator
 from es_embedding.sensors import ReindexTaskSensor
 
 DEFAULT_SCHEDULE = "0 2 * * *"
-_schedule = os.environ.get("EMBEDDING_REINDEX_SCHEDULE", DEFAULT_SCHEDULE).strip()
-# Airflow refuses a schedule while a required Param has no default: nightly runs need a source.
-_source_default = os.environ.get("EMBEDDING_REINDEX_SOURCE_INDEX", "documents").strip() or "documents"
+# Nightly runs need a source to embed: without EMBEDDING_REINDEX_SOURCE_INDEX the DAG runs only when
+# triggered, and the trigger form asks for the source (a guessed default would make failing runs).
+_source_default = os.environ.get("EMBEDDING_REINDEX_SOURCE_INDEX", "").strip()
+# Unset or empty: nightly when there is a source; "none": manual runs only.
+_schedule = os.environ.get("EMBEDDING_REINDEX_SCHEDULE", "").strip() or (
+    DEFAULT_SCHEDULE if _source_default else "none"
+)
+if _schedule.lower() != "none" and not _source_default:
+    raise ValueError(
+        f"EMBEDDING_REINDEX_SCHEDULE is {_schedule!r} but EMBEDDING_REINDEX_SOURCE_INDEX is not set: "
+        "scheduled runs need the source index to embed (set it, or set the schedule to 'none')"
+    )
 
 with DAG(
     dag_id="embedding_reindex",
@@ -54,9 +65,7 @@ with DAG(
     doc_md=__doc__,
     # A cron string would be a CronTriggerTimetable (Airflow 3): runs with start == end, no interval.
     # CronDataIntervalTimetable gives each nightly or backfill run [previous fire time, this one).
-    schedule=None
-    if _schedule.lower() in ("", "none")
-    else CronDataIntervalTimetable(_schedule, timezone="UTC"),
+    schedule=None if _schedule.lower() == "none" else CronDataIntervalTimetable(_schedule, timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -64,7 +73,7 @@ with DAG(
     default_args=transient_retry_args(),
     params={
         "source_index": Param(
-            _source_default,
+            *([_source_default] if _source_default else []),  # no default: the form requires it
             type="string",
             minLength=1,
             title="Source index",

@@ -90,20 +90,42 @@ def test_params_form(dag):
     assert schema["mode"]["enum"] == ["auto", "full", "incremental"] and dag.params["mode"] == "auto"
 
 
-def test_schedule_catchup_tags_and_docs(dag):
+def test_catchup_tags_and_docs(dag):
     assert dag.catchup is False
-    assert dag.timetable.expression == "0 2 * * *"
     assert {"elasticsearch", "embeddings"} <= set(dag.tags)
     assert dag.doc_md and "embedding_deployment" in dag.doc_md
 
 
-def test_schedule_is_overridable_by_environment(monkeypatch):
-    monkeypatch.setenv("EMBEDDING_REINDEX_SCHEDULE", "none")
+def test_without_a_source_index_runs_only_when_triggered_and_the_form_asks_for_the_source(monkeypatch):
+    monkeypatch.delenv("EMBEDDING_REINDEX_SOURCE_INDEX", raising=False)
+    monkeypatch.delenv("EMBEDDING_REINDEX_SCHEDULE", raising=False)
     bag, _ = load(monkeypatch)
-    assert bag.dags["embedding_reindex"].schedule is None
+    dag = bag.dags["embedding_reindex"]
+    assert dag.schedule is None
+    assert not dag.params.get_param("source_index").has_value  # required: no guessed index
+
+
+def test_a_source_index_turns_on_the_nightly_schedule_which_the_environment_overrides(monkeypatch):
+    monkeypatch.setenv("EMBEDDING_REINDEX_SOURCE_INDEX", "articles")
+    monkeypatch.delenv("EMBEDDING_REINDEX_SCHEDULE", raising=False)
+    bag, _ = load(monkeypatch)
+    dag = bag.dags["embedding_reindex"]
+    assert dag.timetable.expression == "0 2 * * *" and dag.params["source_index"] == "articles"
     monkeypatch.setenv("EMBEDDING_REINDEX_SCHEDULE", "30 4 * * 1")
     bag, _ = load(monkeypatch)
     assert bag.dags["embedding_reindex"].timetable.expression == "30 4 * * 1"
+    monkeypatch.setenv("EMBEDDING_REINDEX_SCHEDULE", "none")
+    bag, _ = load(monkeypatch)
+    assert bag.dags["embedding_reindex"].schedule is None
+
+
+def test_a_schedule_without_a_source_index_is_an_import_error_naming_both(monkeypatch):
+    monkeypatch.delenv("EMBEDDING_REINDEX_SOURCE_INDEX", raising=False)
+    monkeypatch.setenv("EMBEDDING_REINDEX_SCHEDULE", "0 3 * * *")
+    bag, _ = load(monkeypatch)
+    [error] = [e for path, e in bag.import_errors.items() if path.endswith("embedding_reindex.py")]
+    assert "EMBEDDING_REINDEX_SCHEDULE is '0 3 * * *'" in error
+    assert "EMBEDDING_REINDEX_SOURCE_INDEX is not set" in error
 
 
 def test_retries_only_transient_errors_with_backoff(dag):
