@@ -22,24 +22,18 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-CORPUS = ROOT / "include" / "sample_corpus.jsonl"
 for _path in (str(ROOT / "plugins"), str(ROOT)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+from bin.airflow_local import airflow_env  # noqa: E402
+from bin.sample_corpus import CORPUS, PROPERTIES  # noqa: E402
 from es_sandbox import SandboxConfig, SandboxProcess  # noqa: E402
 
 # GET _tasks/<id> is "technical preview" to the client; the benchmarks poll it on purpose.
 warnings.filterwarnings("ignore", message="This API is in technical preview")
 
-MAPPINGS = {
-    "properties": {
-        "title": {"type": "text"},
-        "topic": {"type": "keyword"},
-        "published": {"type": "date"},
-        "content": {"type": "text"},
-    }
-}
+MAPPINGS = {"properties": PROPERTIES}
 
 
 def machine() -> dict:
@@ -167,9 +161,8 @@ def elser_pipeline(es, pipeline_id: str, deployment_id: str) -> None:
 def dest_index(es, index: str) -> None:
     if es.indices.exists(index=index):
         es.indices.delete(index=index)
-    mappings = json.loads(json.dumps(MAPPINGS))
-    mappings["properties"]["content_embedding"] = {"type": "sparse_vector"}
-    es.indices.create(index=index, mappings=mappings)
+    properties = {**PROPERTIES, "content_embedding": {"type": "sparse_vector"}}
+    es.indices.create(index=index, mappings={"properties": properties})
 
 
 def start_reindex(es, batch_size: int, slices: int, **options) -> str:
@@ -196,11 +189,7 @@ def airflow_home(prefix: str = "bench-airflow-") -> Path:
     home = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ.update(
         {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+            **airflow_env(home),
             "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH")])
             ),

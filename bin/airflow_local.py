@@ -29,6 +29,19 @@ DAG_ID = "embedding_reindex"
 COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 
 
+def airflow_env(home: Path, metadata_db: str | None = None) -> dict[str, str]:
+    """What every Airflow of this repository (demo, tests, benchmarks) is configured with: its home,
+    this repository's dags/ and plugins/, no examples, and its metadata DB (SQLite in `home` unless
+    a SQLAlchemy URL is given)."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db or f"sqlite:///{home}/airflow.db",
+    }
+
+
 def free_port(preferred: int | None = None) -> int:
     """`preferred` when it is free on 127.0.0.1, else any free port."""
     for port in ([preferred] if preferred else []) + [0]:
@@ -78,11 +91,7 @@ class AirflowStandalone:
             **os.environ,
             # standalone starts its components as `airflow ...` found on PATH: this interpreter's.
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db or f"sqlite:///{self.home}/airflow.db",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            **airflow_env(self.home, metadata_db),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",

@@ -22,21 +22,20 @@ ROOT = Path(__file__).resolve().parents[1]
 _HOME_KEY = f"ES_EMBEDDING_TEST_AIRFLOW_HOME_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 AIRFLOW_HOME = Path(os.environ.setdefault(_HOME_KEY, tempfile.mkdtemp(prefix="airflow-home-")))
 
+for path in (str(ROOT / "plugins"), str(ROOT)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from bin.airflow_local import airflow_env  # noqa: E402
+
 os.environ.update(
     {
-        "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME}/airflow.db",
+        **airflow_env(AIRFLOW_HOME),
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH")])
         ),
     }
 )
-for path in (str(ROOT / "plugins"), str(ROOT)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
 
 from es_sandbox import SandboxConfig, SandboxProcess  # noqa: E402
 
