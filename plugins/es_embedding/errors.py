@@ -44,6 +44,11 @@ class AuthenticationError(ClusterRequestError):
     """
 
 
+class LicenseError(ClusterRequestError):
+    """The cluster's licence does not include the feature the request needs (403 "current license is
+    non-compliant for [ml]"). Not transient: it stays refused until the licence changes."""
+
+
 class CapacityError(EmbeddingError):
     """The ML nodes lack the processors the deployment settings ask for."""
 
@@ -66,6 +71,14 @@ class VerificationError(EmbeddingError):
 
 class AliasError(EmbeddingError):
     """The alias cannot be moved safely."""
+
+
+# LicenseUtils.newComplianceException's reason, e.g. "current license is non-compliant for [ml]".
+LICENSE_REASON = "current license is non-compliant for"
+LICENSE_HINT = (
+    "the cluster's licence does not include machine learning: it needs a Platinum or Enterprise "
+    "licence, or a trial (POST _license/start_trial?acknowledge=true)"
+)
 
 
 def api_error_reason(exc: ApiError) -> tuple[str | None, str]:
@@ -113,6 +126,10 @@ def translate(
         status = exc.meta.status if exc.meta is not None else None
         error_type, reason = api_error_reason(exc)
         message = f"{action} failed: HTTP {status} {error_type or ''}: {reason}".replace("  ", " ")
+        if status == 403 and error_type == "security_exception" and LICENSE_REASON in reason:
+            return LicenseError(
+                redact(f"{message}; {LICENSE_HINT}", secrets), status=status, error_type=error_type
+            )
         if hint := credentials_hint(status, error_type, conn_id):
             return AuthenticationError(
                 redact(f"{message}; {hint}", secrets), status=status, error_type=error_type

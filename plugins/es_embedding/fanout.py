@@ -63,7 +63,7 @@ class ResolveSourcesOperator(EsStageOperator):
             problems.append(problem)
         if problems:
             raise SettingsError("\n".join(problems))
-        version = self.cluster_version(settings)
+        version = self.check_cluster(settings)
 
         found: dict[str, dict] = {}
         for item in items:

@@ -19,11 +19,14 @@ from elasticsearch import NotFoundError
 
 from es_embedding import bodies, checks, intervals
 from es_embedding.errors import (
+    LICENSE_HINT,
     AliasError,
+    AuthenticationError,
     CapacityError,
     ClusterRequestError,
     DeploymentFailedError,
     EmbeddingError,
+    LicenseError,
     SettingsError,
     VerificationError,
     cluster_call,
@@ -57,6 +60,10 @@ BUILTIN_MODELS = (".multilingual-e5-small", ".multilingual-e5-small_linux-x86_64
 # Seconds after its put within which a model's download task is listed: an incomplete model younger
 # than that may be another run's fresh download, not a failed one.
 DOWNLOAD_START_GRACE = 5.0
+
+
+# Licence types that include machine learning (x-pack License.OperationMode).
+ML_LICENCES = ("trial", "platinum", "enterprise")
 
 
 def query_problem(query: Any) -> str | None:
@@ -100,12 +107,25 @@ class EsStageOperator(BaseOperator):
             except NotFoundError:
                 return None
 
-    def cluster_version(self, settings: EmbeddingSettings) -> str:
-        """The cluster's version, refused (SettingsError) when the settings need another one."""
+    def check_cluster(self, settings: EmbeddingSettings) -> str:
+        """The cluster's version, after refusing a version the settings cannot use (SettingsError)
+        and a licence without machine learning (LicenseError): before anything is written."""
         with self.calling("reading the cluster version"):
             version = self.es.info()["version"]["number"]
         settings.check_cluster_version(version)
+        self.check_ml_licence()
         return version
+
+    def check_ml_licence(self) -> None:
+        try:
+            with self.calling("reading the cluster's licence"):
+                licence = self.es.license.get()["license"]
+        except AuthenticationError as refused:  # no `monitor` privilege: the first ML call will tell
+            self.log.warning("Not checking the cluster's licence: %s", refused)
+            return
+        kind, status = licence.get("type"), licence.get("status")
+        if kind not in ML_LICENCES or status != "active":
+            raise LicenseError(f"the cluster's licence: type {kind}, status {status}; {LICENSE_HINT}")
 
 
 class ValidateRunOperator(EsStageOperator):
@@ -144,7 +164,7 @@ class ValidateRunOperator(EsStageOperator):
         if problems:
             raise SettingsError("\n".join(problems))
 
-        version = self.cluster_version(settings)
+        version = self.check_cluster(settings)
         with self.calling(f"reading source index [{source}]"):
             if not self.es.indices.exists(index=source):
                 raise SettingsError(f"Param 'source_index': index [{source}] does not exist")

@@ -4,18 +4,23 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from unittest import mock
 
 import pytest
 
-from tests.e2e.harness import ROOT, RunResult, missing_prerequisite, pristine_params
+from tests.e2e.harness import ROOT, SOURCE_INDEX, RunResult, missing_prerequisite, pristine_params
 
 
 @pytest.fixture(scope="session")
 def embedding_dag(airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    # Parsed as a nightly deployment configures it (schedule on, source default): incremental
+    # runs take their data interval from the schedule. Each test still names its source.
+    with mock.patch.dict(os.environ, {"EMBEDDING_REINDEX_SOURCE_INDEX": SOURCE_INDEX}):
+        bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
     dag = bag.get_dag("embedding_reindex")
     pristine_params(dag)  # dag.test() would carry one run's conf into the next run's Params

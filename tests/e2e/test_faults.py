@@ -397,6 +397,29 @@ def test_row10_a_refused_api_key_fails_validate_settings_naming_the_connection(
     assert es.cat.indices(format="json").body == []
 
 
+def test_a_licence_without_ml_fails_validate_settings_saying_what_to_do_and_writes_nothing(
+    start_sandbox, monkeypatch, run_dag, task_errors
+):
+    basic = start_sandbox(license="basic")
+    es = Elasticsearch(basic.url)
+    load_corpus(es, limit=DOCS)
+    before = snapshot(es)
+    connect(monkeypatch, basic.url)
+    set_variables(monkeypatch, **FAST)
+
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "failed"
+    assert result.failed_tasks == ["validate_settings"]
+    assert try_numbers(result.run_id)["validate_settings"] == 1, "a licence refusal is not retried"
+    [message] = task_errors["validate_settings"]
+    assert message.startswith("LicenseError: the cluster's licence: type basic, status active; "), message
+    assert "does not include machine learning" in message and "start_trial" in message
+    assert "privilege" not in message
+    assert {i["index"] for i in es.cat.indices(format="json").body} == {SOURCE_INDEX}
+    assert snapshot(es) == before
+
+
 # --- row 4: model download fails or stalls ---------------------------------------------------------
 
 

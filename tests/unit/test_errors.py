@@ -9,6 +9,7 @@ from airflow.sdk import RetryAction
 from es_embedding.errors import (
     AuthenticationError,
     ClusterRequestError,
+    LicenseError,
     SettingsError,
     TransientClusterError,
     cluster_call,
@@ -105,6 +106,19 @@ def test_a_missing_privilege_is_an_authentication_error_other_403s_are_not():
     assert isinstance(denied, AuthenticationError) and "connection 'c' lack the privilege" in str(denied)
     other = translate(api_error(403, "cluster_block_exception", "index [a] blocked"), "x", (), "c")
     assert type(other) is ClusterRequestError and "connection" not in str(other)
+
+
+def test_a_licence_without_ml_is_a_licence_error_that_says_what_to_do_not_a_privilege_error():
+    reason = "current license is non-compliant for [ml]"
+    refused = translate(api_error(403, "security_exception", reason), "reading model [m]", (), "c")
+    assert type(refused) is LicenseError and not isinstance(
+        refused, AuthenticationError | TransientClusterError
+    )
+    assert str(refused).startswith(f"reading model [m] failed: HTTP 403 security_exception: {reason}; ")
+    assert "start_trial" in str(refused) and "privilege" not in str(refused)
+    assert (
+        transient_only_retry_policy().evaluate(refused, try_number=1, max_tries=3).action is RetryAction.FAIL
+    )
 
 
 def test_secrets_are_redacted_from_authentication_errors_too():
