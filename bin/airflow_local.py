@@ -99,6 +99,10 @@ class AirflowStandalone:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__API__PORT": str(self.port),
+            # The components serve their live logs to the UI; ports of their own, so that two
+            # standalones on one machine (parallel tests) do not fight over the defaults 8793/8794.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__API__BASE_URL": self.url,
             # Manual runs only: a nightly run would otherwise start at once on unpause.
             "EMBEDDING_REINDEX_SCHEDULE": "none",

@@ -135,6 +135,16 @@ def test_row8_marking_the_waiting_task_failed_cancels_the_reindex_task(airflow):
     ]
     assert es.tasks.get(task_id=task_id)["completed"] is False
 
+    # A person marks a task failed that is waiting: its trigger runs in the triggerer (it has
+    # written its first progress line). Marked failed before the triggerer took the trigger up, the
+    # trigger never runs, so nothing would cancel the ES task (docs/RELIABILITY.md, row 8).
+    log_dir = airflow.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / "task_id=wait_reindex"
+    wait_for(
+        lambda: any(p.stat().st_size for p in log_dir.glob("*.log.trigger.*")),
+        60,
+        "the wait_reindex trigger to run in the triggerer",
+        interval=0.5,
+    )
     # What the UI's "Mark as failed" sends.
     resp = airflow.api.patch(
         f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/wait_reindex", json={"new_state": "failed"}
