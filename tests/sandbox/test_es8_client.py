@@ -1,8 +1,8 @@
 """The elasticsearch8 client against the sandbox: it works against the 8.x mode and against the 9.x mode
 (9 accepts compatible-with=8), while the 9.x client is refused by the 8.x mode as a real 8.x node does.
 
-The 8.x client lives in its own interpreter: $ES8_PYTHON, else <repo>/.venv8/bin/python, else
-/work/venv8/bin/python (bin/test creates .venv8 from requirements-es8.txt)."""
+The 8.x client lives in its own interpreter: $ES8_PYTHON, else <repo>/.venv8/bin/python (bin/test
+creates .venv8 from requirements-es8.txt)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from elasticsearch import BadRequestError, Elasticsearch
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("es8_client_check.py")
-CANDIDATES = [os.environ.get("ES8_PYTHON"), str(ROOT / ".venv8" / "bin" / "python"), "/work/venv8/bin/python"]
+CANDIDATES = [os.environ.get("ES8_PYTHON"), str(ROOT / ".venv8" / "bin" / "python")]
 
 
 def es8_python() -> str:
