@@ -86,40 +86,47 @@ class RouteWorker:
     def can_accept(self) -> bool:
         return self.in_service < self.allocations or len(self.waiting) < self.queue_capacity
 
-    async def _acquire(self) -> None:
+    async def _acquire(self) -> float:
+        """A worker slot; the (monotonic) time it became free: now, or when its last request ended."""
         if self.in_service < self.allocations and not self.waiting:
             self.in_service += 1
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            return time.monotonic()
+        waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.waiting.append(waiter)
         try:
-            await waiter  # the releasing worker hands its slot over
+            return await waiter  # the releasing worker hands its slot over, with the time it ended
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._release()  # the slot was handed over just before the cancellation: pass it on
+                self._release(waiter.result())  # handed over just before the cancellation: pass it on
             else:
                 with contextlib.suppress(ValueError):  # a releasing worker may have skipped it already
                     self.waiting.remove(waiter)
             raise
 
-    def _release(self) -> None:
+    def _release(self, ended: float) -> None:
         while self.waiting:
             waiter = self.waiting.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(ended)
                 return
         self.in_service -= 1
 
     async def run(self, inference_s: float) -> float:
-        """Serve one request; returns the inference time in ms. The caller checked can_accept()."""
+        """Serve one request; returns the inference time in ms. The caller checked can_accept().
+
+        A worker's requests follow one another on its own clock: the next starts when the last one
+        was due to end, not when the event loop got round to waking it, as a native process takes
+        its next request at once (the event loop's delays would otherwise slow the model)."""
         self.last_access = int(time.time() * 1000)
         work = inference_s / thread_speedup(self.threads)
-        await self._acquire()
+        arrived = time.monotonic()
+        free_since = await self._acquire()
+        ends = max(arrived, free_since) + work
         try:
             if work > 0:
-                await asyncio.sleep(work)
+                await asyncio.sleep(max(0.0, ends - time.monotonic()))
         finally:
-            self._release()
+            self._release(min(ends, time.monotonic()))  # cancelled early: free from now
         elapsed_ms = work * 1000.0
         self.inference_count += 1
         self.inference_time_ms += elapsed_ms

@@ -13,7 +13,7 @@ QUEUE_SAFETY = 0.8
 MIN_SLICES = 2
 # `auto` batch size: rounds of the allocations per batch. With a measured inference time, enough rounds
 # for a batch to take about TARGET_BATCH_SECONDS (per-batch overhead then costs next to nothing);
-# without one (a new deployment), DEFAULT_ROUNDS.
+# without one (a new deployment), DEFAULT_ROUNDS per thread of an allocation.
 TARGET_BATCH_SECONDS = 2.0
 MIN_ROUNDS = 4
 DEFAULT_ROUNDS = 25
@@ -27,6 +27,7 @@ class Queues:
     routes: tuple[int, ...]  # allocations of each started route (one route per ML node)
     queue_capacity: int  # per route: ES gives every node's process a queue of this size
     inference_ms: float | None = None  # measured average per inference; None before the first one
+    threads: int = 1  # threads_per_allocation: they speed up each inference, not run several at once
 
     @property
     def allocations(self) -> int:
@@ -64,6 +65,7 @@ class Queues:
             routes=tuple(routes),
             queue_capacity=int(deployment_stats.get("queue_capacity") or 1024),
             inference_ms=times / counts if counts else None,
+            threads=max(1, int(deployment_stats.get("threads_per_allocation") or 1)),
         )
 
 
@@ -89,7 +91,9 @@ def auto_batch_size(queues: Queues, slices: int) -> int:
         # slices x rounds x inference time.
         rounds = max(MIN_ROUNDS, math.ceil(TARGET_BATCH_SECONDS * 1000 / (slices * queues.inference_ms)))
     else:
-        rounds = DEFAULT_ROUNDS
+        # Not measured yet: more threads make each inference (so each round) up to that many times
+        # faster; scale the rounds alike so a batch still lasts (the queues' limit caps it).
+        rounds = DEFAULT_ROUNDS * queues.threads
     return allocations * rounds
 
 

@@ -73,6 +73,19 @@ def test_auto_batch_is_rounds_of_the_allocations():
     assert slow.batch_size == 4
 
 
+def test_auto_batch_of_a_new_deployment_scales_its_rounds_with_the_threads():
+    # More threads make each inference faster: without a measured time, more rounds per batch.
+    stats = _deployment("d", 4, {"ml-1": 2})["deployment_stats"]
+    queues = Queues.of(stats)
+    assert (queues.routes, queues.threads, queues.inference_ms) == ((2,), 4, None)
+    plan = plan_reindex("auto", 2, queues)
+    assert plan.batch_size == 2 * 25 * 4
+    assert plan.note == "batch_size auto: 200 = 2 allocation(s) x 100 round(s)"
+    # A measured inference time already includes the threads' speed-up: it alone decides.
+    measured = plan_reindex("auto", 2, Queues((2,), 10_000, inference_ms=10.0, threads=4))
+    assert measured.batch_size == 2 * 100
+
+
 def test_auto_batch_shrinks_to_the_queue_and_says_so():
     plan = plan_reindex("auto", 2, Queues((8,), 100))
     assert plan.batch_size * plan.slices <= int(0.8 * 108) and plan.resized
