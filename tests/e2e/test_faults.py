@@ -90,6 +90,16 @@ def try_numbers(run_id: str) -> dict[str, int]:
         return {ti.task_id: ti.try_number for ti in tis}
 
 
+def refusal_of_validate_settings(result, task_errors: dict[str, list[str]]) -> str:
+    """The one error with which validate_settings failed the run, on its first try: a refusal
+    before any write is final, not retried."""
+    assert result.state == "failed"
+    assert result.failed_tasks == ["validate_settings"]
+    assert try_numbers(result.run_id)["validate_settings"] == 1, "a refusal is not retried"
+    [message] = task_errors["validate_settings"]
+    return message
+
+
 @pytest.fixture
 def cluster(es, sandbox, monkeypatch):
     """A fresh sandbox with DOCS documents of the sample corpus, fast poll intervals."""
@@ -348,10 +358,8 @@ def test_row9_bad_input_is_refused_before_the_first_write(case, cluster, monkeyp
 
     result = run_dag(**{"source_index": SOURCE_INDEX, "alias": ALIAS, **conf})
 
-    assert result.state == "failed"
-    assert result.failed_tasks == ["validate_settings"]
     # The message names the field, the value and what is allowed.
-    [message] = task_errors["validate_settings"]
+    message = refusal_of_validate_settings(result, task_errors)
     assert message.startswith("SettingsError"), message
     for word in words:
         assert word in message, (word, message)
@@ -385,10 +393,7 @@ def test_row10_a_refused_api_key_fails_validate_settings_naming_the_connection(
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
-    assert result.state == "failed"
-    assert result.failed_tasks == ["validate_settings"]
-    assert try_numbers(result.run_id)["validate_settings"] == 1, "a refused key is not retried"
-    [message] = task_errors["validate_settings"]
+    message = refusal_of_validate_settings(result, task_errors)
     assert message.startswith("AuthenticationError: reading the cluster version failed: HTTP 401"), message
     assert "connection 'elasticsearch_default'" in message and "api_key" in message
     assert WRONG_KEY not in message and API_KEY not in message
@@ -409,10 +414,7 @@ def test_a_licence_without_ml_fails_validate_settings_saying_what_to_do_and_writ
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
-    assert result.state == "failed"
-    assert result.failed_tasks == ["validate_settings"]
-    assert try_numbers(result.run_id)["validate_settings"] == 1, "a licence refusal is not retried"
-    [message] = task_errors["validate_settings"]
+    message = refusal_of_validate_settings(result, task_errors)
     assert message.startswith("LicenseError: the cluster's licence: type basic, status active; "), message
     assert "does not include machine learning" in message and "start_trial" in message
     assert "privilege" not in message
