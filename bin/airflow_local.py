@@ -104,7 +104,8 @@ class AirflowStandalone:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__API__BASE_URL": self.url,
-            # Manual runs only: a nightly run would otherwise start at once on unpause.
+            # Manual runs only, even with EMBEDDING_REINDEX_SOURCE_INDEX in the caller's environment: a
+            # nightly run would start at once on unpause.
             "EMBEDDING_REINDEX_SCHEDULE": "none",
             "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT": json.dumps(es_conn),
             # Only the repository root: the plugins folder reaches the components through Airflow.
@@ -211,7 +212,7 @@ def _group_alive(group: int, leader: subprocess.Popen) -> bool:
     return False
 
 
-def wait_for_dag(api: httpx.Client, timeout: float = 120) -> None:
+def wait_for_dag(api: httpx.Client, dag_id: str = DAG_ID, timeout: float = 120) -> None:
     wait_for(
-        lambda: api.get(f"/dags/{DAG_ID}").status_code == 200, timeout, "the dag-processor to parse the DAG"
+        lambda: api.get(f"/dags/{dag_id}").status_code == 200, timeout, f"the dag-processor to parse {dag_id}"
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bin.airflow_local import AirflowStandalone, wait_for
+from bin.airflow_local import AirflowStandalone, wait_for, wait_for_dag
 
 __all__ = ["Standalone", "running_standalone", "wait_for"]
 
@@ -41,7 +41,13 @@ class Standalone:
         return done
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
-        wait_for(lambda: self.api.get(f"/dags/{dag_id}").status_code == 200, timeout, f"DAG {dag_id} parsed")
+        wait_for_dag(self.api, dag_id, timeout)
+
+    def trigger(self, dag_id: str, **conf) -> str:
+        """A manual run with `conf` (no logical date), as the UI's trigger form starts it; its id."""
+        resp = self.api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
+        assert resp.status_code == 200, resp.text
+        return resp.json()["dag_run_id"]
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
         def finished():

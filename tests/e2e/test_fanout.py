@@ -52,11 +52,7 @@ def test_fanout_over_three_indices_shares_one_deployment_within_the_pool_cap(sch
     assert narrowed.status_code == 200, narrowed.text
     scheduler.wait_for_dag(DAG_ID)
 
-    resp = scheduler.api.post(
-        f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"source_indices": ["fan-*"]}}
-    )
-    assert resp.status_code == 200, resp.text
-    run_id = resp.json()["dag_run_id"]
+    run_id = scheduler.trigger(DAG_ID, source_indices=["fan-*"])
     state = scheduler.wait_for_run(DAG_ID, run_id, timeout=400)
     tis = scheduler.task_instances(DAG_ID, run_id)
     assert state == "success", {(t["task_id"], t["map_index"]): t["state"] for t in tis}

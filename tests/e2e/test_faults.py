@@ -90,13 +90,19 @@ def try_numbers(run_id: str) -> dict[str, int]:
         return {ti.task_id: ti.try_number for ti in tis}
 
 
+def failure_of(result, task_errors: dict[str, list[str]], task_id: str) -> str:
+    """The one error with which `task_id`, the run's only failed task, failed the run."""
+    assert result.state == "failed"
+    assert result.failed_tasks == [task_id]
+    [message] = task_errors[task_id]
+    return message
+
+
 def refusal_of_validate_settings(result, task_errors: dict[str, list[str]]) -> str:
     """The one error with which validate_settings failed the run, on its first try: a refusal
     before any write is final, not retried."""
-    assert result.state == "failed"
-    assert result.failed_tasks == ["validate_settings"]
+    message = failure_of(result, task_errors, "validate_settings")
     assert try_numbers(result.run_id)["validate_settings"] == 1, "a refusal is not retried"
-    [message] = task_errors["validate_settings"]
     return message
 
 
@@ -478,9 +484,7 @@ def test_row4_a_failed_download_fails_with_the_reason_and_the_next_run_downloads
 
     failed = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
-    assert failed.state == "failed"
-    assert failed.failed_tasks == ["wait_model_download"]
-    [message] = task_errors["wait_model_download"]
+    message = failure_of(failed, task_errors, "wait_model_download")
     assert message.startswith("ModelDownloadError") and reason in message, message
     model = elser_model(es)
     incomplete = es.ml.get_trained_models(model_id=model["model_id"], include="definition_status")
@@ -493,7 +497,6 @@ def test_row4_a_failed_download_fails_with_the_reason_and_the_next_run_downloads
 def test_row4_a_stalled_download_fails_at_the_timeout_and_the_next_run_downloads_again(
     cluster, run_dag, task_errors, monkeypatch
 ):
-
     es = cluster
     before = snapshot(es)
     arm_faults(es, model_download={"mode": "stall"})
@@ -501,9 +504,7 @@ def test_row4_a_stalled_download_fails_at_the_timeout_and_the_next_run_downloads
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
-    assert result.state == "failed"
-    assert result.failed_tasks == ["wait_model_download"]
-    [message] = task_errors["wait_model_download"]
+    message = failure_of(result, task_errors, "wait_model_download")
     assert message.startswith(
         "ModelDownloadError: gave up waiting after 2 s (Variable 'embedding_model': key 'timeout'); last state: "
     ), message
@@ -533,9 +534,7 @@ def test_row5_a_deployment_stuck_in_starting_fails_at_wait_timeout_with_each_nod
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
-    assert result.state == "failed"
-    assert result.failed_tasks == ["wait_deployment"]
-    [message] = task_errors["wait_deployment"]
+    message = failure_of(result, task_errors, "wait_deployment")
     assert message.startswith(
         "DeploymentFailedError: gave up waiting after 2 s (Variable 'embedding_deployment': key 'wait_timeout'); "
         f"last state: deployment [{DEPLOYMENT_ID}] starting"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy
@@ -60,30 +59,18 @@ def airflow(tmp_path_factory, postgres):
             load_corpus(standalone.es, index=LARGE)
             standalone.wait_for_dag(DAG_ID)
             standalone.trigger_rows = []  # trigger table rows seen while triggers were live
-            yield standalone
+            # The metadata DB, read as Airflow stored it (one engine for the module's reads).
+            standalone.metadata = sqlalchemy.create_engine(standalone.metadata_db)
+            try:
+                yield standalone
+            finally:
+                standalone.metadata.dispose()
     finally:
         sandbox.stop()
 
 
-def trigger_run(airflow, **conf) -> str:
-    resp = airflow.api.post(f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": conf})
-    assert resp.status_code == 200, resp.text
-    return resp.json()["dag_run_id"]
-
-
 def ti_state(airflow, run_id: str, task_id: str) -> str | None:
     return airflow.api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}").json().get("state")
-
-
-@contextmanager
-def metadata_db(airflow):
-    """A connection to the deployment's metadata DB, to read what Airflow stored."""
-    engine = sqlalchemy.create_engine(airflow.metadata_db)
-    try:
-        with engine.connect() as db:
-            yield db
-    finally:
-        engine.dispose()
 
 
 def rows(db, table: str) -> list[tuple]:
@@ -98,7 +85,7 @@ def wait_deferred(airflow, run_id: str, task_id: str, timeout: float = 120) -> N
     """Until `task_id` is deferred; records the live trigger rows on the way."""
 
     def deferred():
-        with metadata_db(airflow) as db:
+        with airflow.metadata.connect() as db:
             airflow.trigger_rows.extend(rows(db, "trigger"))
         return ti_state(airflow, run_id, task_id) == "deferred"
 
@@ -112,7 +99,7 @@ def test_run_with_the_api_key_succeeds(airflow):
     # The download hangs until its trigger has been seen live (on a loaded machine it could end
     # before the sensor starts, and the sensor would then not defer at all).
     arm_faults(airflow.es, model_download={"mode": "stall"})
-    run_id = trigger_run(airflow, source_index=SMALL, alias=f"{SMALL}-embedded")
+    run_id = airflow.trigger(DAG_ID, source_index=SMALL, alias=f"{SMALL}-embedded")
     wait_deferred(airflow, run_id, "wait_model_download")
     arm_faults(airflow.es, model_download=None)
     state = airflow.wait_for_run(DAG_ID, run_id)
@@ -126,7 +113,7 @@ def test_run_with_the_api_key_succeeds(airflow):
 
 def test_row8_marking_the_waiting_task_failed_cancels_the_reindex_task(airflow):
     es = airflow.es
-    run_id = trigger_run(airflow, source_index=LARGE, alias=f"{LARGE}-embedded")
+    run_id = airflow.trigger(DAG_ID, source_index=LARGE, alias=f"{LARGE}-embedded")
     wait_deferred(airflow, run_id, "wait_reindex")
     [task_id] = [
         f"{node}:{task['id']}"
@@ -178,7 +165,7 @@ def test_row10_no_secret_in_logs_xcom_rendered_fields_or_the_trigger_table(airfl
     # the DB holds XCom and rendered fields of the runs, the logs the tasks' output.
     assert airflow.trigger_rows, "no trigger row was seen while triggers were live"
     assert any("elasticsearch_default" in repr(row) for row in airflow.trigger_rows)
-    with metadata_db(airflow) as db:
+    with airflow.metadata.connect() as db:
         tables = {table: rows(db, table) for table in sqlalchemy.inspect(db).get_table_names()}
     assert any(DAG_ID in repr(row) for row in tables["xcom"])
     assert tables["rendered_task_instance_fields"]

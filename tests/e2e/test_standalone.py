@@ -10,7 +10,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from tests.e2e.harness import ALIAS, SOURCE_INDEX, load_corpus
-from tests.e2e.standalone import running_standalone, wait_for
+from tests.e2e.standalone import running_standalone
 
 pytestmark = [pytest.mark.standalone, pytest.mark.slow]
 DAG_ID = "embedding_reindex"
@@ -21,30 +21,24 @@ def standalone(tmp_path: Path, start_sandbox, postgres):
     # Slow enough that every sensor finds its work unfinished and defers to the triggerer.
     sandbox = start_sandbox(download_seconds=8, inference_ms=150)
     with running_standalone(tmp_path / "airflow", sandbox.url, postgres.new_database()) as airflow:
-        yield airflow.api, Elasticsearch(sandbox.url), airflow.home
+        airflow.sandbox = sandbox
+        yield airflow
 
 
 def test_run_succeeds_with_triggers_in_the_real_triggerer(standalone):
-    api, es, home = standalone
+    es = Elasticsearch(standalone.sandbox.url)
     load_corpus(es, limit=40)
-    wait_for(lambda: api.get(f"/dags/{DAG_ID}").status_code == 200, 120, "the dag-processor to parse the DAG")
+    standalone.wait_for_dag(DAG_ID)
 
-    resp = api.post(
-        f"/dags/{DAG_ID}/dagRuns",
-        json={"logical_date": None, "conf": {"source_index": SOURCE_INDEX, "alias": ALIAS}},
-    )
-    assert resp.status_code == 200, resp.text
-    run_id = resp.json()["dag_run_id"]
+    run_id = standalone.trigger(DAG_ID, source_index=SOURCE_INDEX, alias=ALIAS)
 
-    def finished():
-        state = api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"]
-        return state if state in ("success", "failed") else None
-
-    state = wait_for(finished, 300, "the DAG run to finish", interval=2)
-    tis = api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
+    state = standalone.wait_for_run(DAG_ID, run_id)
+    tis = standalone.task_instances(DAG_ID, run_id)
     assert state == "success", {t["task_id"]: t["state"] for t in tis}
 
     # Every sensor deferred, and its trigger ran in the triggerer process (which writes these logs).
-    deferred = {p.parent.name.removeprefix("task_id=") for p in (home / "logs").rglob("*.log.trigger.*")}
+    deferred = {
+        p.parent.name.removeprefix("task_id=") for p in (standalone.home / "logs").rglob("*.log.trigger.*")
+    }
     assert {"wait_model_download", "wait_deployment", "wait_reindex"} <= deferred
     assert es.count(index=ALIAS)["count"] == 40
