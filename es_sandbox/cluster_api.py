@@ -24,43 +24,6 @@ if TYPE_CHECKING:
 
 router = Router()
 
-# Lucene release shipped with each Elasticsearch minor (the newest ones we act as).
-_LUCENE = {
-    (9, 0): "10.1.0",
-    (9, 1): "10.2.2",
-    (9, 2): "10.2.2",
-    (9, 3): "10.3.1",
-    (8, 15): "9.11.1",
-    (8, 16): "9.12.0",
-    (8, 17): "9.12.0",
-    (8, 18): "9.12.1",
-    (8, 19): "9.12.2",
-}
-
-
-def _lucene_version(major: int, minor: int) -> str:
-    if (major, minor) in _LUCENE:
-        return _LUCENE[(major, minor)]
-    return "10.2.2" if major >= 9 else ("9.10.0" if minor >= 13 else "9.7.0")
-
-
-def version_info(cluster: Cluster) -> dict[str, Any]:
-    config = cluster.config
-    digest = hashlib.sha1(config.version.encode()).hexdigest()
-    previous_wire = "8.19.0" if config.major == 9 else "7.17.0"
-    previous_index = "8.0.0" if config.major == 9 else "7.0.0"
-    return {
-        "number": config.version,
-        "build_flavor": "default",
-        "build_type": "tar",
-        "build_hash": digest,
-        "build_date": "2025-09-25T20:37:12.542380718Z",
-        "build_snapshot": False,
-        "lucene_version": _lucene_version(config.major, config.minor),
-        "minimum_wire_compatibility_version": previous_wire,
-        "minimum_index_compatibility_version": previous_index,
-    }
-
 
 @router.route("/", "GET")
 async def root(request: Request, cluster: Cluster):
@@ -68,7 +31,7 @@ async def root(request: Request, cluster: Cluster):
         "name": cluster.master.name,
         "cluster_name": cluster.config.cluster_name,
         "cluster_uuid": cluster.cluster_uuid,
-        "version": version_info(cluster),
+        "version": cluster.config.build.main_response(),
         "tagline": "You Know, for Search",
     }
 
@@ -260,7 +223,7 @@ def _node_info(cluster: Cluster, node: Node, metrics: set[str]) -> dict[str, Any
         {
             "build_flavor": "default",
             "build_type": "tar",
-            "build_hash": version_info(cluster)["build_hash"],
+            "build_hash": cluster.config.build.build_hash,
             "total_indexing_buffer": 53687091,
             "roles": list(node.roles),
             "attributes": node_attributes(cluster, node),

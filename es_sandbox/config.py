@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_VERSION = "9.1.5"
+from es_sandbox.versions import BuildInfo
+
+DEFAULT_VERSION = "9.5.3"  # what the Docker stack runs
 _VERSION_RE = re.compile(r"^(8|9)\.\d+\.\d+$")
 
 
@@ -44,6 +46,10 @@ class SandboxConfig:
     @property
     def minor(self) -> int:
         return int(self.version.split(".")[1])
+
+    @property
+    def build(self) -> BuildInfo:
+        return BuildInfo(self.version)
 
     @property
     def security_enabled(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from elasticsearch import ApiError, Elasticsearch
 
@@ -12,8 +13,11 @@ def test_root_answers_like_a_node(es):
     assert info["tagline"] == "You Know, for Search"
     assert info["cluster_name"] == "es-sandbox"
     version = info["version"]
-    assert version["number"].startswith("9.")
+    # The Docker stack's release, with what Elasticsearch 9.5.3's build reports.
+    assert version["number"] == "9.5.3"
+    assert version["lucene_version"] == "10.5.1"
     assert version["build_flavor"] == "default"
+    assert version["build_type"] == "tar"
     assert version["build_snapshot"] is False
     assert version["minimum_wire_compatibility_version"] == "8.19.0"
     assert version["minimum_index_compatibility_version"] == "8.0.0"
@@ -31,6 +35,23 @@ def test_root_answers_like_a_node(es):
     }
     assert info.meta.headers["x-elastic-product"] == "Elasticsearch"
     assert es.info()["cluster_uuid"] == info["cluster_uuid"]
+
+
+@pytest.mark.parametrize(
+    ("number", "lucene", "wire", "index"),
+    [
+        ("9.5.0", "10.5.0", "8.19.0", "8.0.0"),
+        ("9.0.2", "10.1.0", "8.18.0", "8.0.0"),
+        ("8.19.3", "9.12.2", "7.17.0", "7.0.0"),
+    ],
+)
+def test_other_versions_report_their_own_build(start_sandbox, number, lucene, wire, index):
+    proc = start_sandbox(version=number)
+    compat = "application/vnd.elasticsearch+json; compatible-with=8"
+    version = httpx.get(proc.url + "/", headers={"accept": compat}, timeout=10).json()["version"]
+    assert (version["number"], version["lucene_version"]) == (number, lucene)
+    assert version["minimum_wire_compatibility_version"] == wire
+    assert version["minimum_index_compatibility_version"] == index
 
 
 def test_health_turns_yellow_with_unassignable_replicas(es):
