@@ -71,6 +71,7 @@ class Cluster:
         from es_sandbox.indices import IndexStore
         from es_sandbox.ingest import IngestService
         from es_sandbox.ml.service import MlService
+        from es_sandbox.search import SearchService
         from es_sandbox.security import Security
         from es_sandbox.tasks import TaskManager
 
@@ -84,10 +85,11 @@ class Cluster:
         self.tasks = TaskManager(self)
         self.ingest = IngestService(self)
         self.ml = MlService(self)
+        self.search = SearchService(self)
 
     @property
     def subsystems(self) -> list:
-        return [self.indices, self.tasks, self.ingest, self.ml]
+        return [self.indices, self.tasks, self.ingest, self.ml, self.search]
 
     @property
     def master(self) -> Node:

@@ -424,9 +424,6 @@ class IndexStore:
 
     def reset(self) -> None:
         self.indices.clear()
-        from es_sandbox import search
-
-        search.contexts(self.cluster).clear()
 
     def snapshot(self) -> dict[str, Any]:
         """Index metadata; documents are streamed as JSON lines by persistence (iter_docs)."""
@@ -436,9 +433,7 @@ class IndexStore:
         self.indices = {meta["name"]: Index.from_meta(meta) for meta in state.get("indices", [])}
 
     def on_node_restart(self) -> None:
-        from es_sandbox import search
-
-        search.contexts(self.cluster).clear()  # PITs and scrolls live in node memory
+        pass
 
     # -- lookups (the contract other modules use) --
     def exists(self, name: str) -> bool:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("es_sandbox")
 
 FLUSH_INTERVAL = 1.0
-_SUBSYSTEM_ATTRS = ("indices", "tasks", "ingest", "ml")
+_SUBSYSTEM_ATTRS = ("indices", "tasks", "ingest", "ml", "search")
 _tmp_counter = itertools.count()
 
 

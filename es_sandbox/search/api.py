@@ -1,0 +1,221 @@
+"""The search REST endpoints: `_search`, `_count`, scroll and point in time."""
+
+from __future__ import annotations
+
+import bisect
+import time
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+from es_sandbox.errors import EsError, parse_error
+from es_sandbox.http import Router, bool_param, json_body
+from es_sandbox.search.fields import FieldResolver
+from es_sandbox.search.hits import (
+    bisect_after,
+    check_search_after,
+    check_window,
+    collect_hits,
+    order,
+    response,
+    shards,
+    signature,
+)
+from es_sandbox.search.queries import compile_query, prepare_query
+from es_sandbox.search.request import SearchRequest, q_param
+from es_sandbox.search.service import keep_alive
+from es_sandbox.search.sorting import SortField, parse_sort
+
+if TYPE_CHECKING:
+    from es_sandbox.cluster import Cluster
+    from es_sandbox.indices import Index
+
+router = Router()
+
+
+def _resolve(request: Request, cluster: Cluster, expression: str | None) -> list[Index]:
+    indices = cluster.indices.resolve(
+        expression,
+        ignore_unavailable=bool_param(request, "ignore_unavailable"),
+        allow_no_indices=bool_param(request, "allow_no_indices", True),
+    )
+    return sorted(indices, key=lambda i: i.name)
+
+
+@router.route("/_search", "GET", "POST")
+@router.route("/{index}/_search", "GET", "POST")
+async def search(request: Request, cluster: Cluster):
+    started = time.monotonic()
+    body = await json_body(request)
+    req = SearchRequest.parse(body, request)
+    cluster.search.expire()
+    expression = request.path_params.get("index")
+    if "pit" in body:
+        return await _search_pit(request, cluster, body, req, started, expression)
+    indices = _resolve(request, cluster, expression)
+    req.query = await prepare_query(req.query, cluster, indices)
+    req.post_filter = await prepare_query(req.post_filter, cluster, indices)
+    scroll_param = request.query_params.get("scroll")
+    check_window(req, indices, cluster, scroll=scroll_param is not None)
+    resolvers = [(i, FieldResolver(i.mappings)) for i in indices]
+    sort = parse_sort(req.sort, resolvers, indices, cluster)
+    if req.search_after is not None:
+        check_search_after(req, sort, indices, cluster)
+    hits = collect_hits(
+        indices, [i.docs for i in indices], req.query, req.post_filter, req.min_score, cluster
+    )
+    total = len(hits)
+    if req.terminate_after:
+        hits = hits[: req.terminate_after]
+    if scroll_param is not None:
+        ordered = order(hits, sort)
+        scroll = cluster.search.open_scroll(
+            ordered,
+            req.size,
+            keep_alive(scroll_param, "scroll"),
+            total,
+            {"req": req, "sort": sort, "indices": indices},
+        )
+        return response(started, indices, ordered[: req.size], total, req, sort, {"_scroll_id": scroll.id})
+    if req.search_after is not None:
+        ordered = order(hits, sort)
+        after = tuple(s.after_component(v) for s, v in zip(sort, req.search_after, strict=True))
+        start = bisect.bisect_right([h.key[: len(sort)] for h in ordered], after)
+        page = ordered[start : start + req.size]
+    else:
+        page = order(hits, sort, req.from_ + req.size)[req.from_ : req.from_ + req.size]
+    return response(started, indices, page, total, req, sort)
+
+
+async def _search_pit(
+    request: Request,
+    cluster: Cluster,
+    body: dict[str, Any],
+    req: SearchRequest,
+    started: float,
+    expression: str | None,
+) -> dict[str, Any]:
+    if expression:
+        raise EsError(
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: [indices] cannot be used with point in time. Do not specify any index with point "
+            "in time.;",
+        )
+    if "scroll" in request.query_params:
+        raise EsError(
+            400,
+            "action_request_validation_exception",
+            "Validation Failed: 1: using [point in time] is not allowed in a scroll context;",
+        )
+    spec = body["pit"]
+    pit_id = spec.get("id") if isinstance(spec, dict) else None
+    if not pit_id:
+        raise parse_error("[pit] requires an [id]")
+    renewed = keep_alive(spec["keep_alive"], "keep_alive") if "keep_alive" in spec else None
+    pit = cluster.search.pit(pit_id, renewed)
+    indices = pit.snapshot.indices
+    req.query = await prepare_query(req.query, cluster, indices)
+    req.post_filter = await prepare_query(req.post_filter, cluster, indices)
+    check_window(req, indices, cluster, scroll=False)
+    resolvers = [(i, FieldResolver(i.mappings)) for i in indices]
+    sort = parse_sort(req.sort, resolvers, indices, cluster)
+    if not any(s.name == "_shard_doc" for s in sort):
+        sort.append(SortField("_shard_doc", False))  # the implicit tiebreaker of every PIT search
+    if req.search_after is not None:
+        check_search_after(req, sort, indices, cluster)
+    key = signature(req)
+    ordered = pit.orderings.get(key)
+    if ordered is None:
+        hits = collect_hits(indices, pit.snapshot.docs, req.query, req.post_filter, req.min_score, cluster)
+        ordered = pit.orderings[key] = order(hits, sort)
+        if len(pit.orderings) > 8:  # a PIT serves one paging loop at a time in practice
+            pit.orderings.pop(next(iter(pit.orderings)))
+    if req.search_after is not None:
+        after = tuple(s.after_component(v) for s, v in zip(sort, req.search_after, strict=True))
+        start = bisect_after(ordered, after, len(sort))
+        page = ordered[start : start + req.size]
+    else:
+        page = ordered[req.from_ : req.from_ + req.size]
+    return response(started, indices, page, len(ordered), req, sort, {"pit_id": pit.id})
+
+
+@router.route("/_search/scroll", "GET", "POST")
+@router.route("/_search/scroll/{scroll_id}", "GET", "POST")
+async def scroll_next(request: Request, cluster: Cluster):
+    started = time.monotonic()
+    body = await json_body(request)
+    scroll_id = (
+        request.path_params.get("scroll_id") or request.query_params.get("scroll_id") or body.get("scroll_id")
+    )
+    if not scroll_id:
+        raise EsError(
+            400, "action_request_validation_exception", "Validation Failed: 1: scrollId is missing;"
+        )
+    renew = request.query_params.get("scroll") or body.get("scroll")
+    scroll, page = cluster.search.next_page(scroll_id, None if renew is None else keep_alive(renew, "scroll"))
+    state = scroll.request
+    return response(
+        started, state["indices"], page, scroll.total, state["req"], state["sort"], {"_scroll_id": scroll.id}
+    )
+
+
+@router.route("/_search/scroll", "DELETE")
+@router.route("/_search/scroll/{scroll_id}", "DELETE")
+async def clear_scroll(request: Request, cluster: Cluster):
+    body = await json_body(request)
+    ids = request.path_params.get("scroll_id") or body.get("scroll_id")
+    if ids is None:
+        raise EsError(
+            400, "action_request_validation_exception", "Validation Failed: 1: no scroll ids specified;"
+        )
+    ids = ids.split(",") if isinstance(ids, str) else list(ids)
+    freed = cluster.search.clear_scrolls(ids)
+    return (200 if freed else 404), {"succeeded": True, "num_freed": freed}
+
+
+@router.route("/{index}/_pit", "POST")
+async def open_pit(request: Request, cluster: Cluster):
+    keep = request.query_params.get("keep_alive")
+    if keep is None:
+        raise EsError(
+            400, "action_request_validation_exception", "Validation Failed: 1: [keep_alive] is not specified;"
+        )
+    seconds = keep_alive(keep, "keep_alive")
+    indices = _resolve(request, cluster, request.path_params["index"])
+    pit = cluster.search.open_pit(indices, seconds)
+    return {"id": pit.id, "_shards": shards(indices)}
+
+
+@router.route("/_pit", "DELETE")
+async def close_pit(request: Request, cluster: Cluster):
+    body = await json_body(request, required=True)
+    pit_id = body.get("id")
+    if not pit_id:
+        raise EsError(400, "action_request_validation_exception", "Validation Failed: 1: [id] is required;")
+    freed = cluster.search.close_pit(pit_id)
+    return (200 if freed else 404), {"succeeded": True, "num_freed": freed}
+
+
+@router.route("/_count", "GET", "POST")
+@router.route("/{index}/_count", "GET", "POST")
+async def count(request: Request, cluster: Cluster):
+    body = await json_body(request)
+    for key in body:
+        if key != "query":
+            raise parse_error(f"request does not support [{key}]")
+    query = body.get("query")
+    if "q" in request.query_params:
+        p = request.query_params
+        query = q_param(p["q"], p.get("df"), p.get("default_operator", "OR"))
+    indices = cluster.indices.resolve(
+        request.path_params.get("index"),
+        ignore_unavailable=bool_param(request, "ignore_unavailable"),
+        allow_no_indices=bool_param(request, "allow_no_indices", True),
+    )
+    query = await prepare_query(query, cluster, indices)
+    total = 0
+    for index in indices:
+        matcher = compile_query(query, cluster, index=index)
+        total += sum(1 for doc_id, doc in index.docs.items() if matcher(doc_id, doc.source) is not None)
+    return {"count": total, "_shards": shards(indices)}

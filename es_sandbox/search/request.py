@@ -1,0 +1,131 @@
+"""The search request: body keys and URI parameters parsed and checked as RestSearchAction does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from es_sandbox.errors import illegal_argument, parse_error
+from es_sandbox.http import bool_param, int_param
+from es_sandbox.search.source import SourceFilter
+
+DEFAULT_TRACK_TOTAL_HITS = 10000
+_BODY_KEYS = {
+    "query",
+    "size",
+    "from",
+    "sort",
+    "_source",
+    "track_total_hits",
+    "search_after",
+    "pit",
+    "track_scores",
+    "timeout",
+    "terminate_after",
+    "min_score",
+    "post_filter",
+    "version",
+    "seq_no_primary_term",
+    "explain",
+    "stored_fields",
+    "docvalue_fields",
+    "fields",
+    "highlight",
+    "runtime_mappings",
+    "indices_boost",
+    "stats",
+    "profile",
+    "ext",
+    "collapse",
+    "rescore",
+    "suggest",
+    "slice",
+    "knn",
+    "aggs",
+    "aggregations",
+    "retriever",
+    "rank",
+}
+_UNSUPPORTED = {"aggs", "aggregations", "knn", "retriever", "rank", "collapse", "rescore", "suggest", "slice"}
+
+
+@dataclass
+class SearchRequest:
+    query: dict[str, Any] | None
+    size: int
+    from_: int
+    sort: Any
+    source: SourceFilter
+    track_total_hits: bool | int
+    search_after: list[Any] | None
+    track_scores: bool
+    min_score: float | None
+    post_filter: dict[str, Any] | None
+    version: bool
+    seq_no_primary_term: bool
+    terminate_after: int | None
+
+    @classmethod
+    def parse(cls, body: dict[str, Any], request: Request) -> SearchRequest:
+        for key in body:
+            if key not in _BODY_KEYS:
+                raise parse_error(f"Unknown key for a START_OBJECT in [{key}].")
+            if key in _UNSUPPORTED:
+                raise illegal_argument(f"[{key}] is not supported by es_sandbox")
+        params = request.query_params
+        size = int_param(request, "size", body.get("size", 10))
+        from_ = int_param(request, "from", body.get("from", 0))
+        if from_ < 0:
+            raise illegal_argument(f"[from] parameter cannot be negative but was [{from_}]")
+        if size < 0:
+            raise illegal_argument(f"[size] parameter cannot be negative, found [{size}]")
+        tth: Any = body.get("track_total_hits", DEFAULT_TRACK_TOTAL_HITS)
+        if "track_total_hits" in params:
+            raw = params["track_total_hits"]
+            tth = raw == "true" if raw in ("true", "false") else int(raw)
+        if tth is True:
+            tth = True
+        sort = body.get("sort")
+        if "sort" in params:
+            sort = [
+                {part.split(":")[0]: part.split(":")[1]} if ":" in part else part
+                for part in params["sort"].split(",")
+            ]
+        query = body.get("query")
+        if "q" in params:
+            query = q_param(params["q"], params.get("df"), params.get("default_operator", "OR"))
+        return cls(
+            query=query,
+            size=size,
+            from_=from_,
+            sort=sort,
+            source=SourceFilter.parse(body.get("_source"), request),
+            track_total_hits=tth,
+            search_after=body.get("search_after"),
+            track_scores=bool(body.get("track_scores", False)),
+            min_score=body.get("min_score"),
+            post_filter=body.get("post_filter"),
+            version=bool(body.get("version", bool_param(request, "version"))),
+            seq_no_primary_term=bool(
+                body.get("seq_no_primary_term", bool_param(request, "seq_no_primary_term"))
+            ),
+            terminate_after=body.get("terminate_after", int_param(request, "terminate_after")),
+        )
+
+
+def q_param(q: str, default_field: str | None, operator: str) -> dict[str, Any]:
+    """The `q` URI parameter, for the simple forms `field:value` and free text."""
+    clauses = []
+    for part in q.split():
+        if part in ("AND", "OR"):
+            operator = part
+            continue
+        name, sep, value = part.partition(":")
+        if sep:
+            clauses.append({"match": {name: value}})
+        else:
+            clauses.append({"multi_match": {"query": part, "fields": [default_field or "*"]}})
+    key = "must" if operator.upper() == "AND" else "should"
+    return {"bool": {key: clauses}} if clauses else {"match_all": {}}

@@ -1,0 +1,163 @@
+"""SearchService: the search subsystem of a cluster (`cluster.search`), owner of the open search
+contexts, points in time and scrolls. They live in node memory, as in Elasticsearch: a reset or a
+node restart drops them, and persistence keeps none of them."""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from es_sandbox.errors import illegal_argument
+from es_sandbox.http import parse_time
+from es_sandbox.indices import random_id
+from es_sandbox.search.errors import context_missing
+
+if TYPE_CHECKING:
+    from es_sandbox.cluster import Cluster
+    from es_sandbox.indices import Doc, Index
+    from es_sandbox.search.hits import Hit
+
+MAX_KEEP_ALIVE = 24 * 3600  # search.max_keep_alive
+
+
+@dataclass
+class Snapshot:
+    """The documents of some indices as they were when the context opened (references, not copies)."""
+
+    indices: list[Index]
+    docs: list[dict[str, Doc]]
+
+    @classmethod
+    def take(cls, indices: list[Index]) -> Snapshot:
+        return cls(indices, [dict(i.docs) for i in indices])
+
+
+@dataclass
+class PointInTime:
+    id: str
+    snapshot: Snapshot
+    keep_alive: float
+    expires: float
+    orderings: dict[str, list[Hit]] = field(default_factory=dict)  # request signature -> sorted hits
+
+
+@dataclass
+class Scroll:
+    id: str
+    hits: list[Hit]
+    position: int
+    size: int
+    keep_alive: float
+    expires: float
+    total: int
+    request: dict[str, Any]
+
+
+class SearchService:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.pits: dict[str, PointInTime] = {}
+        self.scrolls: dict[str, Scroll] = {}
+
+    # -- subsystem contract --
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def reset(self) -> None:
+        self.pits.clear()
+        self.scrolls.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}  # search contexts are node memory
+
+    def restore(self, state: dict[str, Any]) -> None:
+        pass
+
+    def on_node_restart(self) -> None:
+        self.reset()
+
+    # -- contexts --
+    def expire(self) -> None:
+        now = time.monotonic()
+        for table in (self.pits, self.scrolls):
+            for key in [k for k, c in table.items() if c.expires <= now]:
+                del table[key]
+
+    def open_pit(self, indices: list[Index], keep_alive: float) -> PointInTime:
+        pit = PointInTime(
+            context_id("pit"), Snapshot.take(indices), keep_alive, time.monotonic() + keep_alive
+        )
+        self.pits[pit.id] = pit
+        return pit
+
+    def pit(self, pit_id: str, keep_alive: float | None) -> PointInTime:
+        """An open point in time, its keep-alive renewed (and replaced when given)."""
+        self.expire()
+        pit = self.pits.get(pit_id)
+        if pit is None:
+            raise context_missing(pit_id)
+        if keep_alive is not None:
+            pit.keep_alive = keep_alive
+        pit.expires = time.monotonic() + pit.keep_alive
+        return pit
+
+    def close_pit(self, pit_id: str) -> int:
+        return 1 if self.pits.pop(pit_id, None) is not None else 0
+
+    def open_scroll(
+        self, hits: list[Hit], size: int, keep_alive: float, total: int, request: dict[str, Any]
+    ) -> Scroll:
+        scroll = Scroll(
+            context_id("scroll"), hits, size, size, keep_alive, time.monotonic() + keep_alive, total, request
+        )
+        self.scrolls[scroll.id] = scroll
+        return scroll
+
+    def next_page(self, scroll_id: str, keep_alive: float | None) -> tuple[Scroll, list[Hit]]:
+        self.expire()
+        scroll = self.scrolls.get(scroll_id)
+        if scroll is None:
+            raise context_missing(scroll_id)
+        if keep_alive is not None:
+            scroll.keep_alive = keep_alive
+        scroll.expires = time.monotonic() + scroll.keep_alive
+        page = scroll.hits[scroll.position : scroll.position + scroll.size]
+        scroll.position += len(page)
+        return scroll, page
+
+    def clear_scrolls(self, scroll_ids: list[str]) -> int:
+        freed = 0
+        for scroll_id in scroll_ids:
+            if scroll_id == "_all":
+                freed += len(self.scrolls)
+                self.scrolls.clear()
+            elif self.scrolls.pop(scroll_id, None) is not None:
+                freed += 1
+        return freed
+
+
+def context_id(kind: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{random_id(24)}".encode()).decode().rstrip("=")
+
+
+def keep_alive(value: Any, setting: str) -> float:
+    """A keep-alive time, refused above search.max_keep_alive as ES refuses it."""
+    seconds = parse_time(value if isinstance(value, str) else str(value), setting)
+    if seconds > MAX_KEEP_ALIVE:
+        raise illegal_argument(
+            f"Keep alive for request ({_fmt_time(seconds)}) is too large. It must be less than (1d). This limit can be "
+            "set by changing the [search.max_keep_alive] cluster level setting."
+        )
+    return seconds
+
+
+def _fmt_time(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds * 1000)}ms"
