@@ -8,6 +8,8 @@ Layout (state, then routes, as in `ml/`):
     request.py   the search request as RestSearchAction parses it
     hits.py      matching, ordering and paging hits; the response's shape
     sorting.py   sort specs and sort values;  source.py  `_source` filtering
+    highlight.py the `highlight` section and the registry of highlighters (HIGHLIGHTERS; its contract
+                 is in that module's docstring: a highlighter by name, a default per field type)
     fields.py    the analyzer, values at a path, and each field's mapping;  dates.py  date math
     queries/     the query DSL: `registry.py` (the one registry), the built-in query types
                  (compound, term_level, full_text, sparse), and query-time inference (`inference.py`)
@@ -65,6 +67,7 @@ every subsystem package), never by editing the compiler:
 
 from es_sandbox.search.api import router
 from es_sandbox.search.fields import Field
+from es_sandbox.search.highlight import HIGHLIGHTERS, HighlightContext
 from es_sandbox.search.queries import (
     QUERIES,
     Matcher,
@@ -77,8 +80,10 @@ from es_sandbox.search.service import SearchService
 from es_sandbox.search.source import SourceFilter
 
 __all__ = [
+    "HIGHLIGHTERS",
     "QUERIES",
     "Field",
+    "HighlightContext",
     "Matcher",
     "PrepareContext",
     "QueryContext",

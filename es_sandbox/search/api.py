@@ -42,6 +42,14 @@ def _resolve(request: Request, cluster: Cluster, expression: str | None) -> list
     return sorted(indices, key=lambda i: i.name)
 
 
+async def _prepare(req: SearchRequest, cluster: Cluster, indices: list[Index]) -> None:
+    """The pre-search steps of every query the search runs (query-time inference, once)."""
+    req.query = await prepare_query(req.query, cluster, indices)
+    req.post_filter = await prepare_query(req.post_filter, cluster, indices)
+    if req.highlight is not None:
+        await req.highlight.prepare(lambda q: prepare_query(q, cluster, indices))
+
+
 @router.route("/_search", "GET", "POST")
 @router.route("/{index}/_search", "GET", "POST")
 async def search(request: Request, cluster: Cluster):
@@ -53,8 +61,7 @@ async def search(request: Request, cluster: Cluster):
     if "pit" in body:
         return await _search_pit(request, cluster, body, req, started, expression)
     indices = _resolve(request, cluster, expression)
-    req.query = await prepare_query(req.query, cluster, indices)
-    req.post_filter = await prepare_query(req.post_filter, cluster, indices)
+    await _prepare(req, cluster, indices)
     scroll_param = request.query_params.get("scroll")
     check_window(req, indices, cluster, scroll=scroll_param is not None)
     resolvers = [(i, FieldResolver(i.mappings)) for i in indices]
@@ -76,7 +83,9 @@ async def search(request: Request, cluster: Cluster):
             total,
             {"req": req, "sort": sort, "indices": indices},
         )
-        return response(started, indices, ordered[: req.size], total, req, sort, {"_scroll_id": scroll.id})
+        return response(
+            cluster, started, indices, ordered[: req.size], total, req, sort, {"_scroll_id": scroll.id}
+        )
     if req.search_after is not None:
         ordered = order(hits, sort)
         after = tuple(s.after_component(v) for s, v in zip(sort, req.search_after, strict=True))
@@ -84,7 +93,7 @@ async def search(request: Request, cluster: Cluster):
         page = ordered[start : start + req.size]
     else:
         page = order(hits, sort, req.from_ + req.size)[req.from_ : req.from_ + req.size]
-    return response(started, indices, page, total, req, sort)
+    return response(cluster, started, indices, page, total, req, sort)
 
 
 async def _search_pit(
@@ -115,8 +124,7 @@ async def _search_pit(
     renewed = keep_alive(spec["keep_alive"], "keep_alive") if "keep_alive" in spec else None
     pit = cluster.search.pit(pit_id, renewed)
     indices = pit.snapshot.indices
-    req.query = await prepare_query(req.query, cluster, indices)
-    req.post_filter = await prepare_query(req.post_filter, cluster, indices)
+    await _prepare(req, cluster, indices)
     check_window(req, indices, cluster, scroll=False)
     resolvers = [(i, FieldResolver(i.mappings)) for i in indices]
     sort = parse_sort(req.sort, resolvers, indices, cluster)
@@ -137,7 +145,7 @@ async def _search_pit(
         page = ordered[start : start + req.size]
     else:
         page = ordered[req.from_ : req.from_ + req.size]
-    return response(started, indices, page, len(ordered), req, sort, {"pit_id": pit.id})
+    return response(cluster, started, indices, page, len(ordered), req, sort, {"pit_id": pit.id})
 
 
 @router.route("/_search/scroll", "GET", "POST")
@@ -156,7 +164,14 @@ async def scroll_next(request: Request, cluster: Cluster):
     scroll, page = cluster.search.next_page(scroll_id, None if renew is None else keep_alive(renew, "scroll"))
     state = scroll.request
     return response(
-        started, state["indices"], page, scroll.total, state["req"], state["sort"], {"_scroll_id": scroll.id}
+        cluster,
+        started,
+        state["indices"],
+        page,
+        scroll.total,
+        state["req"],
+        state["sort"],
+        {"_scroll_id": scroll.id},
     )
 
 

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from es_sandbox.indices import Index
 
 
-def all_shards_failed(cause: EsError, indices: list[Index], cluster: Cluster) -> EsError:
+def all_shards_failed(
+    cause: EsError, indices: list[Index], cluster: Cluster, phase: str = "query"
+) -> EsError:
     """A shard-level failure on every shard, as the search coordinator reports it."""
     failed = [
         {"shard": 0, "index": i.name, "node": cluster.master.id, "reason": cause.to_xcontent()}
@@ -21,7 +23,7 @@ def all_shards_failed(cause: EsError, indices: list[Index], cluster: Cluster) ->
         cause.status,
         "search_phase_execution_exception",
         "all shards failed",
-        extra={"phase": "query", "grouped": True, "failed_shards": failed},
+        extra={"phase": phase, "grouped": True, "failed_shards": failed},
         caused_by=cause.to_xcontent(),
         root_cause=[{"type": cause.type, "reason": cause.reason, **cause.extra}],
     )

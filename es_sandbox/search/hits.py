@@ -88,7 +88,9 @@ def total_hits(count: int, track: bool | int) -> dict[str, Any] | None:
     return {"value": count, "relation": "eq"}
 
 
-def render_hit(hit: Hit, req: SearchRequest, sort: list[SortField], scored: bool) -> dict[str, Any]:
+def render_hit(
+    hit: Hit, req: SearchRequest, sort: list[SortField], scored: bool, cluster: Cluster
+) -> dict[str, Any]:
     out: dict[str, Any] = {"_index": hit.index.name, "_id": hit.doc_id}
     if req.version:
         out["_version"] = hit.doc.version
@@ -98,6 +100,13 @@ def render_hit(hit: Hit, req: SearchRequest, sort: list[SortField], scored: bool
     out["_score"] = hit.score if scored else None
     if req.source.enabled:
         out["_source"] = req.source.apply(hit.doc.source)
+    if req.highlight is not None:
+        try:
+            highlight = req.highlight.highlight(hit.index, hit.doc_id, hit.doc.source, req.query, cluster)
+        except EsError as err:
+            raise all_shards_failed(err, [hit.index], cluster, phase="fetch") from None
+        if highlight:
+            out["highlight"] = highlight
     if sort:
         out["sort"] = [s.shown(hit) for s in sort]
     return out
@@ -109,6 +118,7 @@ def shards(indices: list[Index]) -> dict[str, int]:
 
 
 def response(
+    cluster: Cluster,
     started: float,
     indices: list[Index],
     page: list[Hit],
@@ -125,7 +135,7 @@ def response(
     hits_obj["max_score"] = max((h.score for h in page), default=None) if scored else None
     if scored and total and not page and not sort:
         hits_obj["max_score"] = None
-    hits_obj["hits"] = [render_hit(h, req, sort, scored) for h in page]
+    hits_obj["hits"] = [render_hit(h, req, sort, scored, cluster) for h in page]
     body: dict[str, Any] = dict(extra_head or {})
     body.update(
         {

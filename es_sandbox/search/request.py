@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from es_sandbox.errors import illegal_argument, parse_error
 from es_sandbox.http import bool_param, int_param
+from es_sandbox.search.highlight import HighlightRequest
 from es_sandbox.search.source import SourceFilter
 
 DEFAULT_TRACK_TOTAL_HITS = 10000
@@ -66,6 +67,7 @@ class SearchRequest:
     version: bool
     seq_no_primary_term: bool
     terminate_after: int | None
+    highlight: HighlightRequest | None = None
 
     @classmethod
     def parse(cls, body: dict[str, Any], request: Request) -> SearchRequest:
@@ -112,6 +114,7 @@ class SearchRequest:
                 body.get("seq_no_primary_term", bool_param(request, "seq_no_primary_term"))
             ),
             terminate_after=body.get("terminate_after", int_param(request, "terminate_after")),
+            highlight=HighlightRequest.parse(body.get("highlight")),
         )
 
 

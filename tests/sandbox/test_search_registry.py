@@ -19,7 +19,15 @@ from elasticsearch import BadRequestError, Elasticsearch
 
 from es_sandbox.app import create_app
 from es_sandbox.config import SandboxConfig
-from es_sandbox.search import QUERIES, Field, Matcher, PrepareContext, QueryContext
+from es_sandbox.search import (
+    HIGHLIGHTERS,
+    QUERIES,
+    Field,
+    HighlightContext,
+    Matcher,
+    PrepareContext,
+    QueryContext,
+)
 from tests.conftest import TEST_SANDBOX
 
 
@@ -127,3 +135,28 @@ def test_registration_refuses_duplicates_and_overrides_of_queries_without_a_fiel
         QUERIES.register("match", lambda ctx, body: lambda doc_id, source: None)
     with pytest.raises(ValueError, match=r"query type \[bool\] is not registered with a field_of"):
         QUERIES.register_field_type("bool", "keyword", lambda ctx, f, body: lambda doc_id, source: None)
+
+
+def test_a_registered_highlighter_is_the_default_for_its_field_type(es):
+    def shout(ctx: HighlightContext) -> list[str] | None:
+        assert ctx.query == query  # the search's prepared query
+        return [str(v).upper() for v in ctx.values()]
+
+    query = {"bool": {"should": [{"match": {"body": "red"}}, {"terms": {"n": [0, 2]}}]}}
+    HIGHLIGHTERS.register("shout", shout)
+    HIGHLIGHTERS.set_default("keyword", "shout")
+    try:
+        resp = es.search(
+            index="plain,tagged",
+            query=query,
+            highlight={"fields": {"body": {}}},
+        )
+    finally:
+        HIGHLIGHTERS.unregister("shout")
+    highlights = sorted((h["_index"], h["highlight"]["body"]) for h in resp["hits"]["hits"])
+    assert highlights == [
+        ("plain", ["<em>red</em> apple"]),
+        ("plain", ["<em>red</em> car"]),
+        ("tagged", ["RED APPLE"]),
+        ("tagged", ["RED CAR"]),
+    ]
