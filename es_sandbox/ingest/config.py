@@ -26,6 +26,12 @@ def config_error(
     return EsError(400, "parse_exception", f"[{prop}] {reason}" if prop else reason, extra=extra)
 
 
+def wrapped_cause(cause: EsError, java_class: str) -> EsError:
+    """ExceptionsHelper.convertToElastic of an exception that is no ElasticsearchException, as a
+    processor factory's failure becomes: a 500 `exception` whose reason is the cause's toString()."""
+    return EsError(500, "exception", f"{java_class}: {cause.reason}", caused_by=cause.to_xcontent())
+
+
 def with_processor(err: EsError, processor_type: str, tag: str | None) -> EsError:
     """newConfigurationException(type, tag, null, cause): the cause gains the processor metadata."""
     err.extra.setdefault("processor_type", processor_type)

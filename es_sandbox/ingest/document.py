@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from es_sandbox.errors import illegal_argument
+from es_sandbox.ingest.java import java_type
 
 # Metadata fields live beside _source in the ingest context map (IngestDocument.Metadata).
 METADATA_KEYS = (
@@ -33,23 +34,6 @@ def clone(value: Any) -> Any:
     if type(value) is list:
         return [clone(v) for v in value]
     return value
-
-
-def java_type(value: Any) -> str:
-    """The Java class Elasticsearch names in its type errors for a parsed JSON value."""
-    if isinstance(value, bool):
-        return "java.lang.Boolean"
-    if isinstance(value, int):
-        return "java.lang.Integer" if -(2**31) <= value < 2**31 else "java.lang.Long"
-    if isinstance(value, float):
-        return "java.lang.Double"
-    if isinstance(value, str):
-        return "java.lang.String"
-    if isinstance(value, list):
-        return "java.util.ArrayList"
-    if isinstance(value, dict):
-        return "java.util.HashMap"
-    return "java.lang.Object"
 
 
 _second: list[Any] = [None, ""]  # the last whole second formatted, reused: every document needs a timestamp
@@ -109,14 +93,17 @@ class IngestDocument:
             f"cannot resolve [{element}] from object of type [{java_type(context)}] as part of path [{path}]"
         )
 
-    def get(self, path: str) -> Any:
+    def get(self, path: str, ignore_missing: bool = False) -> Any:
+        """getFieldValue: the value at the path; with ignore_missing, None when it cannot be resolved."""
+        if ignore_missing and not self.has(path):
+            return None
         context, elements = self._context(path)
         for element in elements:
             context = self._resolve(element, path, context)
         return context
 
-    def get_string(self, path: str) -> str | None:
-        value = self.get(path)
+    def get_string(self, path: str, ignore_missing: bool = False) -> str | None:
+        value = self.get(path, ignore_missing)
         if value is not None and not isinstance(value, str):
             raise illegal_argument(
                 f"field [{path}] of type [{java_type(value)}] cannot be cast to [java.lang.String]"

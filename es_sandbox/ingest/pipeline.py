@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from es_sandbox.errors import EsError
 from es_sandbox.ingest.config import ConfigReader, config_error, with_processor
 from es_sandbox.ingest.document import IngestDocument
-from es_sandbox.ingest.processors import PROCESSORS, PipelineProcessor, Processor, unknown_processor
+from es_sandbox.ingest.processors import PipelineProcessor, Processor
+from es_sandbox.ingest.registry import PROCESSORS, unknown_processor
 
 if TYPE_CHECKING:
     from es_sandbox.ingest.service import IngestService
@@ -151,9 +152,9 @@ class Compound:
 
     def walk(self):
         for processor, _ in self.entries:
-            yield from processor.walk() if isinstance(processor, Compound) else (processor,)
+            yield from processor.walk()
         for processor in self.on_failure:
-            yield from processor.walk() if isinstance(processor, Compound) else (processor,)
+            yield from processor.walk()
 
 
 def _remove_failure_metadata(doc: IngestDocument) -> None:

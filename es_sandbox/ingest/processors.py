@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from es_sandbox.errors import EsError, illegal_argument
-from es_sandbox.ingest.config import ConfigReader, config_error
+from es_sandbox.ingest.config import ConfigReader
 from es_sandbox.ingest.document import IngestDocument, clone, is_template, java_type, render, render_value
 
 if TYPE_CHECKING:
@@ -35,6 +35,10 @@ class Processor:
     @property
     def stats_name(self) -> str:
         return f"{self.type}:{self.tag}" if self.tag else self.type
+
+    def walk(self):
+        """This processor and the ones it runs itself (foreach's inner processor)."""
+        yield self
 
 
 def _read_media_type(cfg: ConfigReader) -> None:
@@ -529,27 +533,3 @@ def _read_input_output(cfg: ConfigReader, raw: Any) -> list[tuple[str, str | Non
         base, _, final = output_field.rpartition(".")
         inputs.append((input_field, base or None, final))
     return inputs
-
-
-PROCESSORS: dict[str, type[Processor]] = {
-    p.type: p
-    for p in (
-        SetProcessor,
-        AppendProcessor,
-        LowercaseProcessor,
-        UppercaseProcessor,
-        TrimProcessor,
-        RemoveProcessor,
-        RenameProcessor,
-        FailProcessor,
-        DropProcessor,
-        PipelineProcessor,
-        InferenceProcessor,
-    )
-}
-
-
-def unknown_processor(processor_type: str, tag: str | None) -> EsError:
-    return config_error(
-        f"No processor type exists with name [{processor_type}]", processor_type=processor_type, tag=tag
-    )

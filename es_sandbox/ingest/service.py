@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from es_sandbox.errors import EsError, illegal_argument, resource_not_found
 from es_sandbox.ingest.document import IngestDocument, clone
-from es_sandbox.ingest.pipeline import Metric, Pipeline, ProcessorFailure
+from es_sandbox.ingest.pipeline import Metric, Pipeline, ProcessorFailure, read_processor
 from es_sandbox.ingest.processors import InferenceProcessor
 
 if TYPE_CHECKING:
@@ -140,6 +140,10 @@ class IngestService:
         raise illegal_argument(
             f"pipeline [{pipeline_id}] cannot be deleted because it is {' and '.join(parts)}"
         )
+
+    def read_processor(self, processor_type: str, config: Any) -> Any:
+        """One processor from its configuration (for processors that hold another, like foreach)."""
+        return read_processor(processor_type, config, self)
 
     # --- execution -------------------------------------------------------------------------
 
