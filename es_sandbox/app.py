@@ -12,25 +12,12 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from es_sandbox.cluster import Cluster
+from es_sandbox.cluster import ROUTE_MODULES, Cluster
 from es_sandbox.config import SandboxConfig
 from es_sandbox.errors import ConnectionDropped
 from es_sandbox.http import build_routes, json_response
 
 log = logging.getLogger("es_sandbox")
-
-# Every module that declares endpoints on a module-level `router`.
-ENDPOINT_MODULES = [
-    "es_sandbox.faults",
-    "es_sandbox.cluster_api",
-    "es_sandbox.indices",
-    "es_sandbox.documents",
-    "es_sandbox.search",
-    "es_sandbox.ingest",
-    "es_sandbox.tasks",
-    "es_sandbox.reindex",
-    "es_sandbox.ml.api",
-]
 
 
 class _DropConnection:
@@ -84,7 +71,7 @@ async def _no_handler(request: Request, exc: Exception):
 
 def create_app(config: SandboxConfig) -> Starlette:
     cluster = Cluster(config)
-    routers = [importlib.import_module(name).router for name in ENDPOINT_MODULES]
+    routers = [importlib.import_module(name).router for name in ROUTE_MODULES]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

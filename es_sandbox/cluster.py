@@ -1,13 +1,17 @@
-"""The state of one sandbox cluster: its nodes and the subsystems that hold indices, pipelines,
-models and tasks. Endpoints receive the Cluster and reach every subsystem through it.
+"""The state of one sandbox cluster, and the one place that wires it: its nodes, its subsystems
+(the stores behind the APIs) and the modules that serve their routes. Endpoints receive the Cluster
+and reach every subsystem through it (cluster.indices, cluster.documents, cluster.tasks, ...).
 
-Subsystem contract (each owned by its module):
-    __init__(cluster)          build empty state
+Subsystem contract (each owned by its package: a state module and a routes module):
+    __init__(cluster)          build empty state (a subsystem may register itself with one built
+                               before it, e.g. cluster.documents.register_write_step)
     async start() / stop()     background work (downloads, allocation, reindex workers)
     reset()                    drop everything (POST /_sandbox/reset)
-    snapshot() -> dict         persistable state for --data-dir (running work excluded)
+    snapshot() -> dict | None  persistable state for --data-dir (running work excluded; None: nothing)
     restore(dict)              the inverse, at start-up
     on_node_restart()          what a node restart does to it (running tasks are lost)
+Reset and restart reach every subsystem through this contract and nothing else: no subsystem
+reaches into another's state to clear it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from es_sandbox.config import SandboxConfig
 
@@ -64,9 +69,28 @@ def make_nodes(config: SandboxConfig) -> list[Node]:
     return nodes
 
 
+# The subsystems' attributes on Cluster, in start order (stopped in reverse); each name is also the
+# name of the subsystem's file in --data-dir.
+SUBSYSTEMS = ("indices", "documents", "tasks", "ingest", "ml", "search")
+
+# Every module that declares endpoints on a module-level `router` (served by es_sandbox.app).
+ROUTE_MODULES = (
+    "es_sandbox.faults",
+    "es_sandbox.cluster_api",
+    "es_sandbox.indices.api",
+    "es_sandbox.documents.api",
+    "es_sandbox.search",
+    "es_sandbox.ingest.api",
+    "es_sandbox.tasks.api",
+    "es_sandbox.reindex.api",
+    "es_sandbox.ml.api",
+)
+
+
 class Cluster:
     def __init__(self, config: SandboxConfig) -> None:
         # Imported here: the subsystem modules import Cluster for typing only.
+        from es_sandbox.documents import DocumentService
         from es_sandbox.faults import Faults
         from es_sandbox.indices import IndexStore
         from es_sandbox.ingest import IngestService
@@ -81,15 +105,22 @@ class Cluster:
         self.started_at = time.time()
         self.faults = Faults(self)
         self.security = Security(config)
+        # SUBSYSTEMS, in order: a later one may register itself with an earlier one (write steps).
         self.indices = IndexStore(self)
+        self.documents = DocumentService(self)
         self.tasks = TaskManager(self)
         self.ingest = IngestService(self)
         self.ml = MlService(self)
         self.search = SearchService(self)
+        self._flusher = None
+
+    @property
+    def named_subsystems(self) -> list[tuple[str, Any]]:
+        return [(name, getattr(self, name)) for name in SUBSYSTEMS]
 
     @property
     def subsystems(self) -> list:
-        return [self.indices, self.tasks, self.ingest, self.ml, self.search]
+        return [sub for _, sub in self.named_subsystems]
 
     @property
     def master(self) -> Node:
@@ -104,12 +135,16 @@ class Cluster:
         persistence.load(self)
         for sub in self.subsystems:
             await sub.start()
+        self._flusher = persistence.start_flusher(self)
 
     async def stop(self) -> None:
         from es_sandbox import persistence
 
         for sub in reversed(self.subsystems):
             await sub.stop()
+        if self._flusher is not None:
+            await self._flusher.stop()
+            self._flusher = None
         persistence.save(self)
 
     def reset(self) -> None:

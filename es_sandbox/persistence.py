@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -28,13 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("es_sandbox")
 
 FLUSH_INTERVAL = 1.0
-_SUBSYSTEM_ATTRS = ("indices", "tasks", "ingest", "ml", "search")
 _tmp_counter = itertools.count()
-
-
-def _subsystems(cluster: Cluster) -> list[tuple[str, Any]]:
-    named = {id(getattr(cluster, a)): a for a in _SUBSYSTEM_ATTRS if hasattr(cluster, a)}
-    return [(named.get(id(sub), type(sub).__name__.lower()), sub) for sub in cluster.subsystems]
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -80,7 +74,7 @@ class Persister:
         self.lock = asyncio.Lock()
 
     def load(self) -> None:
-        for name, sub in _subsystems(self.cluster):
+        for name, sub in self.cluster.named_subsystems:
             path = self.dir / f"{name}.json"
             if not path.exists():
                 continue
@@ -98,9 +92,12 @@ class Persister:
     def _pending(self) -> tuple[list[tuple[Path, str, str, str]], list[tuple[Path, list, str, int]]]:
         """What changed since the last write: snapshots, and document lists (references, not copies)."""
         snapshots = []
-        for name, sub in _subsystems(self.cluster):
+        for name, sub in self.cluster.named_subsystems:
+            state = sub.snapshot()
+            if state is None:
+                continue
             # Serialised here, on the event loop: snapshots are small and may share live objects.
-            text = json.dumps(sub.snapshot(), sort_keys=True, separators=(",", ":"), default=str)
+            text = json.dumps(state, sort_keys=True, separators=(",", ":"), default=str)
             digest = hashlib.sha1(text.encode()).hexdigest()
             if self.written_digest.get(name) != digest:
                 snapshots.append((self.dir / f"{name}.json", text, name, digest))

@@ -244,7 +244,7 @@ class MlService:
         return stats(model_id, references) if stats is not None else {}
 
     def audit(self, model_id: str, message: str, level: str = "info") -> None:
-        """An inference audit notification, kept here and written to .ml-notifications-000002."""
+        """An inference audit notification, kept here and stored in .ml-notifications-000002."""
         doc = {
             "job_id": model_id,
             "job_type": "inference",
@@ -254,16 +254,9 @@ class MlService:
             "node_name": self.cluster.master.name,
         }
         self.notifications.append(doc)
-        self.spawn(self._store_notification(doc))
-
-    async def _store_notification(self, doc: dict[str, Any]) -> None:
         try:
-            from es_sandbox.documents import BulkAction, execute_bulk
-
-            await execute_bulk(
-                self.cluster, [BulkAction(op="index", index=NOTIFICATIONS_INDEX, id=None, source=doc)]
-            )
-        except Exception:  # the notification index is best effort, as ES's auditor is
+            self.cluster.indices.add_document(NOTIFICATIONS_INDEX, doc)
+        except EsError:  # the notification index is best effort, as ES's auditor is
             log.debug("could not store ML notification %s", doc, exc_info=True)
 
     # --- look-ups --------------------------------------------------------------------------------

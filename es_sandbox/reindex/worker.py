@@ -219,7 +219,7 @@ class Worker:
     async def _bulk(self, actions: list[documents.BulkAction]) -> list[tuple[str, dict[str, Any]]]:
         """One bulk request; with the pipeline_drop fault, 429-rejected items are retried without the
         pipeline (Retry with the request rebuilt, elastic/elasticsearch#78792)."""
-        response = await documents.execute_bulk(self.cluster, actions, pipeline=self.job.pipeline)
+        response = await self.cluster.documents.bulk(actions, pipeline=self.job.pipeline)
         items = [next(iter(item.items())) for item in response["items"]]
         attempt = 0
         while self._drops_pipeline() and attempt < MAX_BULK_RETRIES:
@@ -229,9 +229,7 @@ class Worker:
             await asyncio.sleep(backoff(attempt))
             attempt += 1
             self.bulk_retries += 1
-            retry = await documents.execute_bulk(
-                self.cluster, [actions[i] for i in rejected], pipeline="_none"
-            )
+            retry = await self.cluster.documents.bulk([actions[i] for i in rejected], pipeline="_none")
             for i, item in zip(rejected, retry["items"], strict=True):
                 items[i] = next(iter(item.items()))
         return items

@@ -1,5 +1,5 @@
 """Document APIs: index / create / get / delete / update, `_bulk` with per-item results and pipelines,
-and the execute_bulk contract (pipelines run concurrently over the items)."""
+and the write path's contract (pipelines run concurrently over the items)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from elasticsearch import BadRequestError, ConflictError, NotFoundError
 
 from es_sandbox.cluster import Cluster
 from es_sandbox.config import SandboxConfig
-from es_sandbox.documents import BulkAction, execute_bulk
+from es_sandbox.documents import BulkAction
 from es_sandbox.errors import EsError
 
 SHARDS = {"total": 2, "successful": 1, "failed": 0}
@@ -277,7 +277,7 @@ def test_bulk_of_a_thousand_docs(es):
     assert es.count(index="fast")["count"] == 1000
 
 
-# --- execute_bulk, in process: the pipelines run concurrently and failures stay per item ---------------
+# --- the write path, in process: the pipelines run concurrently and failures stay per item ---------------
 
 
 class _SlowIngest:
@@ -297,11 +297,11 @@ class _SlowIngest:
         return {**doc, "_source": {**doc["_source"], "seen_by": pipeline_id}}
 
 
-def test_execute_bulk_runs_pipelines_concurrently():
+def test_bulk_runs_pipelines_concurrently():
     cluster = Cluster(SandboxConfig())
     cluster.ingest = _SlowIngest()
     actions = [BulkAction("index", "conc", str(i), {"i": i, "reject": i == 7}) for i in range(100)]
-    resp = asyncio.run(execute_bulk(cluster, actions, pipeline="embed"))
+    resp = asyncio.run(cluster.documents.bulk(actions, pipeline="embed"))
     assert cluster.ingest.peak == 100  # all 100 pipelines were in flight at once
     assert resp["errors"] is True
     rejected = resp["items"][7]["index"]

@@ -1,0 +1,186 @@
+"""The document endpoints: `_bulk`, index / create / update / delete of one document (a bulk of
+one), get, exists, `_source` and `_mget`. Writes go through cluster.documents (writes.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from es_sandbox.documents.parsing import parse_bulk
+from es_sandbox.documents.writes import BulkAction, check_id
+from es_sandbox.errors import EsError, illegal_argument, index_not_found, validation_failed
+from es_sandbox.http import PRODUCT_HEADERS, Router, int_param, json_body, param
+from es_sandbox.indices import Doc, Index
+from es_sandbox.search import SourceFilter
+
+if TYPE_CHECKING:
+    from es_sandbox.cluster import Cluster
+
+router = Router()
+
+
+def _refresh_param(request: Request) -> bool:
+    """True when the response reports `forced_refresh` (refresh=true); wait_for waits for nothing here
+    because every write is searchable at once."""
+    value = request.query_params.get("refresh")
+    if value is None or value in ("false", "wait_for"):
+        return False
+    if value in ("", "true"):
+        return True
+    raise illegal_argument(f"Unknown value for refresh: [{value}].")
+
+
+@router.route("/_bulk", "POST", "PUT")
+@router.route("/{index}/_bulk", "POST", "PUT")
+async def bulk(request: Request, cluster: Cluster):
+    actions = parse_bulk(await request.body(), request.path_params.get("index"))
+    return await cluster.documents.bulk(
+        actions, pipeline=request.query_params.get("pipeline"), refresh=_refresh_param(request)
+    )
+
+
+# --- single documents -----------------------------------------------------------------------------------
+
+
+async def _single(
+    request: Request,
+    cluster: Cluster,
+    op: str,
+    source: dict[str, Any] | None = None,
+    *,
+    seq_params: bool = True,
+):
+    """The document the path names (no id: an auto-generated one) as a bulk of one; `?pipeline=` only
+    ever applies to index and create."""
+    params = _seq_params(request) if seq_params else {}
+    action = BulkAction(op, request.path_params["index"], request.path_params.get("id"), source, **params)
+    outcomes, _ = await cluster.documents.run(
+        [action], pipeline=request.query_params.get("pipeline"), refresh=_refresh_param(request)
+    )
+    outcome = outcomes[0]
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.status, outcome.body
+
+
+def _seq_params(request: Request) -> dict[str, Any]:
+    return {
+        "if_seq_no": int_param(request, "if_seq_no"),
+        "if_primary_term": int_param(request, "if_primary_term"),
+        "version": int_param(request, "version"),
+        "version_type": request.query_params.get("version_type"),
+    }
+
+
+@router.route("/{index}/_doc/{id}", "PUT", "POST")
+async def index_doc(request: Request, cluster: Cluster):
+    op_type = request.query_params.get("op_type", "index")
+    if op_type not in ("index", "create"):
+        raise illegal_argument(f"opType must be 'create' or 'index', found: [{op_type}]")
+    source = await json_body(request, required=True)
+    check_id(request.path_params["id"])
+    return await _single(request, cluster, op_type, source)
+
+
+@router.route("/{index}/_doc", "POST")
+async def index_doc_auto_id(request: Request, cluster: Cluster):
+    return await _single(request, cluster, "index", await json_body(request, required=True))
+
+
+@router.route("/{index}/_create/{id}", "PUT", "POST")
+async def create_doc(request: Request, cluster: Cluster):
+    source = await json_body(request, required=True)
+    check_id(request.path_params["id"])
+    return await _single(request, cluster, "create", source, seq_params=False)
+
+
+@router.route("/{index}/_update/{id}", "POST")
+async def update_doc(request: Request, cluster: Cluster):
+    return await _single(request, cluster, "update", await json_body(request, required=True))
+
+
+@router.route("/{index}/_doc/{id}", "DELETE")
+async def delete_doc(request: Request, cluster: Cluster):
+    return await _single(request, cluster, "delete")
+
+
+def _lookup(cluster: Cluster, request: Request) -> tuple[Index, str]:
+    name, doc_id = request.path_params["index"], request.path_params["id"]
+    try:
+        index = cluster.indices.get(name)
+    except EsError as err:
+        if err.type == "illegal_argument_exception":
+            raise
+        raise index_not_found(name) from None
+    return index, doc_id
+
+
+@router.route("/{index}/_doc/{id}", "GET")
+async def get_doc(request: Request, cluster: Cluster):
+    index, doc_id = _lookup(cluster, request)
+    doc = index.docs.get(doc_id)
+    if doc is None:
+        return 404, {"_index": index.name, "_id": doc_id, "found": False}
+    return _found(index.name, doc_id, doc, SourceFilter.parse(param(request, {}, "_source"), request))
+
+
+def _found(index_name: str, doc_id: str, doc: Doc, source_filter: SourceFilter) -> dict[str, Any]:
+    """GetResult.toXContent of a document that exists: _source as the filter leaves it."""
+    body: dict[str, Any] = {
+        "_index": index_name,
+        "_id": doc_id,
+        "_version": doc.version,
+        "_seq_no": doc.seq_no,
+        "_primary_term": doc.primary_term,
+        "found": True,
+    }
+    if source_filter.enabled:
+        body["_source"] = source_filter.apply(doc.source)
+    return body
+
+
+@router.route("/{index}/_doc/{id}", "HEAD")
+async def doc_exists(request: Request, cluster: Cluster):
+    try:
+        index, doc_id = _lookup(cluster, request)
+        found = doc_id in index.docs
+    except EsError:
+        found = False
+    return Response(status_code=200 if found else 404, headers=PRODUCT_HEADERS)
+
+
+@router.route("/{index}/_source/{id}", "GET")
+async def get_source(request: Request, cluster: Cluster):
+    index, doc_id = _lookup(cluster, request)
+    doc = index.docs.get(doc_id)
+    if doc is None:
+        raise EsError(404, "resource_not_found_exception", f"Document not found [{index.name}]/[{doc_id}]")
+    return SourceFilter.parse(None, request).apply(doc.source)
+
+
+@router.route("/_mget", "GET", "POST")
+@router.route("/{index}/_mget", "GET", "POST")
+async def mget(request: Request, cluster: Cluster):
+    body = await json_body(request, required=True)
+    default_index = request.path_params.get("index")
+    specs = body.get("docs") or [{"_id": i} for i in body.get("ids", [])]
+    if not specs:
+        raise validation_failed("no documents to get")
+    out = []
+    for spec in specs:
+        name = spec.get("_index", default_index)
+        doc_id = str(spec.get("_id"))
+        try:
+            index = cluster.indices.get(name)
+        except EsError as err:
+            out.append({"_index": name, "_id": doc_id, "error": err.to_xcontent()})
+            continue
+        doc = index.docs.get(doc_id)
+        if doc is None:
+            out.append({"_index": index.name, "_id": doc_id, "found": False})
+            continue
+        source_filter = SourceFilter.parse(spec.get("_source", body.get("_source")), request)
+        out.append(_found(index.name, doc_id, doc, source_filter))
+    return {"docs": out}

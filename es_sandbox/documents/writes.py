@@ -1,0 +1,468 @@
+"""DocumentService (cluster.documents): the one path every document write takes, whatever API it
+came from (index, create, `_update`, delete, `_bulk`, and the bulks of `_reindex`, `_update_by_query`
+and `_delete_by_query`), as Elasticsearch turns every write into a bulk.
+
+A bulk runs in three phases:
+1. ingest: the pipelines (the item's, the request's, the index default, then the final pipeline)
+   run CONCURRENTLY over every index/create item, so inference queue limits bite as on a node;
+2. write steps: the items about to be stored, grouped by the concrete index they land in, pass
+   through every registered write step (see below), the groups concurrently;
+3. apply: the items are applied to the IndexStore in request order.
+
+Write steps (the contract; semantic_text inference registers here):
+    cluster.documents.register_write_step(step)   at wiring time (es_sandbox.cluster)
+    step.applies_to(index: Index) -> bool          cheap; asked once per target index and bulk
+    await step(index: Index, writes: list[PendingWrite]) -> None
+A step sees, per existing target index it applies to, the index, create and update items that
+survived ingest (never deletes, never items a pipeline dropped or failed, never items whose index
+does not exist yet: a fresh index has no mapping that asks for a step). For index/create,
+`write.source` is the document to store; for an update it is the update's partial `doc` (or its
+`upsert` when there is no `doc`; None for an update by script, which `write.script` tells), merged
+into the stored document after the step, as Elasticsearch's ShardBulkInferenceActionFilter sees
+`UpdateRequest.doc()`. A step transforms a write by assigning
+`write.source`, and fails one item with `write.fail(EsError)`: that item alone answers with the
+error's status and body, the others go on. An EsError raised by the step itself fails every write
+it was given. Steps run in registration order; a failed write is not shown to later steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from es_sandbox.errors import EsError, illegal_argument, validation_failed
+from es_sandbox.indices import Index, random_id
+
+if TYPE_CHECKING:
+    from es_sandbox.cluster import Cluster
+
+OPS = ("index", "create", "update", "delete")
+MAX_ID_BYTES = 512
+_CREATED, _OK, _NOT_FOUND = 201, 200, 404
+UPDATE_FIELDS = ("doc", "upsert", "doc_as_upsert", "detect_noop", "scripted_upsert", "_source", "script")
+
+
+@dataclass
+class BulkAction:
+    """One bulk item. For `update`, `source` is the update body ({"doc", "upsert", "doc_as_upsert", ...})."""
+
+    op: str
+    index: str
+    id: str | None = None
+    source: dict[str, Any] | None = None
+    pipeline: str | None = None
+    if_seq_no: int | None = None
+    if_primary_term: int | None = None
+    version: int | None = None
+    version_type: str | None = None
+
+
+@dataclass
+class PendingWrite:
+    """An index, create or update item on its way to the store, as a write step sees it."""
+
+    op: str
+    id: str | None
+    source: dict[str, Any] | None
+    script: bool = False  # an update by script (which the sandbox refuses when it is applied)
+    error: EsError | None = None
+
+    def fail(self, error: EsError) -> None:
+        self.error = error
+
+
+class WriteStep(Protocol):
+    def applies_to(self, index: Index) -> bool: ...
+
+    def __call__(self, index: Index, writes: list[PendingWrite]) -> Awaitable[None]: ...
+
+
+@dataclass
+class Outcome:
+    """One item's result: the DocWriteResponse (without status) or the error."""
+
+    op: str
+    status: int
+    body: dict[str, Any] | None = None
+    error: EsError | None = None
+    index: str | None = None
+    id: str | None = None
+
+    def item(self) -> dict[str, Any]:
+        if self.error is None:
+            return {self.op: {**self.body, "status": self.status}}
+        inner: dict[str, Any] = {
+            "_index": self.index,
+            "_id": self.id,
+            "status": self.status,
+            "error": self.error.to_xcontent(),
+        }
+        return {self.op: inner}
+
+
+@dataclass
+class _Prepared:
+    """An item after ingest and the write steps: where it lands and what it stores."""
+
+    index: str
+    id: str | None
+    source: dict[str, Any] | None
+    dropped: bool = False
+    error: EsError | None = None
+    update: dict[str, Any] | None = field(default=None)  # an update's body, its doc or upsert stepped
+
+
+def _pipeline_for(action: BulkAction, request_pipeline: str | None, target: Index | None) -> str | None:
+    """The item's pipeline wins over the request's (as BulkRequest parsing does), then the index default;
+    `_none` disables the default."""
+    chosen = action.pipeline or request_pipeline
+    if chosen is None and target is not None:
+        chosen = target.default_pipeline
+    return None if chosen in (None, "_none") else chosen
+
+
+def _write_response(
+    index: Index,
+    doc_id: str,
+    version: int,
+    seq_no: int,
+    result: str,
+    *,
+    forced_refresh: bool = False,
+    primary_term: int = 1,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"_index": index.name, "_id": doc_id, "_version": version, "result": result}
+    if forced_refresh:
+        body["forced_refresh"] = True
+    body["_shards"] = index.shards_header()
+    body["_seq_no"] = seq_no
+    body["_primary_term"] = primary_term
+    return body
+
+
+def _dropped_response(index_name: str, doc_id: str | None) -> dict[str, Any]:
+    """A document a pipeline dropped: an UpdateResponse with result noop and version -3."""
+    return {
+        "_index": index_name,
+        "_id": doc_id,
+        "_version": -3,
+        "result": "noop",
+        "_shards": {"total": 0, "successful": 0, "failed": 0},
+    }
+
+
+def check_id(doc_id: str | None) -> None:
+    if doc_id is None:
+        return
+    if doc_id == "":
+        raise validation_failed("if _id is specified it must not be empty")
+    size = len(doc_id.encode())
+    if size > MAX_ID_BYTES:
+        raise validation_failed(
+            f"id [{doc_id}] is too long, must be no longer than 512 bytes but was: {size}"
+        )
+
+
+def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def document_missing(index: Index, doc_id: str) -> EsError:
+    return EsError(
+        404,
+        "document_missing_exception",
+        f"[{doc_id}]: document missing",
+        extra={"index_uuid": index.uuid, "shard": "0", "index": index.name},
+    )
+
+
+def _update_stepped_field(body: dict[str, Any]) -> str | None:
+    """The part of an update body a write step sees: `doc`, else `upsert`."""
+    if isinstance(body.get("doc"), dict):
+        return "doc"
+    if isinstance(body.get("upsert"), dict):
+        return "upsert"
+    return None
+
+
+class DocumentService:
+    """The document write path (cluster.documents) and the write steps registered on it."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.write_steps: list[WriteStep] = []
+
+    # --- subsystem contract (nothing stored: documents live in the IndexStore) ---------------------
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def snapshot(self) -> None:
+        return None
+
+    def restore(self, state: dict[str, Any]) -> None:
+        pass
+
+    def on_node_restart(self) -> None:
+        pass
+
+    def register_write_step(self, step: WriteStep) -> None:
+        self.write_steps.append(step)
+
+    # --- bulk ------------------------------------------------------------------------------------
+
+    async def bulk(
+        self, actions: list[BulkAction], *, pipeline: str | None = None, refresh: bool = False
+    ) -> dict[str, Any]:
+        """The `_bulk` response for these actions: {"errors", "took", ["ingest_took"], "items"}."""
+        started = time.monotonic()
+        outcomes, ingest_took = await self.run(actions, pipeline=pipeline, refresh=refresh)
+        response: dict[str, Any] = {
+            "errors": any(o.error is not None for o in outcomes),
+            "took": int((time.monotonic() - started) * 1000),
+        }
+        if ingest_took is not None:
+            response["ingest_took"] = ingest_took
+        response["items"] = [o.item() for o in outcomes]
+        return response
+
+    async def run(
+        self, actions: list[BulkAction], *, pipeline: str | None = None, refresh: bool = False
+    ) -> tuple[list[Outcome], int | None]:
+        """The outcomes in order, and the ingest time in ms (None when no pipeline ran)."""
+        prepared: dict[int, _Prepared] = {}
+        ingest_took = None
+        ingest_slots = self._ingest_slots(actions, pipeline)
+        if ingest_slots:
+            started = time.monotonic()
+            results = await asyncio.gather(*(self._ingest(actions[i], pipeline) for i in ingest_slots))
+            prepared = dict(zip(ingest_slots, results, strict=True))
+            ingest_took = int((time.monotonic() - started) * 1000)
+        if self.write_steps:
+            await self._run_write_steps(actions, prepared)
+        outcomes = []
+        for i, action in enumerate(actions):
+            if action.op in ("index", "create"):
+                ready = prepared.get(i) or _Prepared(action.index, action.id, action.source)
+                outcomes.append(self._apply_index(action, ready, refresh))
+            elif action.op == "delete":
+                outcomes.append(self._apply_delete(action, refresh))
+            else:
+                outcomes.append(self._apply_update(action, prepared.get(i), refresh))
+        return outcomes, ingest_took
+
+    # --- phase 1: ingest -------------------------------------------------------------------------
+
+    def _existing_target(self, name: str) -> Index | None:
+        try:
+            return self.cluster.indices.write_index(name, auto_create=False)
+        except EsError:
+            return None
+
+    async def _ingest(self, action: BulkAction, request_pipeline: str | None) -> _Prepared:
+        ingest = self.cluster.ingest
+        target = self._existing_target(action.index)
+        pipeline = _pipeline_for(action, request_pipeline, target)
+        final = target.final_pipeline if target is not None else None
+        doc: dict[str, Any] | None = {"_index": action.index, "_id": action.id, "_source": action.source}
+        if action.version is not None:
+            doc["_version"] = action.version
+        try:
+            if pipeline is not None:
+                doc = await ingest.run(pipeline, doc)
+            if doc is not None and doc.get("_index") != action.index:
+                moved = self._existing_target(doc["_index"])
+                final = moved.final_pipeline if moved is not None else None
+            if doc is not None and final not in (None, "_none"):
+                doc = await ingest.run(final, doc)
+        except EsError as err:
+            return _Prepared(action.index, action.id, None, error=err)
+        if doc is None:
+            return _Prepared(action.index, action.id, None, dropped=True)
+        doc_id = doc.get("_id")
+        return _Prepared(
+            doc.get("_index") or action.index, None if doc_id is None else str(doc_id), doc.get("_source")
+        )
+
+    def _ingest_slots(self, actions: list[BulkAction], request_pipeline: str | None) -> list[int]:
+        """The index/create items that go through a pipeline (targets looked up once per name)."""
+        has_pipelines: dict[str, bool] = {}
+        slots = []
+        for i, action in enumerate(actions):
+            if action.op not in ("index", "create"):
+                continue
+            if action.pipeline or request_pipeline:
+                slots.append(i)
+                continue
+            found = has_pipelines.get(action.index)
+            if found is None:
+                target = self._existing_target(action.index)
+                found = has_pipelines[action.index] = target is not None and bool(
+                    target.default_pipeline or target.final_pipeline
+                )
+            if found:
+                slots.append(i)
+        return slots
+
+    # --- phase 2: write steps ----------------------------------------------------------------------
+
+    async def _run_write_steps(self, actions: list[BulkAction], prepared: dict[int, _Prepared]) -> None:
+        """Fills `prepared` with what the steps made of the items they saw."""
+        targets: dict[str, tuple[Index, list[WriteStep]] | None] = {}
+        groups: dict[str, list[tuple[int, PendingWrite]]] = {}
+        for i, action in enumerate(actions):
+            if action.op == "delete":
+                continue
+            ready = prepared.get(i)
+            if ready is not None and (ready.error is not None or ready.dropped):
+                continue
+            name = ready.index if ready is not None else action.index
+            if name not in targets:
+                target = self._existing_target(name)
+                steps = [s for s in self.write_steps if target is not None and s.applies_to(target)]
+                targets[name] = (target, steps) if steps else None
+            if targets[name] is None:
+                continue
+            write = self._pending(action, ready)
+            groups.setdefault(targets[name][0].name, []).append((i, write))
+        if not groups:
+            return
+        by_index = {t[0].name: t for t in targets.values() if t is not None}
+        await asyncio.gather(*(self._step_group(*by_index[name], group) for name, group in groups.items()))
+        for group in groups.values():
+            for i, write in group:
+                prepared[i] = self._stepped(actions[i], prepared.get(i), write)
+
+    @staticmethod
+    def _pending(action: BulkAction, ready: _Prepared | None) -> PendingWrite:
+        if action.op != "update":
+            source = ready.source if ready is not None else action.source
+            doc_id = ready.id if ready is not None else action.id
+            return PendingWrite(action.op, doc_id, source)
+        body = action.source or {}
+        part = _update_stepped_field(body)
+        return PendingWrite("update", action.id, body.get(part) if part else None, script="script" in body)
+
+    @staticmethod
+    async def _step_group(
+        index: Index, steps: list[WriteStep], group: list[tuple[int, PendingWrite]]
+    ) -> None:
+        for step in steps:
+            writes = [w for _, w in group if w.error is None]
+            if not writes:
+                return
+            try:
+                await step(index, writes)
+            except EsError as err:
+                for write in writes:
+                    write.fail(err)
+
+    @staticmethod
+    def _stepped(action: BulkAction, ready: _Prepared | None, write: PendingWrite) -> _Prepared:
+        if action.op != "update":
+            name = ready.index if ready is not None else action.index
+            return _Prepared(name, write.id, write.source, error=write.error)
+        body = dict(action.source or {})
+        part = _update_stepped_field(body)
+        if part is not None:
+            body[part] = write.source
+        return _Prepared(action.index, action.id, None, error=write.error, update=body)
+
+    # --- phase 3: apply ----------------------------------------------------------------------------
+
+    def _apply_index(self, action: BulkAction, prepared: _Prepared, refresh: bool) -> Outcome:
+        if prepared.error is not None:
+            return Outcome(
+                action.op, prepared.error.status, error=prepared.error, index=prepared.index, id=prepared.id
+            )
+        if prepared.dropped:
+            return Outcome(action.op, _OK, _dropped_response(prepared.index, prepared.id))
+        source = prepared.source
+        try:
+            if not isinstance(source, dict):
+                raise EsError(
+                    400, "document_parsing_exception", "[1:1] failed to parse: source is not a JSON object"
+                )
+            index = self.cluster.indices.write_index(prepared.index)
+            doc_id = prepared.id if prepared.id is not None else random_id()
+            check_id(doc_id)
+            doc, result = index.put(
+                doc_id,
+                source,
+                op_type=action.op,
+                if_seq_no=action.if_seq_no,
+                if_primary_term=action.if_primary_term,
+                version=action.version,
+                version_type=action.version_type,
+            )
+        except EsError as err:
+            return Outcome(action.op, err.status, error=err, index=prepared.index, id=prepared.id)
+        body = _write_response(index, doc_id, doc.version, doc.seq_no, result, forced_refresh=refresh)
+        return Outcome(action.op, _CREATED if result == "created" else _OK, body)
+
+    def _apply_delete(self, action: BulkAction, refresh: bool) -> Outcome:
+        try:
+            index = self.cluster.indices.write_index(action.index, auto_create=False)
+            version, seq_no, found = index.delete(
+                action.id, if_seq_no=action.if_seq_no, if_primary_term=action.if_primary_term
+            )
+        except EsError as err:
+            return Outcome("delete", err.status, error=err, index=action.index, id=action.id)
+        body = _write_response(
+            index, action.id, version, seq_no, "deleted" if found else "not_found", forced_refresh=refresh
+        )
+        return Outcome("delete", _OK if found else _NOT_FOUND, body)
+
+    def _apply_update(self, action: BulkAction, stepped: _Prepared | None, refresh: bool) -> Outcome:
+        if stepped is not None and stepped.error is not None:
+            return Outcome(
+                "update", stepped.error.status, error=stepped.error, index=action.index, id=action.id
+            )
+        body = stepped.update if stepped is not None else (action.source or {})
+        try:
+            for key in body:
+                if key not in UPDATE_FIELDS:
+                    raise EsError(
+                        400, "x_content_parse_exception", f"[1:2] [UpdateRequest] unknown field [{key}]"
+                    )
+            if "script" in body:
+                raise illegal_argument("es_sandbox does not run scripts: use [doc] updates")
+            if "doc" not in body and "upsert" not in body:
+                raise validation_failed("script or doc is missing")
+            index = self.cluster.indices.write_index(action.index)
+            current = index.docs.get(action.id)
+            patch = body.get("doc") or {}
+            if current is None:
+                if body.get("doc_as_upsert"):
+                    new_source = patch
+                elif "upsert" in body:
+                    new_source = body["upsert"]
+                else:
+                    raise document_missing(index, action.id)
+            else:
+                index.check_seq_no(action.id, current, action.if_seq_no, action.if_primary_term)
+                new_source = _deep_merge(current.source, patch)
+                if body.get("detect_noop", True) and new_source == current.source:
+                    noop = _write_response(index, action.id, current.version, current.seq_no, "noop")
+                    noop["_shards"] = {"total": 0, "successful": 0, "failed": 0}
+                    return Outcome("update", _OK, noop)
+            doc, result = index.put(action.id, new_source)
+        except EsError as err:
+            return Outcome("update", err.status, error=err, index=action.index, id=action.id)
+        response = _write_response(index, action.id, doc.version, doc.seq_no, result, forced_refresh=refresh)
+        return Outcome("update", _CREATED if result == "created" else _OK, response)

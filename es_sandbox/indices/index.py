@@ -1,0 +1,226 @@
+"""One index: its settings, mappings, aliases and documents, and the document-level writes with
+Elasticsearch's versioning rules.
+
+Documents are stored as `Doc` objects that are replaced, never mutated, on every write, so a point in
+time, a scroll or a scan can hold references to them without copying sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from es_sandbox import mappings as mp
+from es_sandbox.errors import EsError, illegal_argument
+from es_sandbox.indices.settings import nest_settings
+
+
+@dataclass(slots=True, frozen=True)
+class Doc:
+    """One stored document version; a write replaces the Doc, so references stay a consistent view."""
+
+    source: dict[str, Any]
+    version: int
+    seq_no: int
+    primary_term: int = 1
+
+
+@dataclass
+class Index:
+    name: str
+    uuid: str
+    creation_date: int
+    flat_settings: dict[str, Any]
+    mappings: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    docs: dict[str, Doc] = field(default_factory=dict)
+    next_seq_no: int = 0
+    deleted_docs: int = 0
+    mutations: int = 0  # bumped on every change: persistence flushes indices whose count moved
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return nest_settings(self.flat_settings)
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        return self.flat_settings.get(f"index.{key}", default)
+
+    @property
+    def default_pipeline(self) -> str | None:
+        return self.setting("default_pipeline")
+
+    @property
+    def final_pipeline(self) -> str | None:
+        return self.setting("final_pipeline")
+
+    @property
+    def number_of_shards(self) -> int:
+        return int(self.setting("number_of_shards", "1"))
+
+    @property
+    def number_of_replicas(self) -> int:
+        return int(self.setting("number_of_replicas", "1"))
+
+    @property
+    def hidden(self) -> bool:
+        return self.setting("hidden") == "true"
+
+    @property
+    def max_result_window(self) -> int:
+        return int(self.setting("max_result_window", "10000"))
+
+    @property
+    def health(self) -> str:
+        # One data node: replicas can never be assigned, as on a single-node cluster.
+        return "yellow" if self.number_of_replicas > 0 else "green"
+
+    def shards_header(self) -> dict[str, int]:
+        """`_shards` of a write: the primary succeeds, replicas are unassigned."""
+        return {"total": 1 + self.number_of_replicas, "successful": 1, "failed": 0}
+
+    def version_conflict(self, doc_id: str, reason: str) -> EsError:
+        return EsError(
+            409,
+            "version_conflict_engine_exception",
+            f"[{doc_id}]: version conflict, {reason}",
+            extra={"index_uuid": self.uuid, "shard": "0", "index": self.name},
+        )
+
+    def apply_mapping(self, source: dict[str, Any], doc_id: str | None) -> None:
+        """Check a document against the mapping and add its new fields (dynamic mapping)."""
+        updated = mp.map_document(self.mappings, source, doc_id)
+        if updated is not None:
+            limit = int(self.setting("mapping.total_fields.limit", "1000"))
+            total = mp.count_fields(updated)
+            if total > limit:
+                added = total - mp.count_fields(self.mappings)
+                raise illegal_argument(
+                    f"Limit of total fields [{limit}] has been exceeded while adding new fields [{added}]"
+                )
+            self.mappings = updated
+
+    def put(
+        self,
+        doc_id: str,
+        source: dict[str, Any],
+        *,
+        op_type: str = "index",
+        if_seq_no: int | None = None,
+        if_primary_term: int | None = None,
+        version: int | None = None,
+        version_type: str | None = None,
+    ) -> tuple[Doc, str]:
+        """Index or create a document; returns the stored Doc and `created` or `updated`."""
+        current = self.docs.get(doc_id)
+        if op_type == "create" and current is not None:
+            raise self.version_conflict(
+                doc_id, f"document already exists (current version [{current.version}])"
+            )
+        self.check_seq_no(doc_id, current, if_seq_no, if_primary_term)
+        new_version = (current.version + 1) if current else 1
+        if version is not None:
+            new_version = self._external_version(doc_id, current, version, version_type)
+        self.apply_mapping(source, doc_id)
+        doc = Doc(source, new_version, self.next_seq_no)
+        self.next_seq_no += 1
+        self.docs.pop(doc_id, None)  # re-inserted at the end: _doc order follows the latest write
+        self.docs[doc_id] = doc
+        if current is not None:
+            self.deleted_docs += 1
+        self.mutations += 1
+        return doc, "updated" if current else "created"
+
+    def _external_version(
+        self, doc_id: str, current: Doc | None, version: int, version_type: str | None
+    ) -> int:
+        if version_type not in ("external", "external_gte"):
+            raise EsError(
+                400,
+                "action_request_validation_exception",
+                "Validation Failed: 1: internal versioning can not be used for optimistic concurrency control. "
+                "Please use `if_seq_no` and `if_primary_term` instead;",
+            )
+        if current is not None:
+            if version_type == "external" and version <= current.version:
+                raise self.version_conflict(
+                    doc_id,
+                    f"current version [{current.version}] is higher or equal to the one provided [{version}]",
+                )
+            if version < current.version:
+                raise self.version_conflict(
+                    doc_id, f"current version [{current.version}] is higher than the one provided [{version}]"
+                )
+        return version
+
+    def delete(
+        self, doc_id: str, *, if_seq_no: int | None = None, if_primary_term: int | None = None
+    ) -> tuple[int, int, bool]:
+        """Returns (version, seq_no, found)."""
+        current = self.docs.get(doc_id)
+        self.check_seq_no(doc_id, current, if_seq_no, if_primary_term)
+        seq_no = self.next_seq_no
+        self.next_seq_no += 1
+        self.mutations += 1
+        if current is None:
+            return 1, seq_no, False
+        del self.docs[doc_id]
+        self.deleted_docs += 1
+        return current.version + 1, seq_no, True
+
+    def check_seq_no(
+        self, doc_id: str, current: Doc | None, if_seq_no: int | None, if_primary_term: int | None
+    ) -> None:
+        if if_seq_no is None and if_primary_term is None:
+            return
+        if current is None:
+            raise self.version_conflict(
+                doc_id,
+                f"required seqNo [{if_seq_no}], primary term [{if_primary_term}]. but no document was found",
+            )
+        if current.seq_no != if_seq_no or current.primary_term != if_primary_term:
+            raise self.version_conflict(
+                doc_id,
+                f"required seqNo [{if_seq_no}], primary term [{if_primary_term}]. current document has seqNo "
+                f"[{current.seq_no}] and primary term [{current.primary_term}]",
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """GET /{index} body for this index."""
+        settings = dict(self.flat_settings)
+        return {
+            "aliases": self.aliases_view(),
+            "mappings": self.mappings,
+            "settings": nest_settings(settings),
+        }
+
+    def aliases_view(self) -> dict[str, Any]:
+        return {name: dict(props) for name, props in sorted(self.aliases.items())}
+
+    def meta(self) -> dict[str, Any]:
+        """Persisted metadata (documents are streamed separately)."""
+        return {
+            "name": self.name,
+            "uuid": self.uuid,
+            "creation_date": self.creation_date,
+            "settings": self.flat_settings,
+            "mappings": self.mappings,
+            "aliases": self.aliases,
+            "next_seq_no": self.next_seq_no,
+            "deleted_docs": self.deleted_docs,
+        }
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> Index:
+        return cls(
+            name=meta["name"],
+            uuid=meta["uuid"],
+            creation_date=meta["creation_date"],
+            flat_settings=meta["settings"],
+            mappings=meta.get("mappings", {}),
+            aliases=meta.get("aliases", {}),
+            next_seq_no=meta.get("next_seq_no", 0),
+            deleted_docs=meta.get("deleted_docs", 0),
+        )

@@ -1,0 +1,114 @@
+"""Index settings: the flat form the store keeps ("index.number_of_shards": "1"), the nested form
+APIs show, and which settings a user may give or change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from es_sandbox.errors import illegal_argument
+
+# Settings a user may give; others are refused as unknown (prefixes end with a dot).
+KNOWN_SETTINGS = {
+    "index.number_of_shards",
+    "index.number_of_replicas",
+    "index.default_pipeline",
+    "index.final_pipeline",
+    "index.refresh_interval",
+    "index.max_result_window",
+    "index.hidden",
+    "index.auto_expand_replicas",
+    "index.codec",
+    "index.priority",
+    "index.max_inner_result_window",
+    "index.max_terms_count",
+    "index.number_of_routing_shards",
+    "index.mode",
+    "index.write.wait_for_active_shards",
+    "index.knn",
+    "index.uuid",
+    "index.creation_date",
+    "index.provided_name",
+    "index.version.created",
+}
+KNOWN_PREFIXES = (
+    "index.analysis.",
+    "index.blocks.",
+    "index.routing.",
+    "index.mapping.",
+    "index.lifecycle.",
+    "index.sort.",
+    "index.similarity.",
+    "index.translog.",
+    "index.merge.",
+    "index.search.",
+    "index.query.",
+    "index.store.",
+    "index.shard.",
+    "index.indexing.",
+    "index.unassigned.",
+    "index.highlight.",
+    "index.version.",
+    "index.soft_deletes.",
+)
+STATIC_SETTINGS = {"index.number_of_shards", "index.number_of_routing_shards", "index.codec", "index.mode"}
+INTERNAL_SETTINGS = {"index.uuid", "index.creation_date", "index.provided_name", "index.version.created"}
+
+
+def flatten_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
+    """{"number_of_shards": 1, "index": {"default_pipeline": "p"}} -> {"index.number_of_shards": "1", ...}"""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, sub)
+        else:
+            flat[prefix if prefix.startswith("index.") else f"index.{prefix}"] = _setting_str(value)
+
+    walk("", settings or {})
+    return flat
+
+
+def _setting_str(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return [_setting_str(v) for v in value]
+    return str(value)
+
+
+def nest_settings(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key in sorted(flat):
+        node = nested
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = flat[key]
+    return nested
+
+
+def check_settings(flat: dict[str, Any]) -> None:
+    for key, value in flat.items():
+        if key not in KNOWN_SETTINGS and not key.startswith(KNOWN_PREFIXES):
+            raise illegal_argument(
+                f"unknown setting [{key}] please check that any required plugins are installed, or check the "
+                "breaking changes documentation for removed settings"
+            )
+        if (
+            key in ("index.number_of_shards", "index.number_of_replicas", "index.max_result_window")
+            and value is not None
+        ):
+            try:
+                number = int(value)
+            except ValueError:
+                raise illegal_argument(f"Failed to parse value [{value}] for setting [{key}]") from None
+            low = 1 if key != "index.number_of_replicas" else 0
+            if number < low:
+                raise illegal_argument(
+                    f"Failed to parse value [{value}] for setting [{key}] must be >= {low}"
+                )
+            if key == "index.number_of_shards" and number > 1024:
+                raise illegal_argument(f"Failed to parse value [{value}] for setting [{key}] must be <= 1024")

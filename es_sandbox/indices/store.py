@@ -1,0 +1,392 @@
+"""IndexStore: the indices subsystem's state (cluster.indices): every index with its settings,
+mappings, aliases and documents, and the changes the index APIs make to them.
+
+Contract used by the other subsystems:
+    exists(name) / get(name) -> Index           a concrete index or an alias naming exactly one
+    write_index(name, auto_create=True) -> Index where a document write to `name` lands
+    resolve(expression, ...) -> list[Index]     comma lists, wildcards, exclusions, aliases, _all
+    scan(expression, query) -> (index, id, source) over a snapshot of the matching documents
+    add_document(name, source) -> (Index, id, Doc)   store a document as a system component does
+                                                    (no pipeline, no write step: ML audit notes)
+The store holds no other subsystem's state: search contexts, tasks and pipelines reset themselves
+through the cluster's subsystem contract (es_sandbox.cluster).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from es_sandbox import mappings as mp
+from es_sandbox.errors import EsError, illegal_argument, index_not_found
+from es_sandbox.indices.index import Doc, Index
+from es_sandbox.indices.names import (
+    invalid_alias_name,
+    invalid_index_name,
+    name_problem,
+    now_ms,
+    random_id,
+    validate_index_name,
+)
+from es_sandbox.indices.settings import INTERNAL_SETTINGS, STATIC_SETTINGS, check_settings, flatten_settings
+
+if TYPE_CHECKING:
+    from es_sandbox.cluster import Cluster
+
+
+@dataclass
+class AliasAction:
+    """One parsed action of POST _aliases: `add`, `remove` or `remove_index`."""
+
+    kind: str
+    indices: list[str]
+    aliases: list[str]
+    props: dict[str, Any]
+    must_exist: bool = True
+
+
+class IndexStore:
+    """Subsystem holding every index (cluster.indices)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.indices: dict[str, Index] = {}
+
+    # -- subsystem contract --
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def reset(self) -> None:
+        self.indices.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Index metadata; documents are streamed as JSON lines by persistence (iter_docs)."""
+        return {"indices": [index.meta() for index in self.indices.values()]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.indices = {meta["name"]: Index.from_meta(meta) for meta in state.get("indices", [])}
+
+    def on_node_restart(self) -> None:
+        pass  # indices and their documents are stored: they survive a restart
+
+    # -- lookups (the contract other modules use) --
+    def exists(self, name: str) -> bool:
+        return name in self.indices or any(name in index.aliases for index in self.indices.values())
+
+    def get(self, name: str) -> Index:
+        """A concrete index, or an alias that resolves to exactly one index."""
+        index = self.indices.get(name)
+        if index is not None:
+            return index
+        holders = self._holders(name)
+        if len(holders) == 1:
+            return holders[0]
+        if len(holders) > 1:
+            raise illegal_argument(
+                f"alias [{name}] has more than one index associated with it "
+                f"[{', '.join(sorted(i.name for i in holders))}], can't execute a single index op"
+            )
+        raise index_not_found(name)
+
+    def _holders(self, alias: str) -> list[Index]:
+        return [i for i in self.indices.values() if alias in i.aliases]
+
+    def write_index(self, name: str, *, auto_create: bool = True) -> Index:
+        """The index a document write to `name` lands in: the index, an alias's write index, or a new
+        index created on the fly (action.auto_create_index defaults to true)."""
+        index = self.indices.get(name)
+        if index is not None:
+            return index
+        holders = self._holders(name)
+        if holders:
+            writers = [i for i in holders if i.aliases[name].get("is_write_index")]
+            if len(writers) == 1:
+                return writers[0]
+            if len(holders) == 1 and holders[0].aliases[name].get("is_write_index") is not False:
+                return holders[0]
+            raise illegal_argument(
+                f"no write index is defined for alias [{name}]. The write index may be explicitly disabled using "
+                "is_write_index=false or the alias points to multiple indices without one being designated as a "
+                "write index"
+            )
+        if not auto_create:
+            raise index_not_found(name)
+        return self.create(name, {})
+
+    def resolve(
+        self,
+        expression: str | list[str] | None,
+        *,
+        ignore_unavailable: bool = False,
+        allow_no_indices: bool = True,
+    ) -> list[Index]:
+        """Comma lists, wildcards (which skip hidden and dot-prefixed indices unless the pattern starts
+        with a dot), `-exclusions`, aliases and _all."""
+        if expression is None or expression == "" or expression == []:
+            parts = ["_all"]
+        elif isinstance(expression, list):
+            parts = [p for e in expression for p in e.split(",")]
+        else:
+            parts = expression.split(",")
+        chosen: dict[str, Index] = {}
+        saw_wildcard = False
+        for part in parts:
+            part = part.strip()
+            if not part:
+                continue
+            if part.startswith("-") and (saw_wildcard or chosen):
+                pattern = part[1:]
+                for name in [n for n in chosen if fnmatch.fnmatchcase(n, pattern)]:
+                    del chosen[name]
+                continue
+            if part in ("_all", "*") or "*" in part:
+                saw_wildcard = True
+                pattern = "*" if part == "_all" else part
+                for index in self.indices.values():
+                    if self._wildcard_hit(index, index.name, pattern):
+                        chosen.setdefault(index.name, index)
+                    for alias in index.aliases:
+                        if self._wildcard_hit(index, alias, pattern):
+                            chosen.setdefault(index.name, index)
+                continue
+            found = [self.indices[part]] if part in self.indices else self._holders(part)
+            if not found:
+                if ignore_unavailable:
+                    continue
+                raise index_not_found(part)
+            for index in found:
+                chosen.setdefault(index.name, index)
+        if not chosen and not allow_no_indices:
+            raise index_not_found(expression if isinstance(expression, str) and expression else "_all")
+        return list(chosen.values())
+
+    @staticmethod
+    def _wildcard_hit(index: Index, name: str, pattern: str) -> bool:
+        if not fnmatch.fnmatchcase(name, pattern):
+            return False
+        if index.hidden or name.startswith("."):
+            return pattern.startswith(".")
+        return True
+
+    def scan(
+        self, expression: str | list[str] | None, query: dict[str, Any] | None = None
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(index, _id, _source) of the matching documents, over a snapshot of the ids taken now.
+        `query` must already be prepared (search.prepare_query) if it needs inference."""
+        from es_sandbox.search import compile_query
+
+        for index in self.resolve(expression):
+            matcher = compile_query(query, self.cluster, index=index)
+            docs = index.docs
+            for doc_id in list(docs):
+                doc = docs.get(doc_id)
+                if doc is not None and matcher(doc_id, doc.source) is not None:
+                    yield index.name, doc_id, doc.source
+
+    # -- documents written by the cluster itself --
+    def add_document(self, name: str, source: dict[str, Any]) -> tuple[Index, str, Doc]:
+        """Store a document under a new id in `name` (created if missing), as a system component's
+        own writes do: no ingest pipeline, no write step."""
+        index = self.write_index(name)
+        doc_id = random_id()
+        doc, _ = index.put(doc_id, source)
+        return index, doc_id, doc
+
+    # -- indices --
+    def create(self, name: str, body: dict[str, Any] | None) -> Index:
+        validate_index_name(name)
+        if name in self.indices:
+            existing = self.indices[name]
+            raise EsError(
+                400,
+                "resource_already_exists_exception",
+                f"index [{name}/{existing.uuid}] already exists",
+                extra={"index_uuid": existing.uuid, "index": name},
+            )
+        if self._holders(name):
+            raise invalid_index_name(name, "already exists as alias")
+        body = body or {}
+        unknown = set(body) - {"settings", "mappings", "aliases"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise EsError(400, "parse_exception", f"unknown key [{key}] for create index")
+        flat = flatten_settings(body.get("settings"))
+        check_settings(flat)
+        flat = {k: v for k, v in flat.items() if k not in INTERNAL_SETTINGS and v is not None}
+        mappings = mp.normalize(body.get("mappings"))
+        uuid = random_id(16)[:22]
+        created = now_ms()
+        settings = {
+            "index.number_of_shards": "1",
+            "index.number_of_replicas": "1",
+            "index.routing.allocation.include._tier_preference": "data_content",
+            **flat,
+            "index.uuid": uuid,
+            "index.creation_date": str(created),
+            "index.provided_name": name,
+            "index.version.created": self._index_version(),
+        }
+        index = Index(name, uuid, created, settings, mappings)
+        for alias, props in (body.get("aliases") or {}).items():
+            self.validate_alias_name(alias, index_names={name})
+            index.aliases[alias] = alias_props(props or {})
+        self.indices[name] = index
+        return index
+
+    def _index_version(self) -> str:
+        major, minor, patch = (int(p) for p in self.cluster.config.version.split("."))
+        return str(major * 1_000_000 + minor * 10_000 + patch * 100 + 99)
+
+    def delete(self, names: list[str]) -> None:
+        for name in names:
+            self.indices.pop(name, None)
+
+    def delete_expression(self, expression: str, *, ignore_unavailable: bool) -> None:
+        """DELETE /{index}: concrete names and wildcards; an alias is refused."""
+        if expression in ("_all", "*"):
+            names = [i.name for i in self.resolve(expression)]
+        else:
+            names = []
+            for part in expression.split(","):
+                if part in self.indices:
+                    names.append(part)
+                elif "*" in part:
+                    names += [i.name for i in self.resolve(part)]
+                elif self._holders(part):
+                    raise illegal_argument(
+                        f"The provided expression [{part}] matches an alias, specify the corresponding concrete "
+                        "indices instead."
+                    )
+                elif not ignore_unavailable:
+                    raise index_not_found(part)
+        self.delete(names)
+
+    def put_mapping(self, indices: list[Index], update: dict[str, Any]) -> None:
+        """Merge a mapping update into every index, or into none if one of them refuses it."""
+        merged = [(index, mp.merge(index.mappings, update)) for index in indices]
+        for index, mapping in merged:
+            index.mappings = mapping
+            index.mutations += 1
+
+    def put_settings(self, indices: list[Index], flat: dict[str, Any]) -> None:
+        """Dynamic settings only; a null value removes the setting."""
+        check_settings(flat)
+        static = sorted(k for k in flat if k in STATIC_SETTINGS or k in INTERNAL_SETTINGS)
+        if static:
+            names = ", ".join(f"[{i.name}/{i.uuid}]" for i in indices)
+            raise illegal_argument(
+                f"Can't update non dynamic settings [[{', '.join(static)}]] for open indices [{names}]"
+            )
+        for index in indices:
+            for key, value in flat.items():
+                if value is None:
+                    index.flat_settings.pop(key, None)
+                else:
+                    index.flat_settings[key] = value
+            index.mutations += 1
+
+    # -- aliases --
+    def validate_alias_name(self, alias: str, *, index_names: set[str]) -> None:
+        problem = name_problem(alias)
+        if problem:
+            raise invalid_alias_name(alias, f", {problem}")
+        if alias in self.indices or alias in index_names:
+            raise invalid_alias_name(
+                alias, ": an index or data stream exists with the same name as the alias"
+            )
+
+    def update_aliases(self, actions: list[AliasAction]) -> None:
+        """POST _aliases: every action is validated before any is applied (the update is atomic)."""
+        plan: list[tuple[str, Index, str | None, dict[str, Any]]] = []
+        for action in actions:
+            indices = [i for expr in action.indices for i in self.resolve(expr, allow_no_indices=False)]
+            if action.kind == "remove_index":
+                plan += [("remove_index", i, None, {}) for i in indices]
+                continue
+            for index in indices:
+                for alias in action.aliases:
+                    if action.kind == "add":
+                        self.validate_alias_name(alias, index_names=set())
+                        plan.append(("add", index, alias, action.props))
+                    else:
+                        matching = [a for a in index.aliases if fnmatch.fnmatchcase(a, alias)]
+                        if not matching and action.must_exist:
+                            raise aliases_not_found(alias)
+                        plan += [("remove", index, a, {}) for a in matching]
+        for kind, index, alias, props in plan:
+            if kind == "add":
+                index.aliases[alias] = props
+            elif kind == "remove":
+                index.aliases.pop(alias, None)
+            else:
+                self.indices.pop(index.name, None)
+            index.mutations += 1
+        self._check_write_indices()
+
+    def put_aliases(self, indices: list[Index], aliases: list[str], props: dict[str, Any]) -> None:
+        for alias in aliases:
+            self.validate_alias_name(alias, index_names=set())
+            for index in indices:
+                index.aliases[alias] = alias_props(props)
+                index.mutations += 1
+        self._check_write_indices()
+
+    def delete_aliases(self, indices: list[Index], patterns: list[str]) -> None:
+        removed = False
+        for index in indices:
+            for alias in [
+                a
+                for a in index.aliases
+                if any(fnmatch.fnmatchcase(a, p) for p in patterns) or "_all" in patterns
+            ]:
+                del index.aliases[alias]
+                index.mutations += 1
+                removed = True
+        if not removed:
+            raise aliases_not_found(",".join(patterns))
+
+    def _check_write_indices(self) -> None:
+        writers: dict[str, list[str]] = {}
+        for index in self.indices.values():
+            for alias, props in index.aliases.items():
+                if props.get("is_write_index"):
+                    writers.setdefault(alias, []).append(index.name)
+        for alias, names in writers.items():
+            if len(names) > 1:
+                raise EsError(
+                    500,
+                    "illegal_state_exception",
+                    f"alias [{alias}] has more than one write index [{','.join(sorted(names))}]",
+                )
+
+
+def aliases_not_found(expression: str) -> EsError:
+    return EsError(
+        404,
+        "aliases_not_found_exception",
+        f"aliases [{expression}] missing",
+        extra={"resource.type": "aliases", "resource.id": expression},
+    )
+
+
+def alias_props(props: dict[str, Any]) -> dict[str, Any]:
+    """An alias's stored properties from the body that adds it (`routing` sets both routings)."""
+    out: dict[str, Any] = {}
+    if "filter" in props:
+        out["filter"] = props["filter"]
+    if "routing" in props:
+        out["index_routing"] = out["search_routing"] = str(props["routing"])
+    if "index_routing" in props:
+        out["index_routing"] = str(props["index_routing"])
+    if "search_routing" in props:
+        out["search_routing"] = str(props["search_routing"])
+    if "is_write_index" in props:
+        out["is_write_index"] = bool(props["is_write_index"])
+    if props.get("is_hidden"):
+        out["is_hidden"] = True
+    return out
