@@ -9,13 +9,13 @@ import logging
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from es_sandbox.cluster import ROUTE_MODULES, Cluster
 from es_sandbox.config import SandboxConfig
 from es_sandbox.errors import ConnectionDropped
-from es_sandbox.http import build_routes, json_response
+from es_sandbox.http import PRODUCT_HEADERS, build_table, json_response
+from es_sandbox.routing import EsRouter, Refusal
 
 log = logging.getLogger("es_sandbox")
 
@@ -36,37 +36,41 @@ class _DropConnection:
             raise
 
 
-def request_uri(request: Request) -> str:
+def request_uri(scope: Scope) -> str:
     """The raw request URI, query string included, as Elasticsearch quotes it in errors."""
-    raw = request.scope.get("raw_path") or request.url.path.encode()
-    query = request.scope.get("query_string") or b""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string") or b""
     return raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
 
 
 def no_handler_response(request: Request) -> Response:
     """RestController.handleBadRequest: a bare string error and no status field."""
-    reason = f"no handler found for uri [{request_uri(request)}] and method [{request.method}]"
+    return _no_handler(request.scope)
+
+
+def _no_handler(scope: Scope) -> Response:
+    reason = f"no handler found for uri [{request_uri(scope)}] and method [{scope['method']}]"
     return json_response({"error": reason}, 400)
 
 
-def _allowed_methods(request: Request) -> list[str]:
-    allowed: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "__NONE__"})
-        if match is not Match.NONE:
-            allowed.update(route.methods or ())
-    return sorted(allowed)
-
-
-async def _no_handler(request: Request, exc: Exception):
-    if getattr(exc, "status_code", 404) == 405:
-        # RestController.handleUnsupportedHttpMethod: a simple error with the allowed methods.
-        allowed = _allowed_methods(request)
-        reason = f"Incorrect HTTP method for uri [{request_uri(request)}] and method [{request.method}]"
-        if allowed:
-            reason += f", allowed: [{', '.join(allowed)}]"
-        return json_response({"error": reason, "status": 405}, 405, {"Allow": ",".join(allowed)})
-    return no_handler_response(request)
+async def _refuse(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
+    """RestController's own answers: OPTIONS, a wrong method (405, with `Allow`), no handler (400)."""
+    allow = {"Allow": ",".join(refusal.allowed)} if refusal.allowed else {}
+    if refusal.status == 200:
+        response: Response = Response(
+            b"", media_type="text/plain; charset=UTF-8", headers={**PRODUCT_HEADERS, **allow}
+        )
+    elif refusal.status == 405:
+        reason = (
+            refusal.reason
+            or f"Incorrect HTTP method for uri [{request_uri(scope)}] and method [{scope['method']}]"
+        )
+        if refusal.allowed:
+            reason += f", allowed: [{', '.join(refusal.allowed)}]"
+        response = json_response({"error": reason, "status": 405}, 405, allow)
+    else:
+        response = _no_handler(scope)
+    await response(scope, receive, send)
 
 
 def create_app(config: SandboxConfig) -> Starlette:
@@ -81,11 +85,9 @@ def create_app(config: SandboxConfig) -> Starlette:
         finally:
             await cluster.stop()
 
-    app = Starlette(
-        routes=build_routes(routers),
-        lifespan=lifespan,
-        exception_handlers={404: _no_handler, 405: _no_handler},
-    )
+    app = Starlette()
+    # Elasticsearch's dispatch (routing.py) in place of Starlette's path matching.
+    app.router = EsRouter(build_table(routers), _refuse, lifespan=lifespan)
     app.state.cluster = cluster
     app.add_middleware(_DropConnection)
     return app

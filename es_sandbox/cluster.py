@@ -77,6 +77,7 @@ SUBSYSTEMS = ("indices", "documents", "tasks", "ingest", "ml", "search")
 ROUTE_MODULES = (
     "es_sandbox.faults",
     "es_sandbox.cluster_api",
+    "es_sandbox.data_streams",
     "es_sandbox.indices.api",
     "es_sandbox.documents.api",
     "es_sandbox.search",

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import request_response
 
 from es_sandbox.errors import ConnectionDropped, EsError, illegal_argument
+from es_sandbox.routing import RouteTable, es_routes
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -46,12 +47,13 @@ class Router:
         return register
 
 
-def build_routes(routers: list[Router]) -> list[Route]:
-    """Literal path segments win over `{param}` segments at the same position (ES's own precedence),
-    so `/_cat/indices` is never taken for `/{index}/{x}`."""
-    entries = [e for r in routers for e in r.entries]
-    entries.sort(key=lambda e: tuple(seg.startswith("{") for seg in e[0].strip("/").split("/")))
-    return [Route(path, _endpoint(handler), methods=list(methods)) for path, handler, methods in entries]
+def build_table(routers: list[Router]) -> RouteTable:
+    """Every module's routes, merged with Elasticsearch's own endpoint list (see routing.py)."""
+    table = RouteTable(es_routes())
+    for router in routers:
+        for path, handler, methods in router.entries:
+            table.add(path, methods, request_response(_endpoint(handler)))
+    return table
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

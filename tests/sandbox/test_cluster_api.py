@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 
 def test_root_answers_like_a_node(es):
@@ -217,3 +217,27 @@ def test_cat_aliases(es):
             "is_write_index": "true",
         }
     ]
+
+
+def test_get_data_stream_answers_as_a_cluster_without_data_streams(es):
+    with pytest.raises(NotFoundError) as info:
+        es.indices.get_data_stream(name="logs-missing")
+    assert info.value.error == "index_not_found_exception"
+    assert info.value.body["error"]["reason"] == "no such index [logs-missing]"
+    assert info.value.body["error"]["resource.id"] == "logs-missing"
+    es.indices.create(index="plain")
+    # An index is not a data stream: filtered out, not an error; unmatched wildcards are fine.
+    assert es.indices.get_data_stream(name="plain").body == {"data_streams": []}
+    assert es.indices.get_data_stream(name="logs-*").body == {"data_streams": []}
+    assert es.indices.get_data_stream().body == {"data_streams": []}
+
+
+def test_helpers_reindex_runs_against_the_sandbox(es):
+    # helpers.reindex asks GET _data_stream/{target} first and relies on its 404 for a new index.
+    es.bulk(
+        operations=[op for i in range(5) for op in ({"index": {"_index": "src", "_id": str(i)}}, {"n": i})]
+    )
+    es.indices.refresh(index="src")
+    assert helpers.reindex(es, "src", "dst") == (5, 0)  # (successes, errors)
+    es.indices.refresh(index="dst")
+    assert es.count(index="dst")["count"] == 5

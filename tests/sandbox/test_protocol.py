@@ -9,6 +9,8 @@ import httpx
 import pytest
 from elasticsearch import AuthenticationException, BadRequestError, Elasticsearch
 
+from es_sandbox import routing
+
 V9 = "application/vnd.elasticsearch+json; compatible-with=9"
 V8 = "application/vnd.elasticsearch+json; compatible-with=8"
 V7 = "application/vnd.elasticsearch+json; compatible-with=7"
@@ -40,15 +42,69 @@ def test_unknown_route_is_a_bare_400(es, sandbox):
 
 
 def test_wrong_method_is_405_with_the_allowed_list(es, sandbox):
+    # RestController.handleUnsupportedHttpMethod: the union of the methods of every template the path
+    # matches, in RestRequest.Method's order (an EnumSet), also in the Allow header.
     es.indices.create(index="m")
     resp = raw(sandbox, "PATCH", "/m")
     assert resp.status_code == 405
     assert resp.json() == {
-        "error": "Incorrect HTTP method for uri [/m] and method [PATCH], allowed: [DELETE, GET, HEAD, PUT]",
+        "error": "Incorrect HTTP method for uri [/m] and method [PATCH], allowed: [GET, PUT, DELETE, HEAD]",
         "status": 405,
     }
-    assert resp.headers["allow"] == "DELETE,GET,HEAD,PUT"
+    assert resp.headers["allow"] == "GET,PUT,DELETE,HEAD"
     assert resp.headers["x-elastic-product"] == "Elasticsearch"
+    post = raw(sandbox, "POST", "/_cat/indices?v")
+    assert post.json()["error"] == (
+        "Incorrect HTTP method for uri [/_cat/indices?v] and method [POST], allowed: [GET]"
+    )
+
+
+def test_head_is_served_only_where_elasticsearch_registers_it(es, sandbox):
+    # Elasticsearch does not turn HEAD into GET: a GET-only endpoint answers 405 (without a body).
+    head = raw(sandbox, "HEAD", "/_cat/indices")
+    assert head.status_code == 405 and head.content == b""
+    assert head.headers["allow"] == "GET"
+    assert es.ping() is True
+    assert es.indices.exists(index="nope").body is False
+
+
+def test_options_answers_the_allowed_methods(es, sandbox):
+    resp = raw(sandbox, "OPTIONS", "/_cluster/health")
+    assert resp.status_code == 200 and resp.content == b""
+    assert resp.headers["allow"] == "GET"
+    nowhere = raw(sandbox, "OPTIONS", "/_no/such/thing")
+    assert nowhere.status_code == 200 and "allow" not in nowhere.headers
+
+
+def test_unknown_method_is_405(es, sandbox):
+    # llhttp (uvicorn's parser) refuses unregistered method names itself; the WebDAV ones reach the app.
+    resp = raw(sandbox, "PROPFIND", "/")
+    assert resp.status_code == 405
+    assert resp.json() == {"error": "Unexpected http method: PROPFIND, allowed: [GET, HEAD]", "status": 405}
+
+
+def test_elasticsearch_api_names_are_never_index_names(es, sandbox):
+    # /_features is an Elasticsearch endpoint the sandbox does not serve: no handler, not "no such index".
+    assert raw(sandbox, "GET", "/_features").json() == {
+        "error": "no handler found for uri [/_features] and method [GET]"
+    }
+    # Elasticsearch registers only GET there, so a PUT falls through to create-index, which refuses.
+    put = raw(sandbox, "PUT", "/_features")
+    assert put.status_code == 400
+    assert put.json()["error"]["type"] == "invalid_index_name_exception"
+    # A name Elasticsearch does not know is an index expression, as on a real node.
+    missing = raw(sandbox, "GET", "/_nothing")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "index_not_found_exception"
+
+
+def test_paths_are_matched_raw_and_params_decoded(es, sandbox):
+    # PathTrie matches the raw path, so an id with an encoded slash stays one segment.
+    es.index(index="paths", id="a/b c", document={"n": 1}, refresh=True)
+    assert es.get(index="paths", id="a/b c")["_id"] == "a/b c"
+    # A trailing slash is dropped, as Java's split drops trailing empty tokens (no redirect).
+    resp = raw(sandbox, "GET", "/_cluster/health/")
+    assert resp.status_code == 200 and resp.json()["status"] in ("green", "yellow")
 
 
 def test_nine_accepts_eight_and_nine_but_not_seven(es, sandbox):
@@ -184,3 +240,9 @@ def test_authenticate_without_security_has_no_handler(es, sandbox):
     resp = raw(sandbox, "GET", "/_security/_authenticate")
     assert resp.status_code == 400
     assert resp.json() == {"error": "no handler found for uri [/_security/_authenticate] and method [GET]"}
+
+
+def test_the_route_table_is_the_clients():
+    """es_rest_routes.txt lists every endpoint of the installed client; regenerate it on upgrades with
+    `python -m es_sandbox.routing > es_sandbox/es_rest_routes.txt`."""
+    assert routing.es_routes() == routing.routes_of_client()
