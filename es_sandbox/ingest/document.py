@@ -154,7 +154,7 @@ class IngestDocument:
             if append and leaf in context:
                 context[leaf] = _appended(context[leaf], value)
             elif context is self.meta:
-                _check_metadata(leaf, value)
+                check_metadata(leaf, value)
                 context[leaf] = value
             else:
                 context[leaf] = [value] if append and not isinstance(value, list) else value
@@ -225,7 +225,7 @@ def _appended(existing: Any, value: Any) -> list:
     return values + (value if isinstance(value, list) else [value])
 
 
-def _check_metadata(key: str, value: Any) -> None:
+def check_metadata(key: str, value: Any) -> None:
     if key in ("_index", "_id", "_routing") and value is not None and not isinstance(value, str):
         raise illegal_argument(
             f"{key} must be null or of type [java.lang.String] but was [{value}] with type [{java_type(value)}]"

@@ -9,11 +9,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from es_sandbox.errors import EsError
+from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.ingest.config import ConfigReader, config_error, with_processor
 from es_sandbox.ingest.document import IngestDocument
+from es_sandbox.ingest.java import java_type
+from es_sandbox.ingest.painless import Script
 from es_sandbox.ingest.processors import PipelineProcessor, Processor
 from es_sandbox.ingest.registry import PROCESSORS, unknown_processor
+from es_sandbox.ingest.script import ScriptProcessor, read_condition
 
 if TYPE_CHECKING:
     from es_sandbox.ingest.service import IngestService
@@ -99,11 +102,15 @@ class Compound:
         self.entries: list[tuple[Any, Metric]] = [(p, Metric()) for p in processors]
         self.on_failure = on_failure
 
-    async def execute(self, doc: IngestDocument, trace: list | None = None) -> IngestDocument | None:
+    async def execute(
+        self, doc: IngestDocument, trace: list | None = None, condition: Script | None = None
+    ) -> IngestDocument | None:
+        """Runs the processors; `trace` collects verbose results, and `condition` is the `if` of a
+        conditional processor around this compound (verbose mode applies it to each processor)."""
         for processor, metric in self.entries:
             start = metric.pre_ingest()
             try:
-                result = await _run(processor, doc, trace, self.ignore_failure)
+                result = await _run(processor, doc, trace, self.ignore_failure, condition)
             except Exception as exc:
                 metric.post_ingest(start)
                 metric.failed += 1
@@ -127,7 +134,7 @@ class Compound:
             doc.ingest["on_failure_pipeline"] = failure.pipeline
         for processor in self.on_failure:
             try:
-                result = await _run(processor, doc, trace, False)
+                result = await _run(processor, doc, trace, self.ignore_failure)
             except Exception as exc:
                 _remove_failure_metadata(doc)
                 raise _failure(exc, processor, doc) from None
@@ -137,11 +144,14 @@ class Compound:
         _remove_failure_metadata(doc)
         return doc
 
-    def stats_entries(self) -> list[tuple[Processor, Metric]]:
-        """collectProcessorMetrics: the real processors behind on_failure wrappers, nested flattened."""
-        entries: list[tuple[Processor, Metric]] = []
+    def stats_entries(self) -> list[tuple[Any, Metric]]:
+        """collectProcessorMetrics: the real processors behind on_failure and `if` wrappers, nested
+        flattened; a conditional processor counts only the runs its condition let through."""
+        entries: list[tuple[Any, Metric]] = []
         for processor, metric in self.entries:
-            if isinstance(processor, Compound):
+            if isinstance(processor, Conditional):
+                entries.append((processor.leaf(), processor.metric))
+            elif isinstance(processor, Compound):
                 if len(processor.entries) == 1 and not isinstance(processor.entries[0][0], Compound):
                     entries.append(processor.entries[0])
                 else:
@@ -157,53 +167,124 @@ class Compound:
             yield from processor.walk()
 
 
+class Conditional:
+    """ConditionalProcessor: runs its processor (with its on_failure handling) only when `if` holds."""
+
+    type = "conditional"
+
+    def __init__(self, condition: Script, inner: Any, tag: str | None) -> None:
+        self.condition, self.inner, self.tag = condition, inner, tag
+        self.metric = Metric()
+
+    def leaf(self) -> Any:
+        inner = self.inner
+        while isinstance(inner, Compound) and len(inner.entries) == 1:
+            inner = inner.entries[0][0]
+        return inner
+
+    async def execute(self, doc: IngestDocument) -> IngestDocument | None:
+        if not self.condition.condition(doc):
+            return doc
+        start = self.metric.pre_ingest()
+        try:
+            return await self.inner.execute(doc)
+        except Exception:
+            self.metric.failed += 1
+            raise
+        finally:
+            self.metric.post_ingest(start)
+
+    def walk(self):
+        yield from self.inner.walk()
+
+
 def _remove_failure_metadata(doc: IngestDocument) -> None:
     for key in ON_FAILURE_KEYS:
         doc.ingest.pop(key, None)
 
 
-async def _run(processor: Any, doc: IngestDocument, trace: list | None, ignore_failure: bool):
-    if isinstance(processor, Compound):
-        return await processor.execute(doc, trace)
+async def _run(processor: Any, doc: IngestDocument, trace: list | None, ignore_failure: bool, condition=None):
     if trace is None:
         return await processor.execute(doc)
-    return await _traced(processor, doc, trace, ignore_failure)
+    # TrackingResultProcessor.decorate: a conditional's `if` moves onto the processors it wraps.
+    if isinstance(processor, Conditional):
+        condition, processor = processor.condition, processor.inner
+    if isinstance(processor, Compound):
+        return await processor.execute(doc, trace, condition)
+    return await _traced(processor, doc, trace, ignore_failure, condition)
 
 
-async def _traced(processor: Processor, doc: IngestDocument, trace: list, ignore_failure: bool):
-    """TrackingResultProcessor: one entry per processor run, in execution order."""
-    entry: dict[str, Any] = {"processor_type": processor.type}
+def _result(processor: Processor, status: str, condition: Script | None, **rest: Any) -> dict[str, Any]:
+    """SimulateProcessorResult: processor_type, status, description, tag, if, error, doc."""
+    result: dict[str, Any] = {"processor_type": processor.type, "status": status}
     if processor.description is not None:
-        entry["description"] = processor.description
+        result["description"] = processor.description
     if processor.tag is not None:
-        entry["tag"] = processor.tag
+        result["tag"] = processor.tag
+    if condition is not None:
+        result["if"] = {"condition": condition.source, "result": status != "skipped"}
+    result.update(rest)
+    return result
+
+
+def _error_result(processor, error: EsError, doc: IngestDocument, ignored: bool, condition) -> dict[str, Any]:
+    if ignored:
+        return _result(
+            processor,
+            "error_ignored",
+            condition,
+            ignored_error={"error": _failure_xcontent(error)},
+            doc=doc.simulate_view(),
+        )
+    return _result(processor, "error", condition, error=_failure_xcontent(error))
+
+
+async def _traced(processor: Processor, doc: IngestDocument, trace: list, ignore_failure: bool, condition):
+    """TrackingResultProcessor: one result per processor run, in execution order."""
+    if condition is not None and not condition.condition(doc):
+        trace.append(_result(processor, "skipped", condition))
+        return doc
     if isinstance(processor, PipelineProcessor):
-        pipeline = processor.target(doc)
-        trace.append({**entry, "status": "success"})
-        return await pipeline.execute(doc, trace) if pipeline is not None else doc
+        return await _traced_pipeline(processor, doc, trace, ignore_failure, condition)
     try:
         result = await processor.execute(doc)
     except Exception as exc:
-        error = exc.error if isinstance(exc, ProcessorFailure) else exc
-        if not isinstance(error, EsError):
-            error = EsError(500, "exception", str(error))
-        if ignore_failure:
-            trace.append(
-                {
-                    **entry,
-                    "status": "error_ignored",
-                    "ignored_error": {"error": _failure_xcontent(error)},
-                    "doc": doc.simulate_view(),
-                }
-            )
-        else:
-            trace.append({**entry, "status": "error", "error": _failure_xcontent(error)})
+        trace.append(_error_result(processor, _error_of(exc), doc, ignore_failure, condition))
         raise
     if result is None:
-        trace.append({**entry, "status": "dropped"})
+        trace.append(_result(processor, "dropped", condition))
     else:
-        trace.append({**entry, "status": "success", "doc": result.simulate_view()})
+        trace.append(_result(processor, "success", condition, doc=result.simulate_view()))
     return result
+
+
+async def _traced_pipeline(processor: PipelineProcessor, doc, trace, ignore_failure, condition):
+    """A pipeline processor's result (no doc), then the results of the pipeline it runs. At the top
+    level the pipeline first runs on a copy of the document, to report a cycle on this processor."""
+    name = processor.pipeline_name(doc)
+    pipeline = processor.service.pipelines.get(name)
+    if pipeline is None:
+        error = illegal_argument(f"Pipeline processor configured for non-existent pipeline [{name}]")
+        ignored = processor.ignore_missing_pipeline
+        trace.append(_error_result(processor, error, doc, ignored, condition))
+        if ignored:
+            return doc
+        raise error
+    if len(doc.pipelines) == 1:
+        try:
+            await pipeline.execute(doc.copy())
+        except Exception as exc:
+            error = _error_of(exc)
+            if error.type == "graph_structure_exception":
+                trace.append(_error_result(processor, error, doc, ignore_failure, condition))
+                raise
+    trace.append(_result(processor, "success", condition))
+    return await pipeline.execute(doc, trace)
+
+
+def _error_of(exc: Exception) -> EsError:
+    error = exc.error if isinstance(exc, ProcessorFailure) else exc
+    return error if isinstance(error, EsError) else EsError(500, "exception", str(error))
 
 
 def _failure_xcontent(error: EsError) -> dict[str, Any]:
@@ -311,22 +392,20 @@ def read_processors(configs: list[Any] | None, service: IngestService) -> list[A
 
 
 def read_processor(processor_type: str, config: Any, service: IngestService) -> Any:
+    """ConfigurationUtils.readProcessor: the processor, wrapped for on_failure/ignore_failure, then
+    for `if`."""
+    if isinstance(config, str) and processor_type == ScriptProcessor.type:
+        config = {"source": config}
     if not isinstance(config, dict):
         raise config_error(
-            f"property isn't a map, but of type [{type(config).__name__}]", processor_type=processor_type
+            f"property isn't a map, but of type [{java_type(config)}]", processor_type=processor_type
         )
     cfg = ConfigReader(dict(config), None, None)
     tag = cfg.optional_string("tag")
     cfg.tag = tag
     description = cfg.optional_string("description")
-    if "if" in cfg.config:
-        raise config_error(
-            "conditions are not supported: es_sandbox does not run Painless scripts; remove [if] "
-            "(or run this pipeline against a real Elasticsearch)",
-            processor_type=processor_type,
-            tag=tag,
-            prop="if",
-        )
+    condition_config = cfg.config.pop("if", None)
+    condition = None if condition_config is None else read_condition(condition_config, processor_type, tag)
     factory = PROCESSORS.get(processor_type)
     if factory is None:
         raise unknown_processor(processor_type, tag)
@@ -345,5 +424,7 @@ def read_processor(processor_type: str, config: Any, service: IngestService) -> 
         raise with_processor(err, processor_type, tag) from None
     processor.description = description
     if on_failure or ignore_failure:
-        return Compound(ignore_failure, [processor], on_failure)
+        processor = Compound(ignore_failure, [processor], on_failure)
+    if condition is not None:
+        processor = Conditional(condition, processor, tag)
     return processor

@@ -309,8 +309,11 @@ class PipelineProcessor(Processor):
         name = f"{self.type}:{self.name}"
         return f"{name}:{self.tag}" if self.tag else name
 
+    def pipeline_name(self, doc: IngestDocument) -> str:
+        return render(self.name, doc)
+
     def target(self, doc: IngestDocument):
-        name = render(self.name, doc)
+        name = self.pipeline_name(doc)
         pipeline = self.service.pipelines.get(name)
         if pipeline is None and not self.ignore_missing_pipeline:
             raise EsError(

@@ -20,6 +20,7 @@ from es_sandbox.ingest.processors import (
     TrimProcessor,
     UppercaseProcessor,
 )
+from es_sandbox.ingest.script import ScriptProcessor
 
 PROCESSORS: dict[str, type[Processor]] = {
     p.type: p
@@ -38,6 +39,7 @@ PROCESSORS: dict[str, type[Processor]] = {
         ConvertProcessor,
         DissectProcessor,
         ForEachProcessor,
+        ScriptProcessor,
     )
 }
 

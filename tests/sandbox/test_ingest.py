@@ -159,15 +159,25 @@ def test_pipeline_level_errors(es):
     )
 
 
-def test_if_conditions_are_refused_clearly(es):
+def test_conditions_beyond_the_painless_subset_are_refused_clearly(es):
     with pytest.raises(BadRequestError) as info:
         es.ingest.put_pipeline(
-            id="cond", processors=[{"set": {"field": "a", "value": 1, "if": "ctx.b == 1"}}]
+            id="cond", processors=[{"set": {"field": "a", "value": 1, "if": "ctx.b =~ /x/", "tag": "t"}}]
         )
     error = info.value.body["error"]
-    assert error["type"] == "parse_exception"
-    assert error["property_name"] == "if"
-    assert "does not run Painless" in error["reason"]
+    assert (error["type"], error["processor_type"], error["processor_tag"], error["property_name"]) == (
+        "parse_exception",
+        "set",
+        "t",
+        "if",
+    )
+    assert error["reason"].startswith(
+        "[if] es_sandbox does not run Painless scripts; it runs conditions made of "
+    )
+    assert error["reason"].endswith(
+        "only: cannot run [ctx.b =~ /x/]: [=] is not supported here (at offset 6); "
+        "run this pipeline against a real Elasticsearch for more"
+    )
 
 
 def test_simulate_stored_pipeline_shapes_the_document_as_elasticsearch(es):
