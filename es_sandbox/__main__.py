@@ -25,6 +25,24 @@ def parse_args(argv: list[str] | None = None) -> SandboxConfig:
         "--download-seconds", type=float, default=2.0, help="how long a built-in model download takes"
     )
     p.add_argument("--inference-ms", type=float, default=10.0, help="time of one inference on one thread")
+    p.add_argument(
+        "--adaptive-trigger-seconds",
+        type=float,
+        default=10.0,
+        help="how often the adaptive allocations scaler looks at the load (ES: 10s)",
+    )
+    p.add_argument(
+        "--scale-to-zero-seconds",
+        type=float,
+        default=24 * 3600.0,
+        help="an adaptive deployment with min 0 scales to zero after this long without requests (ES: 24h)",
+    )
+    p.add_argument(
+        "--scale-up-cooldown-seconds",
+        type=float,
+        default=300.0,
+        help="no adaptive scale-down for this long after a scale-up (ES: 5m)",
+    )
     p.add_argument("--data-dir", type=Path, default=None, help="persist indices, pipelines and models here")
     auth = p.add_mutually_exclusive_group()
     auth.add_argument(

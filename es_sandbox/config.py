@@ -21,6 +21,11 @@ class SandboxConfig:
     ml_processors: int = 8
     download_seconds: float = 2.0
     inference_ms: float = 10.0
+    # Adaptive allocations (xpack.ml.trained_models.adaptive_allocations.*): the scaler's tick, the
+    # time without requests before scaling to zero, and the wait after a scale-up before scaling down.
+    adaptive_trigger_seconds: float = 10.0
+    scale_to_zero_seconds: float = 24 * 3600.0
+    scale_up_cooldown_seconds: float = 300.0
     data_dir: Path | None = None
     api_key: str | None = field(default=None, repr=False)
     user: str | None = field(default=None, repr=False)  # "name:password"
@@ -34,6 +39,11 @@ class SandboxConfig:
             raise ValueError(f"license must be 'trial' or 'basic', got {self.license!r}")
         if self.ml_nodes < 0 or self.ml_processors < 1:
             raise ValueError("ml_nodes must be >= 0 and ml_processors >= 1")
+        if (
+            min(self.adaptive_trigger_seconds, self.scale_to_zero_seconds, self.scale_up_cooldown_seconds)
+            <= 0
+        ):
+            raise ValueError("the adaptive allocations times must be > 0")
         if self.api_key and self.user:
             raise ValueError("give either api_key or user, not both")
         if self.user is not None and ":" not in self.user:

@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from es_sandbox.cluster_api import _nodes_envelope, _select_nodes
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.http import Router, bool_param, int_param, json_body, parse_time, time_param
 from es_sandbox.ml.assignments import StartRequest
 from es_sandbox.ml.errors import bad_request
+from es_sandbox.ml.memory import node_memory
 from es_sandbox.ml.stats import trained_model_stats
 from es_sandbox.ml.units import parse_byte_size, time_value_str
 
@@ -49,6 +51,14 @@ _INCLUDES = {
 @router.route("/_ml/info", "GET")
 async def ml_info(request: Request, cluster: Cluster):
     return cluster.ml.info()
+
+
+@router.route("/_ml/memory/_stats", "GET")
+@router.route("/_ml/memory/{node_id}/_stats", "GET")
+async def ml_memory_stats(request: Request, cluster: Cluster):
+    human = bool_param(request, "human", False)
+    nodes = _select_nodes(cluster, request.path_params.get("node_id"))
+    return _nodes_envelope(cluster, {n.id: node_memory(cluster.ml, n, human=human) for n in nodes})
 
 
 # --- trained models ------------------------------------------------------------------------------

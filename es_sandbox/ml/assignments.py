@@ -19,7 +19,14 @@ from es_sandbox.ml.deployments import (
     no_capacity,
     plan_allocations,
 )
-from es_sandbox.ml.errors import bad_request, conflict, invalid, missing_deployment
+from es_sandbox.ml.errors import (
+    bad_request,
+    conflict,
+    invalid,
+    missing_deployment,
+    process_stopping,
+    validation_exception,
+)
 from es_sandbox.ml.inference import RouteWorker
 from es_sandbox.ml.units import time_value_str
 
@@ -280,7 +287,7 @@ class AssignmentManager:
         route.state = STARTED
         route.reason = None
         route.start_time = int(time.time() * 1000)
-        route.worker.allocations = route.current_allocations
+        route.worker.set_allocations(route.current_allocations)
         deployment.notify()
 
     async def _grow(self, deployment: Deployment, route: Route, generation: int) -> None:
@@ -288,7 +295,7 @@ class AssignmentManager:
         await asyncio.sleep(self.load_seconds)
         if self._live(deployment, route, generation) and route.state == STARTED:
             route.current_allocations = route.target_allocations
-            route.worker.allocations = route.current_allocations
+            route.worker.set_allocations(route.current_allocations)
             deployment.notify()
 
     # --- stop and update -----------------------------------------------------------------------
@@ -311,30 +318,36 @@ class AssignmentManager:
                         f"Cannot stop deployment [{deployment_id}] as it has a model_alias [{alias}] that is still "
                         "referenced by ingest processors; use force to stop the deployment"
                     )
+            self.service.endpoints.check_stop_allowed(deployment_id)
         self.remove(deployment)
         await asyncio.sleep(0)
         return {"stopped": True}
 
     def remove(self, deployment: Deployment) -> None:
         deployment.stopping = True
-        stopping = status_exception(
-            500, "Error in inference process: [inference canceled as process is stopping]"
-        )
         for route in deployment.routes.values():
             route.state = STOPPING
-            route.worker.fail_pending(stopping)
+            route.worker.fail_pending(process_stopping())
         if self.deployments.get(deployment.deployment_id) is deployment:
             del self.deployments[deployment.deployment_id]
         deployment.notify()
 
     async def update(
-        self, deployment_id: str, number_of_allocations: int | None, adaptive: dict[str, Any] | None
+        self,
+        deployment_id: str,
+        number_of_allocations: int | None,
+        adaptive: dict[str, Any] | None,
+        *,
+        internal: bool = False,
     ) -> dict[str, Any]:
+        """TransportUpdateTrainedModelDeploymentAction. `internal` is the scaler's own update (and an
+        inference endpoint's `_update`): it may set 0 allocations, and set them while adaptive
+        allocations are enabled; the user's API may not."""
         problems = []
         if number_of_allocations is not None:
-            if number_of_allocations < 1:
+            if number_of_allocations < (0 if internal else 1):
                 problems.append("[number_of_allocations] must be a positive integer")
-            if adaptive is not None and adaptive.get("enabled") is True:
+            if not internal and adaptive is not None and adaptive.get("enabled") is True:
                 problems.append("[number_of_allocations] cannot be set if adaptive allocations is enabled")
         if adaptive is not None:
             problems += adaptive_problems(adaptive)
@@ -344,9 +357,15 @@ class AssignmentManager:
         deployment = self.deployments.get(deployment_id)
         if deployment is None:
             raise missing_deployment(deployment_id)
+        if not internal:
+            self.service.endpoints.check_update_allowed(deployment_id)
         merged = deployment.adaptive_allocations
         if adaptive is not None:
             merged = {**(merged or {}), **{k: v for k, v in adaptive.items() if v is not None}}
+        if not internal and number_of_allocations is not None and (merged or {}).get("enabled") is True:
+            raise validation_exception(
+                "[number_of_allocations] cannot be set if adaptive allocations is enabled"
+            )
         allocations_change = (
             number_of_allocations is not None and number_of_allocations != deployment.number_of_allocations
         )
@@ -395,27 +414,20 @@ class AssignmentManager:
             route.target_allocations -= 1
             surplus -= 1
             if route.target_allocations == 0:
-                route.worker.fail_pending(
-                    status_exception(
-                        500, "Error in inference process: [inference canceled as process is stopping]"
-                    )
-                )
+                route.worker.fail_pending(process_stopping())
                 del deployment.routes[route.node.id]
             else:
                 route.current_allocations = min(route.current_allocations, route.target_allocations)
-                route.worker.allocations = route.current_allocations
+                route.worker.set_allocations(route.current_allocations)
         deployment.reason = None
 
     # --- restarts and persistence --------------------------------------------------------------
 
     def restart_routes(self) -> None:
         """A node restart: processes die with their queues and counters, then load the model again."""
-        lost = status_exception(
-            500, "Error in inference process: [inference canceled as process is stopping]"
-        )
         for deployment in self.deployments.values():
             for route in deployment.routes.values():
-                route.worker.fail_pending(lost)
+                route.worker.fail_pending(process_stopping())
                 route.worker = RouteWorker(
                     route.target_allocations, deployment.threads_per_allocation, deployment.queue_capacity
                 )

@@ -45,6 +45,7 @@ class Package:
     minimum_version: str = "11.0.0"
     platform_architecture: str | None = None
     tags: list[str] = field(default_factory=list)
+    prefix_strings: dict[str, str] | None = None  # put before inputs by search or ingest inference
 
     @property
     def sha256(self) -> str:
@@ -100,6 +101,7 @@ def _e5(packaged_id: str, description: str, arch: str | None) -> Package:
                 "embedding_size": 384,
             }
         },
+        prefix_strings={"search": "query: ", "ingest": "passage: "},  # E5 expects them (its model card)
     )
 
 

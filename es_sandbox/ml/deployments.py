@@ -67,10 +67,11 @@ class Deployment:
 
     @property
     def state(self) -> str:
-        """AssignmentState: started once any route serves, failed when all routes failed."""
+        """AssignmentState: started once any route serves (or when scaled to zero allocations),
+        failed when all routes failed."""
         if self.stopping:
             return STOPPING
-        if any(r.state == STARTED for r in self.routes.values()):
+        if any(r.state == STARTED for r in self.routes.values()) or self.number_of_allocations == 0:
             return STARTED
         if self.routes and all(r.state == FAILED for r in self.routes.values()):
             return FAILED
@@ -84,7 +85,11 @@ class Deployment:
         if self.stopping:
             return None
         count, target = self.allocation_count, self.number_of_allocations
-        state = "starting" if count == 0 else ("started" if count < target else "fully_allocated")
+        # AllocationStatus.calculateState: a deployment scaled to zero is 0/0 fully_allocated.
+        if count == 0 and target > 0:
+            state = "starting"
+        else:
+            state = "started" if count < target else "fully_allocated"
         return {"allocation_count": count, "target_allocation_count": target, "state": state}
 
     def reached(self, wait_for: str) -> bool:
@@ -107,6 +112,19 @@ class Deployment:
 
     def started_routes(self) -> list[Route]:
         return [r for r in self.routes.values() if r.state == STARTED]
+
+    def routable_routes(self) -> list[Route]:
+        """RoutingInfo.isRoutable: started with at least one allocation in its process."""
+        return [r for r in self.started_routes() if r.current_allocations > 0]
+
+    @property
+    def adaptive(self) -> bool:
+        return bool(self.adaptive_allocations and self.adaptive_allocations.get("enabled") is True)
+
+    @property
+    def scales_to_zero(self) -> bool:
+        """Adaptive with no minimum, or a minimum of 0 (the only deployments woken by inference)."""
+        return self.adaptive and not (self.adaptive_allocations or {}).get("min_number_of_allocations")
 
     # --- shapes --------------------------------------------------------------------------------
 

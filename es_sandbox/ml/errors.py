@@ -40,6 +40,11 @@ def conflict(reason: str) -> EsError:
     return status_exception(409, reason)
 
 
+def process_stopping() -> EsError:
+    """What requests still queued or in flight get when their deployment's process stops."""
+    return status_exception(500, "Error in inference process: [inference canceled as process is stopping]")
+
+
 def queue_full() -> EsError:
     """AbstractProcessWorkerExecutorService rejects with EsRejectedExecutionException (429)."""
     return EsError(429, "es_rejected_execution_exception", QUEUE_FULL_REASON)
@@ -47,3 +52,9 @@ def queue_full() -> EsError:
 
 def invalid(*problems: str) -> EsError:
     return validation_failed(*problems)
+
+
+def validation_exception(*problems: str) -> EsError:
+    """org.elasticsearch.common.ValidationException (raised by the action, not by the request's own
+    validate()): the same text as ActionRequestValidationException, type `validation_exception`."""
+    return EsError(400, "validation_exception", invalid(*problems).reason)

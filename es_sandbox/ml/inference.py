@@ -2,7 +2,8 @@
 
 As in Elasticsearch, each route has one process with `allocations` parallel workers and a request
 queue of `queue_capacity` (PriorityProcessWorkerExecutorService: a request is rejected when the
-queue already holds `queue_capacity` requests). Each worker serves one request at a time, taking
+queue already holds `queue_capacity` requests; high-priority requests, such as search-time
+inference, are served before the normal ones queued earlier). Each worker serves one request at a time, taking
 `inference_ms` divided by the speed-up of its `threads_per_allocation` threads (Amdahl's law).
 Waiting is `asyncio.sleep`; with `inference_ms == 0` nothing waits and no future is created.
 """
@@ -66,7 +67,8 @@ class RouteWorker:
         self.threads = threads
         self.queue_capacity = queue_capacity
         self.in_service = 0
-        self.waiting: deque[asyncio.Future[None]] = deque()
+        self.waiting: deque[asyncio.Future[float]] = deque()
+        self.waiting_high: deque[asyncio.Future[float]] = deque()
         self.inference_count = 0
         self.inference_time_ms = 0.0
         self.rejected_execution_count = 0
@@ -76,23 +78,28 @@ class RouteWorker:
         self.window = MinuteWindow()
 
     @property
+    def queued(self) -> int:
+        return len(self.waiting) + len(self.waiting_high)
+
+    @property
     def load(self) -> float:
-        return (self.in_service + len(self.waiting)) / max(1, self.allocations)
+        return (self.in_service + self.queued) / max(1, self.allocations)
 
     @property
     def pending(self) -> int:
-        return self.in_service + len(self.waiting)
+        return self.in_service + self.queued
 
     def can_accept(self) -> bool:
-        return self.in_service < self.allocations or len(self.waiting) < self.queue_capacity
+        return self.in_service < self.allocations or self.queued < self.queue_capacity
 
-    async def _acquire(self) -> float:
+    async def _acquire(self, high_priority: bool) -> float:
         """A worker slot; the (monotonic) time it became free: now, or when its last request ended."""
-        if self.in_service < self.allocations and not self.waiting:
+        if self.in_service < self.allocations and not self.queued:
             self.in_service += 1
             return time.monotonic()
         waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self.waiting.append(waiter)
+        queue = self.waiting_high if high_priority else self.waiting
+        queue.append(waiter)
         try:
             return await waiter  # the releasing worker hands its slot over, with the time it ended
         except asyncio.CancelledError:
@@ -100,18 +107,31 @@ class RouteWorker:
                 self._release(waiter.result())  # handed over just before the cancellation: pass it on
             else:
                 with contextlib.suppress(ValueError):  # a releasing worker may have skipped it already
-                    self.waiting.remove(waiter)
+                    queue.remove(waiter)
             raise
 
-    def _release(self, ended: float) -> None:
-        while self.waiting:
-            waiter = self.waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(ended)
-                return
-        self.in_service -= 1
+    def set_allocations(self, allocations: int) -> None:
+        """The process gained or lost allocations: new ones take queued requests at once; lost ones
+        finish what they serve and take nothing more."""
+        self.allocations = allocations
+        now = time.monotonic()
+        while self.in_service < self.allocations and self._hand_over(now):
+            self.in_service += 1
 
-    async def run(self, inference_s: float) -> float:
+    def _hand_over(self, ended: float) -> bool:
+        for queue in (self.waiting_high, self.waiting):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(ended)
+                    return True
+        return False
+
+    def _release(self, ended: float) -> None:
+        if self.in_service > self.allocations or not self._hand_over(ended):
+            self.in_service -= 1
+
+    async def run(self, inference_s: float, *, high_priority: bool = False) -> float:
         """Serve one request; returns the inference time in ms. The caller checked can_accept().
 
         A worker's requests follow one another on its own clock: the next starts when the last one
@@ -120,7 +140,7 @@ class RouteWorker:
         self.last_access = int(time.time() * 1000)
         work = inference_s / thread_speedup(self.threads)
         arrived = time.monotonic()
-        free_since = await self._acquire()
+        free_since = await self._acquire(high_priority)
         ends = max(arrived, free_since) + work
         try:
             if work > 0:
@@ -135,7 +155,8 @@ class RouteWorker:
 
     def fail_pending(self, exc: BaseException) -> None:
         """The process stops: queued requests fail (in-flight ones finish their sleep and then fail)."""
-        while self.waiting:
-            waiter = self.waiting.popleft()
-            if not waiter.done():
-                waiter.set_exception(exc)
+        for queue in (self.waiting_high, self.waiting):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_exception(exc)

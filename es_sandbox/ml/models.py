@@ -217,6 +217,7 @@ def packaged_model(
         location={"index": {"name": catalog.NATIVE_DEFINITION_INDEX}},
         model_package=package.model_package(),
         platform_architecture=package.platform_architecture,
+        prefix_strings=dict(package.prefix_strings) if package.prefix_strings else None,
     )
     model.definition = Definition(package.size, package.total_parts)
     return model

@@ -1,7 +1,12 @@
 """MlService: the ML subsystem of a sandbox cluster (trained models, deployments, inference).
 
 Subsystem contract (see cluster.py) plus what other modules call:
-    await infer(id, docs, inference_config=, timeout=)  ingest processors and sparse queries
+    await infer(id, docs, inference_config=, timeout=)  ingest processors and query builders
+    await infer_texts(id, texts, timeout=, input_type=)  inference endpoints (see its docstring)
+    await start_deployment(StartRequest(...))           deployments, also an endpoint's own
+    await assignments.update(id, n, adaptive, internal=True)   an endpoint's `_update`
+    await assignments.stop(id, force=True, allow_no_match=True) an endpoint's DELETE
+    endpoints.register(registry)                         the refusals of ML APIs for endpoints' deployments
     input_field(model_id)                                the model's first input field
     node_attributes(node)                                ml.* attributes for _nodes
     check_license()                                      403 on a basic license
@@ -12,19 +17,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import copy
 import fnmatch
 import logging
+import platform
 import re
 import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from es_sandbox.errors import EsError, resource_not_found, status_exception
-from es_sandbox.ml import catalog, encoders
+from es_sandbox.errors import EsError, resource_not_found
+from es_sandbox.ml import catalog
+from es_sandbox.ml.adaptive import AdaptiveAllocations
 from es_sandbox.ml.assignments import AssignmentManager, StartRequest
-from es_sandbox.ml.deployments import FAILED, STOPPING, Deployment
 from es_sandbox.ml.downloads import Downloader
+from es_sandbox.ml.endpoints import EndpointLinks
 from es_sandbox.ml.errors import (
     bad_request,
     conflict,
@@ -32,7 +38,6 @@ from es_sandbox.ml.errors import (
     license_non_compliant,
     model_not_found,
     no_known_model,
-    queue_full,
 )
 from es_sandbox.ml.models import (
     Definition,
@@ -43,7 +48,7 @@ from es_sandbox.ml.models import (
     packaged_model,
     validate_model_id,
 )
-from es_sandbox.ml.units import time_value_str
+from es_sandbox.ml.serving import PREFIX_TYPES, Serving
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster, Node
@@ -55,9 +60,7 @@ MACHINE_MEMORY = 16 * (1 << 30)
 MAX_JVM_SIZE = 4 * (1 << 30)
 ML_MEMORY_MB = 6553  # 40% of the machine memory, as xpack.ml.max_machine_memory_percent does by default
 NATIVE_CODE_OVERHEAD_MB = 30
-API_INFER_TIMEOUT = 10.0  # InferModelAction.DEFAULT_TIMEOUT_FOR_API
 _ALIAS_RE = re.compile(r"^[a-z0-9][a-z0-9_\-.]*[a-z_\-.]$|^[a-z]$")
-STOPPING_ERROR = "Error in inference process: [inference canceled as process is stopping]"
 
 
 class MlService:
@@ -70,6 +73,9 @@ class MlService:
         self.lang_ident = lang_ident_model()
         self.downloader = Downloader(self)
         self.assignments = AssignmentManager(self)
+        self.adaptive = AdaptiveAllocations(self)
+        self.serving = Serving(self)
+        self.endpoints = EndpointLinks()
         self.notifications: list[dict[str, Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -77,8 +83,10 @@ class MlService:
 
     async def start(self) -> None:
         self.assignments.relaunch_all()
+        self.adaptive.start()
 
     async def stop(self) -> None:
+        await self.adaptive.stop()
         await self._cancel_background()
 
     def reset(self) -> None:
@@ -86,6 +94,7 @@ class MlService:
         for task in list(self._background):
             task.cancel()
         self._background.clear()
+        self.adaptive.reset()
         for deployment in list(self.assignments.deployments.values()):
             self.assignments.remove(deployment)  # requests still queued fail as the process stops
         self.models.clear()
@@ -110,6 +119,7 @@ class MlService:
 
     def on_node_restart(self) -> None:
         self.downloader.cancel_all()
+        self.adaptive.reset()  # the scaler's estimates lived in the master node's memory
         self.assignments.restart_routes()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -227,11 +237,26 @@ class MlService:
                     "daily_model_snapshot_retention_after_days": 1,
                 },
                 "datafeeds": {"scroll_size": 1000},
+                **self._platform_variant(),
             },
             "upgrade_mode": False,
             "native_code": {"version": self.config.version, "build_hash": "f3d5a6c0e0b1b2d1"},
             "limits": limits,
         }
+
+    def ml_node_platform(self) -> str:
+        """MlPlatformArchitecturesUtil: the ML nodes run on this host, `<os>-<arch>` as ES names it."""
+        machine = platform.machine().lower()
+        arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+        return f"{platform.system().lower()}-{arch}"
+
+    def _platform_variant(self) -> dict[str, str]:
+        """`defaults.model_platform_variant` (9.5+): linux-x86_64 when every ML node is linux-x86_64
+        (or, with no ML nodes, on Elastic Cloud: never here), platform_agnostic otherwise."""
+        if (self.config.major, self.config.minor) < (9, 5):
+            return {}
+        on_x86 = bool(self.ml_nodes) and self.ml_node_platform() == "linux-x86_64"
+        return {"model_platform_variant": "linux-x86_64" if on_x86 else "platform_agnostic"}
 
     # --- collaborators (called defensively: ingest is another helper's module) -----------------
 
@@ -499,21 +524,6 @@ class MlService:
 
     # --- inference -------------------------------------------------------------------------------
 
-    def _inference_target(self, target_id: str) -> tuple[TrainedModel, Deployment | None]:
-        """TransportInternalInferModelAction: alias -> model id; a deployment by that id, else the
-        model's deployments (started first)."""
-        concrete = self.aliases.get(target_id, target_id)
-        deployments = self.assignments.deployments
-        deployment = deployments.get(concrete)
-        if deployment is not None:
-            return self.model(deployment.model_id), deployment
-        model = self.model(concrete)
-        using = self.assignments.using_model(model.model_id)
-        if not using:
-            return model, None
-        ranked = sorted(using, key=lambda d: ["started", "starting", "stopping", "failed"].index(d.state))
-        return model, ranked[0]
-
     async def infer(
         self,
         model_id: str,
@@ -522,92 +532,52 @@ class MlService:
         inference_config: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> list[dict[str, Any]]:
-        model, deployment = self._inference_target(model_id)
-        if not self.licensed(model):
-            raise license_non_compliant()
-        task_type, config = self._effective_config(model, inference_config)
-        field = model.input_field
-        if deployment is None:
-            if model.model_type == "pytorch":
-                raise conflict(
-                    f"Model [{model_id}] must be deployed to use. Please deploy with the start trained model deployment API."
-                )
-            return [encoders.infer(task_type, config, _input_text(doc, field)) for doc in docs]
-        if deployment.state in (STOPPING, FAILED):
-            raise conflict(f"Trained model [{deployment.deployment_id}] is [{deployment.state}]")
-        if not deployment.started_routes():
-            raise conflict(f"Trained model deployment [{model_id}] is not allocated to any nodes")
-        if len(docs) == 1:
-            return [await self._infer_one(deployment, task_type, config, docs[0], field, timeout)]
-        outcomes = await asyncio.gather(
-            *(self._infer_one(deployment, task_type, config, doc, field, timeout) for doc in docs),
-            return_exceptions=True,
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return list(outcomes)  # type: ignore[arg-type]
+        """`_infer`, ingest processors and query builders: one result per doc, shaped as `_infer`
+        returns it. `timeout=None` waits as long as it takes (ingest)."""
+        return await self.serving.infer(model_id, docs, inference_config=inference_config, timeout=timeout)
 
-    def _effective_config(
-        self, model: TrainedModel, update: dict[str, Any] | None
-    ) -> tuple[str, dict[str, Any]]:
-        task_type = model.task_type or "classification"
-        config = dict((model.inference_config or {}).get(task_type) or {})
-        if update:
-            ((update_type, settings),) = update.items()
-            if update_type != task_type:
-                raise bad_request(
-                    f"Inference config of type [{task_type}] can not be updated with a inference request of type "
-                    f"[{update_type}]"
-                )
-            config.update(copy.deepcopy(settings or {}))
-        return task_type, config
-
-    async def _infer_one(
+    async def infer_texts(
         self,
-        deployment: Deployment,
-        task_type: str,
-        config: dict[str, Any],
-        doc: dict[str, Any],
-        field: str,
+        target_id: str,
+        texts: list[str],
+        *,
         timeout: float | None,
-    ) -> dict[str, Any]:
-        routes = deployment.started_routes()
-        if not routes:
-            raise conflict(
-                f"Trained model deployment [{deployment.deployment_id}] is not allocated to any nodes"
-            )
-        route = min(routes, key=lambda r: r.worker.load) if len(routes) > 1 else routes[0]
-        worker, generation = route.worker, route.generation
-        if self.cluster.faults.inference_rejected() or not worker.can_accept():
-            worker.rejected_execution_count += 1
-            raise queue_full()
-        text = _input_text(doc, field)
-        seconds = self.config.inference_ms / 1000.0
-        try:
-            if timeout is None:
-                await worker.run(seconds)
-            else:
-                async with asyncio.timeout(timeout):
-                    await worker.run(seconds)
-        except TimeoutError:
-            worker.timeout_count += 1
-            raise status_exception(
-                408, f"timeout [{time_value_str(timeout or 0)}] waiting for inference result"
-            ) from None
-        if route.generation != generation or deployment.stopping:
-            raise status_exception(500, STOPPING_ERROR)
-        return encoders.infer(task_type, config, text)
+        input_type: str | None = None,
+        inference_config: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Inference for an `_inference` endpoint (or any caller with plain texts), as the
+        `elasticsearch` service sends it (InferModelAction.Request.forTextInput).
 
+        target_id        the endpoint's deployment id (= its inference id when the endpoint created the
+                         deployment), or a model id or alias
+        texts            one model input each, in order; one result each, in the same order
+        timeout          seconds; None waits as long as it takes (ES's bulk path for semantic_text);
+                         `_inference` POST uses 30, query-time inference 10
+        input_type       "search" or "ingest" (None: neither): the model's prefix string for it is put
+                         before each text (E5: "query: " / "passage: "); "search" is also served before
+                         queued normal requests (high priority), as ES does for search-time inference
+        inference_config an update of the model's config, as `_infer` takes it
 
-def _input_text(doc: dict[str, Any], field: str) -> str:
-    value: Any = doc
-    for part in field.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    if value is None:
-        value = doc.get(field)
-    if value is None:
-        raise bad_request(f"Input field [{field}] does not exist in the source document")
-    if not isinstance(value, str):
-        raise bad_request(f"Input value [{value}] for field [{field}] must be a string")
-    return value
+        Each result is the `_infer` result: {"predicted_value": <tokens -> weights> (text_expansion)
+        or <floats> (text_embedding)}, plus "is_truncated": true only when the input was cut.
+
+        It costs what any inference costs: each text is one request on a route's queue (429
+        es_rejected_execution_exception "inference process queue is full. Unable to execute command"
+        when full, or when the `inference_rejection` fault says so), served by an allocation at
+        inference_ms / thread speed-up; a timeout answers 408. A deployment scaled to zero is woken
+        and the request waits for its first allocation (429 when 100 requests already wait, 408 after
+        `timeout`, 409 when the deployment is stopped meanwhile). Errors are EsError (status, type,
+        reason as ES words them); the first failed text fails the call, as ES fails the request.
+        """
+        if input_type not in (None, *PREFIX_TYPES):
+            raise ValueError(f"input_type must be one of {PREFIX_TYPES} or None, got {input_type!r}")
+        model, _ = self.serving.target(target_id)
+        docs = [{model.input_field: text} for text in texts]
+        return await self.serving.infer(
+            target_id,
+            docs,
+            inference_config=inference_config,
+            timeout=timeout,
+            prefix_type=input_type,
+            high_priority=input_type == "search",
+        )

@@ -90,6 +90,15 @@ def deployment_stats(es: Elasticsearch, deployment_id: str) -> dict[str, Any]:
     ]
 
 
+def notifications(es: Elasticsearch, job_id: str = ELSER) -> list[tuple[str, str]]:
+    """The inference audit notifications of one model or deployment, oldest first (level, message)."""
+    es.indices.refresh(index=".ml-notifications-000002")
+    hits = es.search(index=".ml-notifications-000002", sort=[{"timestamp": "asc"}], size=1000)["hits"]["hits"]
+    return [
+        (h["_source"]["level"], h["_source"]["message"]) for h in hits if h["_source"]["job_id"] == job_id
+    ]
+
+
 def compat8(es: Elasticsearch, method: str, path: str, body: Any = None) -> Any:
     """A request as an 8.x client sends it (compatible-with=8)."""
     media = "application/vnd.elasticsearch+json; compatible-with=8"

@@ -12,6 +12,7 @@ from tests.sandbox.ml_support import (
     assert_error,
     definition_status,
     deploy,
+    notifications,
     poll,
     put_elser,
     strict,
@@ -49,12 +50,6 @@ def test_failed_download_fails_the_waiting_put(es):
         ("info", "starting model import"),
         ("error", f"Model importing failed due to an IOException [java.io.IOException: {FAILURE}]"),
     ]
-
-
-def notifications(es) -> list[tuple[str, str]]:
-    es.indices.refresh(index=".ml-notifications-000002")
-    hits = es.search(index=".ml-notifications-000002", sort=[{"timestamp": "asc"}])["hits"]["hits"]
-    return [(h["_source"]["level"], h["_source"]["message"]) for h in hits if h["_source"]["job_id"] == ELSER]
 
 
 def test_failed_download_in_the_background(es):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 from elasticsearch import Elasticsearch
 
 from tests.sandbox.ml_support import ELSER, api_error, assert_error, deploy, deployment_stats, put_elser
@@ -148,11 +150,64 @@ def test_ml_info_limits_follow_the_ml_nodes(es, start_sandbox):
         "effective_max_model_memory_limit": "6523mb",
         "total_ml_memory": "6553mb",
     }
-    two = Elasticsearch(start_sandbox(ml_nodes=2, ml_processors=4).url).ml.info().body["limits"]
-    assert (two["total_ml_processors"], two["max_single_ml_node_processors"], two["total_ml_memory"]) == (
+    assert "model_platform_variant" not in info["defaults"]  # a 9.5 field
+    two = Elasticsearch(start_sandbox(ml_nodes=2, ml_processors=4, version="9.5.3").url).ml.info().body
+    limits = two["limits"]
+    assert (
+        limits["total_ml_processors"],
+        limits["max_single_ml_node_processors"],
+        limits["total_ml_memory"],
+    ) == (
         8,
         4,
         "13106mb",
     )
-    none = Elasticsearch(start_sandbox(ml_nodes=0).url).ml.info().body["limits"]
-    assert none == {"total_ml_memory": "0b"}
+    # the ML nodes run on this host: linux-x86_64 only there (the ELSER build to pick)
+    on_x86 = platform.system() == "Linux" and platform.machine().lower() in ("x86_64", "amd64")
+    assert two["defaults"]["model_platform_variant"] == ("linux-x86_64" if on_x86 else "platform_agnostic")
+    none = Elasticsearch(start_sandbox(ml_nodes=0, version="9.5.3").url).ml.info().body
+    assert none["limits"] == {"total_ml_memory": "0b"}
+    assert none["defaults"]["model_platform_variant"] == "platform_agnostic"  # no ML node, not on Cloud
+
+
+def test_memory_stats_of_each_node(es, start_sandbox):
+    (node_id,) = es.nodes.info()["nodes"]
+    idle = es.ml.get_memory_stats().body
+    assert idle["_nodes"] == {"total": 1, "successful": 1, "failed": 0}
+    assert idle["cluster_name"] == "es-sandbox"
+    node = idle["nodes"][node_id]
+    assert list(node) == ["name", "ephemeral_id", "transport_address", "attributes", "roles", "mem", "jvm"]
+    assert node["name"] == "es-sandbox-node-0"
+    assert all(name.startswith("ml.") for name in node["attributes"])
+    assert node["attributes"]["ml.machine_memory"] == str(node["mem"]["total_in_bytes"])
+    assert node["attributes"]["ml.max_jvm_size"] == str(node["jvm"]["heap_max_in_bytes"])
+    assert "ml" in node["roles"]
+    assert node["mem"]["adjusted_total_in_bytes"] == node["mem"]["total_in_bytes"] > 0
+    assert node["mem"]["ml"] == {
+        "max_in_bytes": 6553 * 2**20,
+        "native_code_overhead_in_bytes": 0,
+        "anomaly_detectors_in_bytes": 0,
+        "data_frame_analytics_in_bytes": 0,
+        "native_inference_in_bytes": 0,
+    }
+    assert node["jvm"]["java_inference_max_in_bytes"] > 0
+    assert node["jvm"]["java_inference_in_bytes"] == 0
+
+    put_elser(es, wait=True)
+    deploy(es)
+    busy = es.ml.get_memory_stats(node_id="ml:true", human=True)["nodes"][node_id]["mem"]["ml"]
+    required = es.ml.get_trained_models_stats(model_id=ELSER)["trained_model_stats"][0]["model_size_stats"]
+    assert busy["native_inference_in_bytes"] == required["required_native_memory_bytes"]
+    assert (busy["native_code_overhead"], busy["native_code_overhead_in_bytes"]) == ("30mb", 30 * 2**20)
+    assert list(busy)[:2] == ["max", "max_in_bytes"]  # ?human puts the readable value first
+    assert (
+        es.ml.get_memory_stats(node_id=node_id)["nodes"][node_id]["mem"]["ml"]["native_inference_in_bytes"]
+        > 0
+    )
+    assert es.ml.get_memory_stats(node_id="ml:false")["nodes"] == {}
+
+    # a node without the ml role has no ML memory
+    data_only = Elasticsearch(start_sandbox(ml_nodes=0).url).ml.get_memory_stats()["nodes"]
+    ((_, plain),) = data_only.items()
+    assert set(plain["mem"]["ml"].values()) == {0}
+    assert "ml" not in plain["roles"]
