@@ -150,8 +150,10 @@ def test_ml_info_limits_follow_the_ml_nodes(es, start_sandbox):
         "effective_max_model_memory_limit": "6523mb",
         "total_ml_memory": "6553mb",
     }
-    assert "model_platform_variant" not in info["defaults"]  # a 9.5 field
-    two = Elasticsearch(start_sandbox(ml_nodes=2, ml_processors=4, version="9.5.3").url).ml.info().body
+    # the ML nodes run on this host: linux-x86_64 only there (the ELSER build to pick)
+    on_x86 = platform.system() == "Linux" and platform.machine().lower() in ("x86_64", "amd64")
+    assert info["defaults"]["model_platform_variant"] == ("linux-x86_64" if on_x86 else "platform_agnostic")
+    two = Elasticsearch(start_sandbox(ml_nodes=2, ml_processors=4, version="9.4.2").url).ml.info().body
     limits = two["limits"]
     assert (
         limits["total_ml_processors"],
@@ -162,10 +164,8 @@ def test_ml_info_limits_follow_the_ml_nodes(es, start_sandbox):
         4,
         "13106mb",
     )
-    # the ML nodes run on this host: linux-x86_64 only there (the ELSER build to pick)
-    on_x86 = platform.system() == "Linux" and platform.machine().lower() in ("x86_64", "amd64")
-    assert two["defaults"]["model_platform_variant"] == ("linux-x86_64" if on_x86 else "platform_agnostic")
-    none = Elasticsearch(start_sandbox(ml_nodes=0, version="9.5.3").url).ml.info().body
+    assert "model_platform_variant" not in two["defaults"]  # new in 9.5
+    none = Elasticsearch(start_sandbox(ml_nodes=0).url).ml.info().body
     assert none["limits"] == {"total_ml_memory": "0b"}
     assert none["defaults"]["model_platform_variant"] == "platform_agnostic"  # no ML node, not on Cloud
 
