@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from es_sandbox.ingest.config import config_error
 from es_sandbox.ingest.convert import ConvertProcessor
+from es_sandbox.ingest.date import DateProcessor
 from es_sandbox.ingest.dissect import DissectProcessor
 from es_sandbox.ingest.foreach import ForEachProcessor
 from es_sandbox.ingest.processors import (
@@ -37,6 +38,7 @@ PROCESSORS: dict[str, type[Processor]] = {
         PipelineProcessor,
         InferenceProcessor,
         ConvertProcessor,
+        DateProcessor,
         DissectProcessor,
         ForEachProcessor,
         ScriptProcessor,
