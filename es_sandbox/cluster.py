@@ -71,7 +71,7 @@ def make_nodes(config: SandboxConfig) -> list[Node]:
 
 # The subsystems' attributes on Cluster, in start order (stopped in reverse); each name is also the
 # name of the subsystem's file in --data-dir.
-SUBSYSTEMS = ("indices", "documents", "tasks", "ingest", "ml", "search")
+SUBSYSTEMS = ("indices", "documents", "tasks", "ingest", "ml", "search", "inference")
 
 # Every module that declares endpoints on a module-level `router` (served by es_sandbox.app).
 ROUTE_MODULES = (
@@ -85,6 +85,7 @@ ROUTE_MODULES = (
     "es_sandbox.tasks.api",
     "es_sandbox.reindex.api",
     "es_sandbox.ml.api",
+    "es_sandbox.inference.api",
 )
 
 
@@ -94,6 +95,7 @@ class Cluster:
         from es_sandbox.documents import DocumentService
         from es_sandbox.faults import Faults
         from es_sandbox.indices import IndexStore
+        from es_sandbox.inference import InferenceService
         from es_sandbox.ingest import IngestService
         from es_sandbox.ml.service import MlService
         from es_sandbox.search import SearchService
@@ -113,6 +115,7 @@ class Cluster:
         self.ingest = IngestService(self)
         self.ml = MlService(self)
         self.search = SearchService(self)
+        self.inference = InferenceService(self)
         self._flusher = None
 
     @property
