@@ -23,9 +23,19 @@ INFERENCE_ACTION = "cluster:internal/xpack/inference"
 _INFER_FIELDS = ("input", "input_type", "task_settings", "timeout", "query")
 
 
+# Paths Elasticsearch serves under a literal task type (the client's sparse_embedding/text_embedding).
+_LITERAL_TASK_PATHS = {
+    "/_inference/sparse_embedding/": "sparse_embedding",
+    "/_inference/text_embedding/": "text_embedding",
+}
+
+
 def _task_type(request: Request) -> str:
     raw = request.path_params.get("task_type")
-    return "any" if raw is None else parse_task_type(raw)
+    if raw is None:
+        path = request.url.path
+        return next((task for prefix, task in _LITERAL_TASK_PATHS.items() if path.startswith(prefix)), "any")
+    return parse_task_type(raw)
 
 
 def _guarded(handler):
@@ -53,6 +63,7 @@ async def put_endpoint(request: Request, cluster: Cluster):
 
 @router.route("/_inference", "GET")
 @router.route("/_inference/{inference_id}", "GET")
+@router.route("/_inference/{task_type}/_all", "GET")
 @router.route("/_inference/{task_type}/{inference_id}", "GET")
 @_guarded
 async def get_endpoints(request: Request, cluster: Cluster):
@@ -71,8 +82,8 @@ async def delete_endpoint(request: Request, cluster: Cluster):
     )
 
 
-@router.route("/_inference/{inference_id}/_update", "PUT", "POST")
-@router.route("/_inference/{task_type}/{inference_id}/_update", "PUT", "POST")
+@router.route("/_inference/{inference_id}/_update", "PUT")
+@router.route("/_inference/{task_type}/{inference_id}/_update", "PUT")
 @_guarded
 async def update_endpoint(request: Request, cluster: Cluster):
     if cluster.inference.version < (8, 17):
@@ -127,6 +138,8 @@ def _input_type(value: Any) -> str:
 
 
 @router.route("/_inference/{inference_id}", "POST")
+@router.route("/_inference/sparse_embedding/{inference_id}", "POST")
+@router.route("/_inference/text_embedding/{inference_id}", "POST")
 @router.route("/_inference/{task_type}/{inference_id}", "POST")
 @_guarded
 async def infer(request: Request, cluster: Cluster):

@@ -20,6 +20,7 @@ from es_sandbox.errors import EsError, resource_not_found, status_exception, val
 from es_sandbox.inference import endpoints as ep
 from es_sandbox.inference.chunking import OLD_DEFAULT_SETTINGS, parse_chunking_settings
 from es_sandbox.ml.assignments import StartRequest
+from es_sandbox.ml.endpoints import EndpointUse
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -29,7 +30,13 @@ DEFAULT_TIMEOUT = 30.0
 _VALID_ID = re.compile(r"^[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?$")
 # InputType.fromRestString: what a REST caller may name (the internal ones are refused).
 REST_INPUT_TYPES = ("ingest", "search", "unspecified", "classification", "clustering")
-SEARCH_INPUT_TYPES = ("search", "internal_search")
+# buildInferenceRequest: the model's prefix (and priority) follows the input type.
+PREFIX_TYPE_OF = {
+    "search": "search",
+    "internal_search": "search",
+    "ingest": "ingest",
+    "internal_ingest": "ingest",
+}
 
 
 def license_non_compliant() -> EsError:
@@ -58,6 +65,7 @@ class InferenceService:
         self.config = cluster.config
         self.endpoints: dict[str, ep.Endpoint] = {}
         self._starting: dict[str, asyncio.Future[None]] = {}
+        cluster.ml.endpoints.register(self)  # the _ml APIs refuse to change deployments endpoints manage
 
     # --- subsystem contract --------------------------------------------------------------------
 
@@ -126,6 +134,14 @@ class InferenceService:
         if found is None:
             raise endpoint_not_found(inference_id)
         return found
+
+    def endpoints_using_deployment(self, deployment_id: str) -> list[EndpointUse]:
+        """ml.endpoints.EndpointRegistry: the endpoints that created or attached to a deployment."""
+        uses = []
+        for endpoint in [*self.endpoints.values(), *self.preconfigured().values()]:
+            if endpoint.deployment_name == deployment_id:
+                uses.append(EndpointUse(endpoint.inference_id, endpoint.creates_deployment))
+        return uses
 
     def deployment_of(self, endpoint: ep.Endpoint) -> Deployment | None:
         return self.cluster.ml.assignments.deployments.get(endpoint.deployment_name)
@@ -463,7 +479,9 @@ class InferenceService:
                     f"Cannot update inference endpoint [{inference_id}] using model deployment "
                     f"[{endpoint.deployment_name}]. The model deployment must be updated through the trained models API.",
                 )
-            await self.cluster.ml.assignments.update(endpoint.deployment_name, allocations, adaptive)
+            await self.cluster.ml.assignments.update(
+                endpoint.deployment_name, allocations, adaptive, internal=True
+            )
         endpoint.num_allocations, endpoint.adaptive_allocations = allocations, adaptive
         endpoint.chunking = chunking
         if task_settings:
@@ -525,24 +543,13 @@ class InferenceService:
     ) -> list[dict[str, Any]]:
         """One InferModelAction for the texts on the endpoint's deployment: queue, workers, rejections
         and faults are the ML subsystem's."""
-        ml = self.cluster.ml
         started = time.monotonic()
         await self.ensure_deployed(endpoint, timeout or DEFAULT_TIMEOUT)
         remaining = None if timeout is None else max(0.001, timeout - (time.monotonic() - started))
-        field = ml.input_field(endpoint.deployment_name)
-        prefix = self._prefix(endpoint, input_type)
-        docs = [{field: prefix + text} for text in texts]
-        results = await ml.infer(endpoint.deployment_name, docs, timeout=remaining)
-        return [self._result(endpoint.task_type, result) for result in results]
-
-    def _prefix(self, endpoint: ep.Endpoint, input_type: str) -> str:
-        """The model's prefix strings, as buildInferenceRequest sets the prefix type from the input type."""
-        model = self.cluster.ml.all_models().get(endpoint.model_id)
-        prefixes = (model.prefix_strings if model else None) or {}
-        kind = (
-            "search" if input_type in SEARCH_INPUT_TYPES else "ingest" if input_type != "unspecified" else ""
+        results = await self.cluster.ml.infer_texts(
+            endpoint.deployment_name, texts, timeout=remaining, input_type=PREFIX_TYPE_OF.get(input_type)
         )
-        return prefixes.get(kind, "") if kind else ""
+        return [self._result(endpoint.task_type, result) for result in results]
 
     @staticmethod
     def _result(task_type: str, result: dict[str, Any]) -> dict[str, Any]:

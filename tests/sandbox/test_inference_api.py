@@ -292,7 +292,14 @@ def test_get_forms_and_live_allocations(es):
     assert sparse == [".elser-2-elasticsearch", "my-elser"]
     one = es.inference.get(task_type="sparse_embedding", inference_id="my-elser")["endpoints"]
     assert one[0]["service_settings"]["num_allocations"] == 2
-    es.ml.update_trained_model_deployment(model_id="my-elser", number_of_allocations=1)
+    assert_error(
+        api_error(lambda: es.ml.update_trained_model_deployment(model_id="my-elser", number_of_allocations=1)),
+        409,
+        "status_exception",
+        "Cannot update deployment [my-elser] as it was created by inference endpoint [my-elser]. This model "
+        "deployment must be updated through the inference API.",
+    )
+    es.inference.update(inference_id="my-elser", inference_config={"service_settings": {"num_allocations": 1}})
     assert (
         es.inference.get(inference_id="my-elser")["endpoints"][0]["service_settings"]["num_allocations"] == 1
     )
@@ -570,3 +577,25 @@ def test_versions_before_8_15_have_no_inference_api_and_8_15_no_chunking_setting
     }  # preconfigured endpoints came with 8.16
     created = compat8(es, "PUT", "/_inference/sparse_embedding/old-style", elser_config()).body
     assert created["service_settings"]["model_id"] == ELSER and "chunking_settings" not in created
+
+
+def test_an_endpoint_scaled_to_zero_shows_0_allocations_and_inference_wakes_it(start_sandbox):
+    es = strict(
+        Elasticsearch(
+            start_sandbox(adaptive_trigger_seconds=0.1, scale_to_zero_seconds=0.4, scale_up_cooldown_seconds=0.3).url
+        )
+    )
+    elser = ".elser-2-elasticsearch"
+    es.inference.inference(inference_id=elser, input="first use deploys it")
+
+    def allocations():
+        return es.inference.get(inference_id=elser)["endpoints"][0]["service_settings"]["num_allocations"]
+
+    poll(allocations, lambda n: n == 0, timeout=10)
+    assert deployment_stats(es, elser)["allocation_status"] == {
+        "allocation_count": 0,
+        "target_allocation_count": 0,
+        "state": "fully_allocated",
+    }
+    assert es.inference.inference(inference_id=elser, input="wakes it up")["sparse_embedding"][0]["embedding"]
+    assert allocations() == 1
