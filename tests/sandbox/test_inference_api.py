@@ -293,13 +293,17 @@ def test_get_forms_and_live_allocations(es):
     one = es.inference.get(task_type="sparse_embedding", inference_id="my-elser")["endpoints"]
     assert one[0]["service_settings"]["num_allocations"] == 2
     assert_error(
-        api_error(lambda: es.ml.update_trained_model_deployment(model_id="my-elser", number_of_allocations=1)),
+        api_error(
+            lambda: es.ml.update_trained_model_deployment(model_id="my-elser", number_of_allocations=1)
+        ),
         409,
         "status_exception",
         "Cannot update deployment [my-elser] as it was created by inference endpoint [my-elser]. This model "
         "deployment must be updated through the inference API.",
     )
-    es.inference.update(inference_id="my-elser", inference_config={"service_settings": {"num_allocations": 1}})
+    es.inference.update(
+        inference_id="my-elser", inference_config={"service_settings": {"num_allocations": 1}}
+    )
     assert (
         es.inference.get(inference_id="my-elser")["endpoints"][0]["service_settings"]["num_allocations"] == 1
     )
@@ -582,7 +586,9 @@ def test_versions_before_8_15_have_no_inference_api_and_8_15_no_chunking_setting
 def test_an_endpoint_scaled_to_zero_shows_0_allocations_and_inference_wakes_it(start_sandbox):
     es = strict(
         Elasticsearch(
-            start_sandbox(adaptive_trigger_seconds=0.1, scale_to_zero_seconds=0.4, scale_up_cooldown_seconds=0.3).url
+            start_sandbox(
+                adaptive_trigger_seconds=0.1, scale_to_zero_seconds=0.4, scale_up_cooldown_seconds=0.3
+            ).url
         )
     )
     elser = ".elser-2-elasticsearch"
