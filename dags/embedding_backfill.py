@@ -15,8 +15,8 @@ run at a time (`max_active_tis_per_dagrun`), and at most the slots of the pool `
 deferred tasks: `airflow pools import include/pools.json` (a task in a missing pool is never
 scheduled). Each running reindex is sized for its share of the deployment's queues.
 
-**Variables** and **connection**: as `embedding_reindex`. No schedule: trigger it from the UI or the
-REST API.
+**Variables** and **connection**: as `embedding_reindex`; `resolve_sources` reads the Variables once
+and every later task uses that snapshot. No schedule: trigger it from the UI or the REST API.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from es_embedding.lifecycle import ApplyRetentionOperator
 from es_embedding.model_stages import model_stages
 from es_embedding.operators import CreateDestIndexOperator, SwapAliasOperator, VerifyEmbeddingsOperator
 from es_embedding.resume import CompleteIndexOperator
+from es_embedding.settings import snapshot_from
 
 POOL = os.environ.get("EMBEDDING_POOL", "es_embedding").strip() or "es_embedding"
 CONCURRENCY = max(int(os.environ.get("EMBEDDING_BACKFILL_CONCURRENCY", "2")), 1)
@@ -68,7 +69,8 @@ with DAG(
     },
 ) as dag:
     resolve = ResolveSourcesOperator(task_id="resolve_sources")
-    stages = model_stages()
+    settings = snapshot_from("resolve_sources")  # the run's settings, as resolve_sources read them
+    stages = model_stages(settings)
     query = resolve.output["query"]
 
     @task_group(group_id="embed_index")
@@ -80,6 +82,7 @@ with DAG(
             dest_index=dest_index,
             model_id=stages.model_id,
             alias=alias,
+            settings=settings,
         )
         # What the reindex, its completion and the verification work on.
         embedding = {
@@ -87,6 +90,7 @@ with DAG(
             "dest_index": dest_index,
             "query": query,
             "deployment_id": stages.deployment_id,
+            "settings": settings,
         }
         reindex = PooledReindexOperator(
             task_id="reindex",
@@ -104,7 +108,7 @@ with DAG(
         announce = AnnounceReadyOperator(
             task_id="announce_ready", alias=alias, dest_index=dest_index, source_index=source_index
         )
-        retention = ApplyRetentionOperator(task_id="apply_retention", alias=alias)
+        retention = ApplyRetentionOperator(task_id="apply_retention", alias=alias, settings=settings)
         create >> reindex >> complete >> verify >> swap >> [announce, retention]
 
     chains = embed_index.expand_kwargs(resolve.output)

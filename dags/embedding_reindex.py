@@ -13,7 +13,10 @@ default all), `mode` (`auto`: incremental for scheduled and backfill runs, full 
 
 **Variables** (JSON, read at run time; missing keys keep their defaults, see
 `include/variables.json`): `embedding_model`, `embedding_deployment`, `embedding_pipeline`,
-`embedding_reindex`. The first task validates them and the Params before anything is written.
+`embedding_reindex`. The first task validates them and the Params before anything is written, and
+pushes the validated settings as the run's snapshot: later tasks use it, never the Variables, so
+editing a Variable during a run changes nothing in that run (clear `validate_settings` too to apply
+a fix to a running run).
 
 **Connection**: `elasticsearch_default`.
 
@@ -44,6 +47,7 @@ from es_embedding.operators import (
 from es_embedding.resume import CompleteIndexOperator
 from es_embedding.run_report import RunReportOperator
 from es_embedding.sensors import ReindexTaskSensor
+from es_embedding.settings import snapshot_from
 
 DEFAULT_SCHEDULE = "0 2 * * *"
 # Nightly runs need a source to embed: without EMBEDDING_REINDEX_SOURCE_INDEX the DAG runs only when
@@ -127,13 +131,15 @@ with DAG(
     },
 ) as dag:
     validate = ValidateRunOperator(task_id="validate_settings")
-    stages = model_stages()
+    settings = snapshot_from("validate_settings")  # the run's settings, as validate_settings read them
+    stages = model_stages(settings)
     create_index = CreateDestIndexOperator(
         task_id="create_dest_index",
         source_index=validate.output["source_index"],
         dest_index=validate.output["dest_index"],
         model_id=stages.model_id,
         alias=validate.output["alias"],
+        settings=settings,
     )
     # What the reindex, its completion and the verification work on.
     embedding = {
@@ -141,11 +147,14 @@ with DAG(
         "dest_index": create_index.output["dest_index"],
         "query": validate.output["query"],
         "deployment_id": stages.deployment_id,
+        "settings": settings,
     }
     start_reindex = StartReindexOperator(
         task_id="start_reindex", **embedding, pipeline_id=stages.pipeline_id, mode=validate.output["mode"]
     )
-    wait_reindex = ReindexTaskSensor(task_id="wait_reindex", es_task_id=start_reindex.output["es_task_id"])
+    wait_reindex = ReindexTaskSensor(
+        task_id="wait_reindex", es_task_id=start_reindex.output["es_task_id"], settings=settings
+    )
     complete_index = CompleteIndexOperator(
         task_id="complete_index", **embedding, pipeline_id=stages.pipeline_id
     )
@@ -161,7 +170,7 @@ with DAG(
     wait_reindex >> complete_index >> verify >> swap_alias
 
     # Runs after every run, failed ones too; as a teardown it leaves the run's outcome to the stages.
-    run_report = RunReportOperator(task_id="run_report").as_teardown()
+    run_report = RunReportOperator(task_id="run_report", settings=settings).as_teardown()
     swap_alias >> run_report
 
     # The alias's Asset (es_embedding.assets), the retention of its older indices, and the deployment's
@@ -174,7 +183,9 @@ with DAG(
         mode=validate.output["mode"],
         interval=validate.output["interval"],
     )
-    apply_retention = ApplyRetentionOperator(task_id="apply_retention", alias=validate.output["alias"])
+    apply_retention = ApplyRetentionOperator(
+        task_id="apply_retention", alias=validate.output["alias"], settings=settings
+    )
     stop_deployment = stages.stop_deployment()
     swap_alias >> [announce_ready, apply_retention] >> stop_deployment
     [announce_ready, apply_retention] >> run_report  # so the report covers them too

@@ -21,7 +21,7 @@ from es_embedding.errors import SettingsError
 from es_embedding.naming import default_alias, dest_index_name, index_name_problem
 from es_embedding.operators import EsStageOperator, StartReindexOperator, query_problem
 from es_embedding.sensors import ReindexTaskSensor
-from es_embedding.settings import load_all
+from es_embedding.settings import SNAPSHOT_KEY, ModelSettings, PipelineSettings, RunSettings
 from es_embedding.sizing import Queues
 
 WILDCARDS = "*?"
@@ -44,10 +44,11 @@ def pick_sources(found: dict[str, dict], items: Sequence[str]) -> tuple[list[str
 class ResolveSourcesOperator(EsStageOperator):
     """First task of the fan-out: validates the four Variables and the Params, resolves Param
     `source_indices` (names and `*` patterns) to concrete indices, and names each one's destination
-    and alias. Reads only. Returns [{source_index, dest_index, alias}]; pushes query, es_version."""
+    and alias. Reads only. Returns [{source_index, dest_index, alias}]; pushes query, es_version and
+    settings (the run's snapshot of the Variables, see es_embedding.settings)."""
 
     def execute(self, context: Any) -> list[dict[str, str]]:
-        settings = load_all()
+        settings = RunSettings.read()
         params = context["params"]
         items = [str(item).strip() for item in params.get("source_indices") or []]
         query = params.get("query") or {"match_all": {}}
@@ -85,7 +86,7 @@ class ResolveSourcesOperator(EsStageOperator):
                 f"Param 'source_indices' has value {items!r}: it matches no index to embed "
                 f"(skipped: {', '.join(skipped) or 'none'})"
             )
-        field = settings.pipeline.input_field
+        field = settings[PipelineSettings].input_field
         unmapped = [s for s in sources if not bodies.field_mapping_at(found[s].get("mappings") or {}, field)]
         if unmapped:
             raise SettingsError(
@@ -97,13 +98,13 @@ class ResolveSourcesOperator(EsStageOperator):
         indices = [
             {
                 "source_index": source,
-                "dest_index": dest_index_name(source, settings.model.model_id, run_after),
+                "dest_index": dest_index_name(source, settings[ModelSettings].model_id, run_after),
                 "alias": default_alias(source),
             }
             for source in sources
         ]
         self.log.info("Fan-out over %d indices: %s", len(indices), indices)
-        self.publish(context, query=query, es_version=version)
+        self.publish(context, query=query, es_version=version, **{SNAPSHOT_KEY: settings.to_json()})
         return indices  # the return value: dynamic task mapping expands over it
 
 
@@ -125,7 +126,14 @@ class PooledReindexOperator(ReindexTaskSensor):
     """Starts the reindex (StartReindexOperator's idempotent start) and follows it (ReindexTaskSensor's
     deferrable wait) in one task instance, so its pool slot is held from start to end."""
 
-    template_fields: Sequence[str] = ("source_index", "dest_index", "query", "deployment_id", "pipeline_id")
+    template_fields: Sequence[str] = (
+        *ReindexTaskSensor.template_fields,
+        "source_index",
+        "dest_index",
+        "query",
+        "deployment_id",
+        "pipeline_id",
+    )
 
     def __init__(
         self,
@@ -156,6 +164,7 @@ class PooledReindexOperator(ReindexTaskSensor):
             query=self.query,
             share=self.share,
             es_conn_id=self.es_conn_id,
+            settings=self.run_settings,
         )
         # Run inside this task instance on purpose: the sentinel tells Airflow's executor safeguard so.
         sentinel = {f"{type(starter).__name__}__sentinel": ExecutorSafeguard.sentinel_value}

@@ -16,7 +16,7 @@ from elasticsearch import NotFoundError
 
 from es_embedding import bodies
 from es_embedding.operators import EsStageOperator
-from es_embedding.settings import DeploymentSettings, ReindexSettings, load_stage
+from es_embedding.settings import DeploymentSettings, ReindexSettings
 
 # The DAGs of this package: each one starts the deployment named in Variable `embedding_deployment`.
 PACKAGE_DAG_IDS = ("embedding_reindex", "embedding_backfill")
@@ -67,14 +67,14 @@ class ApplyRetentionOperator(EsStageOperator):
     """After the swap: deletes the alias's versioned indices beyond Variable
     `embedding_reindex.keep_indices` (see the module's rules). Pushes deleted, kept."""
 
-    template_fields: Sequence[str] = ("alias",)
+    template_fields: Sequence[str] = (*EsStageOperator.template_fields, "alias")
 
     def __init__(self, *, alias: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.alias = alias
 
     def execute(self, context: Any) -> dict[str, Any]:
-        settings: ReindexSettings = load_stage("embedding_reindex")
+        settings = self.run_settings[ReindexSettings]
         with self.calling("reading indices for retention"):
             indices = dict(self.es.indices.get(index="*", expand_wildcards="open"))
         plan = retention_plan(indices, self.alias, settings.keep_indices)
@@ -117,7 +117,7 @@ class StopDeploymentOperator(EsStageOperator):
     Elasticsearch refuses to stop a deployment that pipelines reference unless forced: it is forced
     only when every such pipeline is this package's. Pushes stopped, reason."""
 
-    template_fields: Sequence[str] = ("deployment_id",)
+    template_fields: Sequence[str] = (*EsStageOperator.template_fields, "deployment_id")
 
     def __init__(
         self, *, deployment_id: str, dag_ids: Sequence[str] = PACKAGE_DAG_IDS, **kwargs: Any
@@ -127,7 +127,7 @@ class StopDeploymentOperator(EsStageOperator):
         self.dag_ids = tuple(dag_ids)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        settings: DeploymentSettings = load_stage("embedding_deployment")
+        settings = self.run_settings[DeploymentSettings]
         if not settings.stop_after_run:
             return self.leave(context, "Variable 'embedding_deployment': key 'stop_after_run' is false")
         others = self.other_active_runs(context)

@@ -1,5 +1,5 @@
-"""One operator per stage that acts on the cluster. Each reads its Variable at run time, finds what
-already exists and continues from there, so a re-run or a retry never does the work twice.
+"""One operator per stage that acts on the cluster. Each takes its settings from the run's snapshot,
+finds what already exists and continues from there, so a re-run or a retry never does the work twice.
 
 XCom: every operator returns a dict and also pushes each of its keys, so a DAG wires stages with
 `op.output["<key>"]`.
@@ -35,14 +35,13 @@ from es_embedding.hooks import DEFAULT_CONN_ID, ElasticsearchEmbeddingHook
 from es_embedding.links import KibanaIndexLink, KibanaModelLink
 from es_embedding.naming import MANAGED_BY, default_alias, dest_index_name, index_name_problem
 from es_embedding.settings import (
+    SNAPSHOT_KEY,
     DeploymentSettings,
-    EmbeddingSettings,
     ModelSettings,
     PipelineSettings,
     ReindexSettings,
+    RunSettings,
     es_time,
-    load_all,
-    load_stage,
 )
 from es_embedding.sizing import (
     Queues,
@@ -74,13 +73,27 @@ def query_problem(query: Any) -> str | None:
 
 
 class EsStageOperator(BaseOperator):
-    """Base of the stage operators: the hook, translated cluster errors, XCom of every result key."""
+    """Base of the stage operators: the hook, translated cluster errors, the run's settings snapshot
+    (argument `settings`, templated: es_embedding.settings.snapshot_from), XCom of every result key."""
 
+    template_fields: Sequence[str] = ("settings",)
     ui_color = "#f3e7ff"
 
-    def __init__(self, *, es_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        es_conn_id: str = DEFAULT_CONN_ID,
+        settings: RunSettings | dict | str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.es_conn_id = es_conn_id
+        self.settings = settings
+
+    @cached_property
+    def run_settings(self) -> RunSettings:
+        """The run's settings as the resolving task validated them (read after rendering only)."""
+        return RunSettings.of(self.settings)
 
     @cached_property
     def hook(self) -> ElasticsearchEmbeddingHook:
@@ -107,7 +120,7 @@ class EsStageOperator(BaseOperator):
             except NotFoundError:
                 return None
 
-    def check_cluster(self, settings: EmbeddingSettings) -> str:
+    def check_cluster(self, settings: RunSettings) -> str:
         """The cluster's version, after refusing a version the settings cannot use (SettingsError)
         and a licence without machine learning (LicenseError): before anything is written."""
         with self.calling("reading the cluster version"):
@@ -132,7 +145,8 @@ class ValidateRunOperator(EsStageOperator):
     """First task: validates the four Variables and the run's Params, and resolves the run's names.
 
     Reads only (cluster version, source index, the query's count); writes nothing. Pushes
-    source_index, dest_index, alias, query, es_version, mode, interval and dest_query.
+    source_index, dest_index, alias, query, es_version, mode, interval, dest_query, and settings:
+    the run's snapshot of the Variables, the only time a run reads them (es_embedding.settings).
 
     Mode (es_embedding.intervals): `full` embeds the query into a new index; `incremental` embeds
     only the documents whose timestamp field lies in the run's data interval into the index the
@@ -141,13 +155,15 @@ class ValidateRunOperator(EsStageOperator):
     """
 
     def execute(self, context: Any) -> dict[str, Any]:
-        settings = load_all()
+        settings = RunSettings.read()
         params = context["params"]
         source = (params.get("source_index") or "").strip()
         interval = intervals.run_interval(context)
         mode, why = intervals.resolve_mode(params.get("mode"), context["dag_run"], interval)
         dest_param = (params.get("dest_index") or "").strip()
-        dest = dest_param or dest_index_name(source, settings.model.model_id, context["dag_run"].run_after)
+        dest = dest_param or dest_index_name(
+            source, settings[ModelSettings].model_id, context["dag_run"].run_after
+        )
         alias = (params.get("alias") or "").strip() or default_alias(source)
         query = params.get("query") or {"match_all": {}}
         problems = [
@@ -169,7 +185,7 @@ class ValidateRunOperator(EsStageOperator):
             if not self.es.indices.exists(index=source):
                 raise SettingsError(f"Param 'source_index': index [{source}] does not exist")
             mappings = [entry["mappings"] for entry in self.es.indices.get_mapping(index=source).values()]
-        field = settings.pipeline.input_field
+        field = settings[PipelineSettings].input_field
         if not any(bodies.field_mapping_at(m, field) for m in mappings):
             raise SettingsError(
                 f"Variable 'embedding_pipeline': key 'input_field' has value \"{field}\"; allowed: a field "
@@ -198,7 +214,7 @@ class ValidateRunOperator(EsStageOperator):
         with self.calling(f"checking Param 'query' against [{source}]"):
             matching = self.es.count(index=source, query=query)["count"]
         self.check_alias_is_ours(alias)
-        self.check_model_known(settings.model.model_id)
+        self.check_model_known(settings[ModelSettings].model_id)
         self.log.info(
             "Run (%s, %s%s): [%s] (%d matching documents) -> [%s], alias [%s], ES %s",
             mode,
@@ -220,6 +236,7 @@ class ValidateRunOperator(EsStageOperator):
             mode=mode,
             interval=[str(interval.start), str(interval.end)] if mode == "incremental" else [],
             dest_query=dest_query,
+            **{SNAPSHOT_KEY: settings.to_json()},
         )
 
     def check_alias_is_ours(self, alias: str) -> None:
@@ -272,7 +289,7 @@ class ValidateRunOperator(EsStageOperator):
         field = (params.get("timestamp_field") or "").strip()
         origin = "Param 'timestamp_field'"
         if not field:
-            field = settings.reindex.timestamp_field
+            field = settings[ReindexSettings].timestamp_field
             origin = "Variable 'embedding_reindex': key 'timestamp_field'"
         if problem := intervals.timestamp_problem(mappings, field):
             raise SettingsError(f"{origin} has value {json.dumps(field)}; allowed: {problem} [{source}]")
@@ -289,7 +306,7 @@ class EnsureModelOperator(EsStageOperator):
     operator_extra_links = (KibanaModelLink(),)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        settings: ModelSettings = load_stage("embedding_model")
+        settings = self.run_settings[ModelSettings]
         model_id = self.resolve_model_id(settings)
         existing = self.model_config(model_id)
         if existing and settings.force_download and self.created_before_run(existing, context):
@@ -399,7 +416,10 @@ class StartDeploymentOperator(EsStageOperator):
     without a restart, so a difference there is only reported). Pushes deployment_id, model_id.
     """
 
-    template_fields: Sequence[str] = ("model_id",)
+    template_fields: Sequence[str] = (
+        *EsStageOperator.template_fields,
+        "model_id",
+    )
     operator_extra_links = (KibanaModelLink(),)
 
     def __init__(self, *, model_id: str, **kwargs: Any) -> None:
@@ -407,7 +427,7 @@ class StartDeploymentOperator(EsStageOperator):
         self.model_id = model_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        settings: DeploymentSettings = load_stage("embedding_deployment")
+        settings = self.run_settings[DeploymentSettings]
         with self.calling("reading trained model stats"):
             all_stats = self.es.ml.get_trained_models_stats()["trained_model_stats"]
         existing = checks.deployment_stats({"trained_model_stats": all_stats}, settings.deployment_id)
@@ -537,7 +557,7 @@ class PutPipelineOperator(EsStageOperator):
     """Stage 5: the ingest pipeline with the inference processor. Unchanged: left alone; changed:
     put again with version + 1. Pushes pipeline_id, pipeline_version."""
 
-    template_fields: Sequence[str] = ("model_id", "deployment_id")
+    template_fields: Sequence[str] = (*EsStageOperator.template_fields, "model_id", "deployment_id")
 
     def __init__(self, *, model_id: str, deployment_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -545,7 +565,7 @@ class PutPipelineOperator(EsStageOperator):
         self.deployment_id = deployment_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        settings: PipelineSettings = load_stage("embedding_pipeline")
+        settings = self.run_settings[PipelineSettings]
         pipeline_id = settings.pipeline_id
         model_ref = self.deployment_id if settings.processor_model == "deployment_id" else self.model_id
         wanted = bodies.pipeline_definition(settings, model_ref)
@@ -579,7 +599,13 @@ class CreateDestIndexOperator(EsStageOperator):
     the model (sparse_vector for ELSER, dense_vector for text_embedding), marked as ours in
     `_meta`. An existing compatible index of ours is reused; anything else is an error."""
 
-    template_fields: Sequence[str] = ("source_index", "dest_index", "model_id", "alias")
+    template_fields: Sequence[str] = (
+        *EsStageOperator.template_fields,
+        "source_index",
+        "dest_index",
+        "model_id",
+        "alias",
+    )
     operator_extra_links = (KibanaIndexLink(),)
 
     def __init__(
@@ -593,7 +619,7 @@ class CreateDestIndexOperator(EsStageOperator):
         self.alias = alias
 
     def execute(self, context: Any) -> dict[str, Any]:
-        settings: PipelineSettings = load_stage("embedding_pipeline")
+        settings = self.run_settings[PipelineSettings]
         with self.calling(f"reading model [{self.model_id}]"):
             config = self.es.ml.get_trained_models(model_id=self.model_id)["trained_model_configs"][0]
         field_mapping = bodies.embedding_field_mapping(config)
@@ -649,7 +675,14 @@ class ReindexStageOperator(EsStageOperator):
     deployment's ingest pipeline (StartReindexOperator, es_embedding.resume.CompleteIndexOperator):
     their arguments, all templated."""
 
-    template_fields: Sequence[str] = ("source_index", "dest_index", "query", "deployment_id", "pipeline_id")
+    template_fields: Sequence[str] = (
+        *EsStageOperator.template_fields,
+        "source_index",
+        "dest_index",
+        "query",
+        "deployment_id",
+        "pipeline_id",
+    )
 
     def __init__(
         self,
@@ -706,7 +739,7 @@ class StartReindexOperator(ReindexStageOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from es_embedding.resume import TaskMemory  # imported here: see copy_missing
 
-        settings: ReindexSettings = load_stage("embedding_reindex")
+        settings = self.run_settings[ReindexSettings]
         memory = TaskMemory(context)
         if stored := memory.get(self.STORE_KEY):
             # A retry (worker crash, lost answer): the task this task instance started before.
@@ -801,7 +834,14 @@ class VerifyEmbeddingsOperator(EsStageOperator):
     """Stage 9: the destination holds every document of the source query, each with its embedding,
     and a sample semantic query finds documents. Fails with the numbers otherwise."""
 
-    template_fields: Sequence[str] = ("source_index", "dest_index", "query", "deployment_id", "dest_query")
+    template_fields: Sequence[str] = (
+        *EsStageOperator.template_fields,
+        "source_index",
+        "dest_index",
+        "query",
+        "deployment_id",
+        "dest_query",
+    )
 
     def __init__(
         self,
@@ -822,8 +862,8 @@ class VerifyEmbeddingsOperator(EsStageOperator):
         self.dest_query = dest_query
 
     def execute(self, context: Any) -> dict[str, Any]:
-        pipeline: PipelineSettings = load_stage("embedding_pipeline")
-        reindex: ReindexSettings = load_stage("embedding_reindex")
+        pipeline = self.run_settings[PipelineSettings]
+        reindex = self.run_settings[ReindexSettings]
         query = self.query or {"match_all": {}}
         out, failure = pipeline.output_field, pipeline.failure_field
         with self.calling(f"counting documents of [{self.source_index}] and [{self.dest_index}]"):
@@ -918,7 +958,7 @@ class SwapAliasOperator(EsStageOperator):
     Refuses an alias name that is a concrete index, or one that points at indices this package did
     not create. Pushes alias, previous_indices."""
 
-    template_fields: Sequence[str] = ("alias", "dest_index")
+    template_fields: Sequence[str] = (*EsStageOperator.template_fields, "alias", "dest_index")
     operator_extra_links = (KibanaIndexLink(),)
 
     def __init__(self, *, alias: str, dest_index: str, **kwargs: Any) -> None:

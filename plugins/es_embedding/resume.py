@@ -34,7 +34,7 @@ from elasticsearch import NotFoundError
 from es_embedding import checks
 from es_embedding.errors import EmbeddingError, ReindexFailedError
 from es_embedding.operators import ReindexStageOperator
-from es_embedding.settings import PipelineSettings, ReindexSettings, load_stage
+from es_embedding.settings import PipelineSettings, ReindexSettings
 from es_embedding.triggers import ReindexTaskTrigger
 
 TASK_KEY = "es_task_id"  # task_state_store key of the pass running now
@@ -153,8 +153,8 @@ class CompleteIndexOperator(ReindexStageOperator):
     # --- one decision ---------------------------------------------------------------------------
 
     def next_pass(self, context: Any, memory: TaskMemory) -> Any:
-        pipeline: PipelineSettings = load_stage("embedding_pipeline")
-        reindex: ReindexSettings = load_stage("embedding_reindex")
+        pipeline = self.run_settings[PipelineSettings]
+        reindex = self.run_settings[ReindexSettings]
         history: list[dict] = memory.get(HISTORY_KEY, [])
         expected, present, missing = self.counts(pipeline, reindex)
         embed_passes = [p for p in history if p["kind"] == "embed"]
@@ -262,7 +262,7 @@ class CompleteIndexOperator(ReindexStageOperator):
     # --- helpers --------------------------------------------------------------------------------
 
     def wait_for(self, es_task_id: str) -> None:
-        reindex: ReindexSettings = load_stage("embedding_reindex")
+        reindex = self.run_settings[ReindexSettings]
         self.defer(
             trigger=ReindexTaskTrigger(
                 es_task_id=es_task_id, conn_id=self.es_conn_id, poll_interval=reindex.poll_interval
@@ -278,7 +278,7 @@ class CompleteIndexOperator(ReindexStageOperator):
     def record(self, memory: TaskMemory, result: dict) -> None:
         """The finished pass (counts, or lost) appended to the history; the next pass reads it."""
         current = memory.get(PASS_KEY) or {"kind": "embed", "number": 0}
-        pipeline: PipelineSettings = load_stage("embedding_pipeline")
+        pipeline = self.run_settings[PipelineSettings]
         entry = {**current, **{k: result.get(k) for k in ("created", "updated", "version_conflicts", "lost")}}
         if current.get("kind") == "embed" and not result.get("lost"):
             with self.calling(f"counting recorded failures in [{self.dest_index}]"):

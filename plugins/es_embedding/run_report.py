@@ -2,7 +2,8 @@
 
 Documents in and embedded, failures by type, the duration of each stage (from the run's task
 instances, as the Execution API gives them to a task: `ti.get_task_breadcrumbs`), docs/s, the
-deployment's inference stats and the pipeline's ingest stats. Logged as a table, returned as XCom.
+deployment's inference stats, the pipeline's ingest stats, and the settings the run used (its
+snapshot of the Variables). Logged as a table, returned as XCom.
 
 The collection (`RunReportOperator`) is best effort: a run that failed early has no destination
 index or deployment, and the report says what it could not read instead of failing. The pieces that
@@ -11,7 +12,9 @@ turn cluster responses into the report are pure functions (unit-tested without a
 
 from __future__ import annotations
 
+import json
 import re
+import textwrap
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -21,7 +24,7 @@ from es_embedding import checks
 from es_embedding.errors import EmbeddingError
 from es_embedding.links import KibanaIndexLink, KibanaModelLink
 from es_embedding.operators import EsStageOperator
-from es_embedding.settings import load_stage
+from es_embedding.settings import PipelineSettings, RunSettings
 
 # Recorded pipeline failures read to group them by type (the count itself is exact).
 FAILURE_SAMPLE_SIZE = 1000
@@ -173,6 +176,19 @@ def _section(title: str, rows: list[tuple[str, Any]]) -> list[str]:
     return [f"{title}", *(f"  {name.ljust(width)}  {_fmt(value)}" for name, value in rows)]
 
 
+def settings_lines(settings: dict[str, dict], width: int = 100) -> list[str]:
+    """One entry per Variable: its keys and values (`key=value`), wrapped under the Variable's name."""
+    name_width = max(len(name) for name in settings)
+    lines = []
+    for name, values in settings.items():
+        pairs = ", ".join(
+            f"{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in values.items()
+        )
+        lead = f"  {name.ljust(name_width)}  "
+        lines += textwrap.wrap(pairs, width, initial_indent=lead, subsequent_indent=" " * len(lead))
+    return lines
+
+
 def render(report: dict) -> str:
     """The report as a fixed-width table for the task log and the terminal."""
     docs = report.get("documents") or {}
@@ -254,6 +270,9 @@ def render(report: dict) -> str:
             "",
             *_section(f"Ingest: pipeline [{ingest['pipeline_id']}] (since the nodes started)", rows),
         ]
+    settings = report.get("settings")
+    if settings:
+        lines += ["", "Settings (the run's snapshot of the Variables)", *settings_lines(settings)]
     unavailable = report.get("unavailable") or []
     if unavailable:
         lines += ["", "Not available", *(f"  {what}" for what in unavailable)]
@@ -283,6 +302,11 @@ class RunReportOperator(EsStageOperator):
         # What the links of this task point at (see es_embedding.links).
         self.model_id, self.dest_index = pulled["model_id"], pulled["dest_index"]
         unavailable: list[str] = []
+        try:
+            settings: RunSettings | None = self.run_settings
+        except EmbeddingError as exc:
+            settings = None
+            unavailable.append(f"settings: {exc}")
         stages = stage_rows(
             ti.get_task_breadcrumbs(dag_id=ti.dag_id, run_id=ti.run_id),
             [task.task_id for task in context["dag"].topological_sort()],
@@ -298,6 +322,7 @@ class RunReportOperator(EsStageOperator):
             "alias": pulled["alias"],
             "duration_s": round((datetime.now(UTC) - started).total_seconds(), 1) if started else None,
             "stages": stages,
+            "settings": settings.to_json() if settings else None,
         }
         reindex_result = pulled["reindex_result"] or {}
         documents = {
@@ -310,7 +335,7 @@ class RunReportOperator(EsStageOperator):
         }
         if reindex_result.get("lost"):
             failures["reindex"]["task lost (node restart or left); complete_index took up the rest"] = 1
-        documents.update(self.document_counts(pulled, failures, unavailable))
+        documents.update(self.document_counts(pulled, settings, failures, unavailable))
         report["documents"] = documents
         report["failures"] = failures
         report["docs_per_second"] = docs_per_second(documents.get("embedded"), reindex_result, stages)
@@ -345,7 +370,9 @@ class RunReportOperator(EsStageOperator):
             unavailable.append(f"{what}: not found on the cluster")
         return result
 
-    def document_counts(self, pulled: dict, failures: dict, unavailable: list[str]) -> dict[str, Any]:
+    def document_counts(
+        self, pulled: dict, settings: RunSettings | None, failures: dict, unavailable: list[str]
+    ) -> dict[str, Any]:
         source, dest, query = pulled["source_index"], pulled["dest_index"], pulled["query"]
         counts: dict[str, Any] = {}
         if source:
@@ -356,11 +383,10 @@ class RunReportOperator(EsStageOperator):
             )
         else:
             unavailable.append("documents: the run did not resolve its source index")
-        try:
-            pipeline = load_stage("embedding_pipeline")
-        except EmbeddingError as exc:
-            unavailable.append(f"destination counts: {exc}")
+        if settings is None:
+            unavailable.append("destination counts: the run has no settings snapshot")
             return counts
+        pipeline = settings[PipelineSettings]
         if not dest or not self.read(
             "the destination", unavailable, lambda: self.es.indices.exists(index=dest)
         ):

@@ -1,6 +1,6 @@
 """The waits: model download, deployment allocation, reindex task. Deferrable by default (no worker
-slot while waiting), bounded by the Variable's timeout; `deferrable=False` polls in the worker
-with the same checks (es_embedding.checks) the triggers use.
+slot while waiting), bounded by the timeout in the run's settings snapshot; `deferrable=False` polls
+in the worker with the same checks (es_embedding.checks) the triggers use.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from es_embedding.errors import (
 )
 from es_embedding.hooks import DEFAULT_CONN_ID, ElasticsearchEmbeddingHook
 from es_embedding.reports import failure_text
-from es_embedding.settings import DeploymentSettings, ModelSettings, ReindexSettings, load_stage
+from es_embedding.settings import DeploymentSettings, ModelSettings, ReindexSettings, RunSettings
 from es_embedding.triggers import DeploymentStateTrigger, ModelDownloadTrigger, ReindexTaskTrigger
 
 # Seconds Airflow's own timeout waits beyond a wait's deadline before it steps in (backstop only).
@@ -36,13 +36,26 @@ class EsWaitSensor(BaseSensorOperator):
     """Checks once at once (a re-run finds the work done and does not defer), then defers to the
     trigger or pokes. Subclasses give the Variable, the trigger, the sync check and the outcome."""
 
+    template_fields: Sequence[str] = ("settings",)
     ui_color = "#e4f0e8"
     failure = EmbeddingError
 
-    def __init__(self, *, es_conn_id: str = DEFAULT_CONN_ID, deferrable: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        es_conn_id: str = DEFAULT_CONN_ID,
+        settings: RunSettings | dict | str | None = None,
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.es_conn_id = es_conn_id
+        self.settings = settings
         self.deferrable = deferrable
+
+    @cached_property
+    def run_settings(self) -> RunSettings:
+        return RunSettings.of(self.settings)
 
     @cached_property
     def hook(self) -> ElasticsearchEmbeddingHook:
@@ -116,7 +129,7 @@ class EsWaitSensor(BaseSensorOperator):
 class ModelDownloadSensor(EsWaitSensor):
     """Stage 2: waits until the model is fully_defined (its download finished)."""
 
-    template_fields: Sequence[str] = ("model_id",)
+    template_fields: Sequence[str] = (*EsWaitSensor.template_fields, "model_id")
     failure = ModelDownloadError
     bound_setting = "Variable 'embedding_model': key 'timeout'"
 
@@ -131,7 +144,7 @@ class ModelDownloadSensor(EsWaitSensor):
         return f"waiting for the download of model [{self.model_id}]"
 
     def wait_bounds(self) -> tuple[float, float]:
-        settings: ModelSettings = load_stage("embedding_model")
+        settings = self.run_settings[ModelSettings]
         return settings.timeout, settings.poll_interval
 
     def make_trigger(self, poll_interval: float) -> ModelDownloadTrigger:
@@ -181,7 +194,7 @@ class DeploymentStateSensor(EsWaitSensor):
     `embedding_deployment.wanted_state`), logging per-node routing reasons; fails on `failed`.
     Returns the deployment's allocation_count, threads_per_allocation and queue_capacity."""
 
-    template_fields: Sequence[str] = ("deployment_id",)
+    template_fields: Sequence[str] = (*EsWaitSensor.template_fields, "deployment_id")
     failure = DeploymentFailedError
     bound_setting = "Variable 'embedding_deployment': key 'wait_timeout'"
 
@@ -189,35 +202,35 @@ class DeploymentStateSensor(EsWaitSensor):
         super().__init__(**kwargs)
         self.deployment_id = deployment_id
 
-    @cached_property
-    def settings(self) -> DeploymentSettings:
-        return load_stage("embedding_deployment")
+    @property
+    def deployment(self) -> DeploymentSettings:
+        return self.run_settings[DeploymentSettings]
 
     @property
     def waiting_for(self) -> str:
         return f"waiting for deployment [{self.deployment_id}]"
 
     def wait_bounds(self) -> tuple[float, float]:
-        return self.settings.wait_timeout, self.settings.poll_interval
+        return self.deployment.wait_timeout, self.deployment.poll_interval
 
     def make_trigger(self, poll_interval: float) -> DeploymentStateTrigger:
         return DeploymentStateTrigger(
             deployment_id=self.deployment_id,
-            wanted_state=self.settings.wanted_state,
+            wanted_state=self.deployment.wanted_state,
             conn_id=self.es_conn_id,
             poll_interval=poll_interval,
         )
 
     def check(self) -> checks.Poll:
         stats = dict(self.hook.client.ml.get_trained_models_stats())
-        return checks.deployment(stats, self.deployment_id, self.settings.wanted_state)
+        return checks.deployment(stats, self.deployment_id, self.deployment.wanted_state)
 
 
 class ReindexTaskSensor(EsWaitSensor):
     """Stage 8: follows the reindex task (created/total, docs/s, ETA), then fails on `error` or
     cancellation and applies the failure policy to `failures`. Returns the result counts."""
 
-    template_fields: Sequence[str] = ("es_task_id",)
+    template_fields: Sequence[str] = (*EsWaitSensor.template_fields, "es_task_id")
     failure = ReindexFailedError
     bound_setting = "Variable 'embedding_reindex': key 'timeout'"
 
@@ -225,16 +238,16 @@ class ReindexTaskSensor(EsWaitSensor):
         super().__init__(**kwargs)
         self.es_task_id = es_task_id
 
-    @cached_property
-    def settings(self) -> ReindexSettings:
-        return load_stage("embedding_reindex")
+    @property
+    def reindex(self) -> ReindexSettings:
+        return self.run_settings[ReindexSettings]
 
     @property
     def waiting_for(self) -> str:
         return f"polling reindex task {self.es_task_id}"
 
     def wait_bounds(self) -> tuple[float, float]:
-        return self.settings.timeout, self.settings.poll_interval
+        return self.reindex.timeout, self.reindex.poll_interval
 
     def make_trigger(self, poll_interval: float) -> ReindexTaskTrigger:
         return ReindexTaskTrigger(
@@ -268,7 +281,7 @@ class ReindexTaskSensor(EsWaitSensor):
         failures = result["failures"]
         if failures["count"]:
             tolerated = (
-                self.settings.failure_policy == "tolerate" and failures["count"] <= self.settings.max_failures
+                self.reindex.failure_policy == "tolerate" and failures["count"] <= self.reindex.max_failures
             )
             text = f"reindex {self.es_task_id}: {failure_text(failures)}"
             if not tolerated:
@@ -277,7 +290,7 @@ class ReindexTaskSensor(EsWaitSensor):
                     f">= {failures['count']} in Variable 'embedding_reindex' the run would continue to verify"
                 )
             self.log.warning(
-                "%s (tolerated: failure_policy 'tolerate', max_failures %d)", text, self.settings.max_failures
+                "%s (tolerated: failure_policy 'tolerate', max_failures %d)", text, self.reindex.max_failures
             )
         context["ti"].xcom_push(key="reindex_result", value=result)
         return result

@@ -1,16 +1,25 @@
-"""The four Airflow Variables that tune the chain: typed, defaulted, validated with ES's own limits.
+"""The Airflow Variables that tune the chain: typed, defaulted, validated with ES's own limits, and the
+run's snapshot of them.
 
-Read at run time only (`load_stage`, `load_all`). A missing Variable means the defaults; a Variable
+One class per Variable (`VariableSettings` subclasses naming their `variable`); defining one registers
+it, so adding a Variable is a matter of one class. A missing Variable means the defaults; a Variable
 may set only some keys. Unknown keys and invalid values fail with one message naming the Variable,
 the key, the value and what is allowed, before anything is sent to the cluster.
 Defaults equal `include/variables.json` (a unit test holds them equal).
+
+A run reads its Variables once: the resolving task (`validate_settings`, `resolve_sources`) validates
+them all (`RunSettings.read`) and pushes them as one JSON object, its XCom `settings`; every later task
+gets that snapshot as the templated argument `settings=snapshot_from(<resolving task>)` and takes its
+part of it (`RunSettings.of(snapshot)[ReindexSettings]`). A Variable edited during a run changes
+nothing in that run; to make a running run use a fixed Variable, clear the resolving task too.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -48,7 +57,13 @@ def es_time(seconds: float) -> str:
         count = seconds / _TIME_UNITS[unit]
         if count >= 1 and float(count).is_integer():
             return f"{int(count)}{unit}"
-    return f"{round(seconds * 1000)}ms"
+    # Below a second, a whole number of the largest unit that holds it (a snapshot's settings parse
+    # back to the same durations); nanoseconds are ES's smallest unit.
+    for unit in ("ms", "micros"):
+        count = seconds / _TIME_UNITS[unit]
+        if count >= 1 and abs(count - round(count)) < 1e-6:
+            return f"{round(count)}{unit}"
+    return f"{max(round(seconds / _TIME_UNITS['nanos']), 1)}nanos"
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(es_time, when_used="json")]
@@ -86,12 +101,31 @@ THREAD_CHOICES = (1, 2, 4, 8, 16, 32)
 QUEUE_CAPACITY_MAX = {8: 1_000_000, 9: 100_000}
 
 
-class _Stage(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ModelSettings(_Stage):
+# The registered Variables, in the order they are defined (and validated, and reported).
+VARIABLES: dict[str, type[VariableSettings]] = {}
+
+
+class VariableSettings(_Strict):
+    """The settings of one Variable. A subclass that names its `variable` is registered in VARIABLES:
+    validated by the resolving tasks and part of every run's snapshot."""
+
+    variable: ClassVar[str]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "variable" in cls.__dict__:
+            VARIABLES[cls.variable] = cls
+
+
+class ModelSettings(VariableSettings):
     """Variable `embedding_model`: which trained model, and how to wait for its download."""
+
+    variable = "embedding_model"
 
     model_id: str = Field(".elser_model_2", min_length=1)
     prefer_platform_specific: bool = True
@@ -100,7 +134,7 @@ class ModelSettings(_Stage):
     poll_interval: Seconds = 5.0
 
 
-class AdaptiveAllocations(_Stage):
+class AdaptiveAllocations(_Strict):
     enabled: bool = True
     min_number_of_allocations: int | None = Field(None, ge=0)
     max_number_of_allocations: int | None = Field(None, ge=1)
@@ -117,8 +151,10 @@ class AdaptiveAllocations(_Stage):
         return self
 
 
-class DeploymentSettings(_Stage):
+class DeploymentSettings(VariableSettings):
     """Variable `embedding_deployment`: the start-deployment parameters and the wait for allocation."""
+
+    variable = "embedding_deployment"
 
     deployment_id: str = Field("elser-ingest", min_length=1)
     number_of_allocations: Annotated[int | str | None, BeforeValidator(parse_allocations)] = 1
@@ -195,8 +231,10 @@ class DeploymentSettings(_Stage):
         return "auto" in (self.number_of_allocations, self.threads_per_allocation)
 
 
-class PipelineSettings(_Stage):
+class PipelineSettings(VariableSettings):
     """Variable `embedding_pipeline`: the ingest pipeline with the inference processor."""
+
+    variable = "embedding_pipeline"
 
     pipeline_id: str = Field("es-embedding", min_length=1)
     input_field: str = Field("content", min_length=1)
@@ -214,8 +252,10 @@ class PipelineSettings(_Stage):
         return self
 
 
-class ReindexSettings(_Stage):
+class ReindexSettings(VariableSettings):
     """Variable `embedding_reindex`: the reindex request, its wait, and what failures are tolerated."""
+
+    variable = "embedding_reindex"
 
     batch_size: Annotated[int | str, BeforeValidator(parse_batch_size)] = "auto"
     slices: Annotated[int | str, BeforeValidator(parse_slices)] = "auto"
@@ -242,39 +282,6 @@ class ReindexSettings(_Stage):
                 "requests_per_second", self.requests_per_second, "-1 (unthrottled) or a number > 0"
             )
         return self
-
-
-STAGES: dict[str, type[_Stage]] = {
-    "embedding_model": ModelSettings,
-    "embedding_deployment": DeploymentSettings,
-    "embedding_pipeline": PipelineSettings,
-    "embedding_reindex": ReindexSettings,
-}
-
-
-class EmbeddingSettings(BaseModel):
-    """All four stages, as validated together by the DAG's first task."""
-
-    model_config = ConfigDict(frozen=True)
-
-    model: ModelSettings
-    deployment: DeploymentSettings
-    pipeline: PipelineSettings
-    reindex: ReindexSettings
-
-    def check_cluster_version(self, version: str) -> None:
-        """Limits that depend on the cluster: queue_capacity's maximum differs between 8.x and 9.x."""
-        major = int(version.split(".")[0])
-        limit = QUEUE_CAPACITY_MAX.get(major, QUEUE_CAPACITY_MAX[9])
-        if self.deployment.queue_capacity > limit:
-            raise SettingsError(
-                format_problem(
-                    "embedding_deployment",
-                    "queue_capacity",
-                    self.deployment.queue_capacity,
-                    f"1..{limit} on Elasticsearch {version}",
-                )
-            )
 
 
 class _KeyError(ValueError):
@@ -330,9 +337,9 @@ def _problem(variable: str, error: dict, model: type[BaseModel]) -> str:
     return format_problem(variable, key, error.get("input"), _allowed_text(error, model))
 
 
-def parse_stage(variable: str, raw: Any) -> _Stage:
+def parse_variable(variable: str, raw: Any) -> VariableSettings:
     """The validated settings of one Variable's value (None = all defaults)."""
-    model = STAGES[variable]
+    model = VARIABLES[variable]
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -366,28 +373,97 @@ def read_variable(variable: str) -> Any:
         ) from None
 
 
-def load_stage(variable: str) -> _Stage:
-    return parse_stage(variable, read_variable(variable))
+# The XCom key under which a resolving task pushes the run's snapshot.
+SNAPSHOT_KEY = "settings"
+
+V = TypeVar("V", bound=VariableSettings)
 
 
-def load_all() -> EmbeddingSettings:
-    """All four Variables; every problem of every Variable in one error."""
-    parsed, problems = {}, []
-    for variable in STAGES:
-        try:
-            parsed[variable] = load_stage(variable)
-        except SettingsError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise SettingsError("\n".join(problems))
-    return EmbeddingSettings(
-        model=parsed["embedding_model"],
-        deployment=parsed["embedding_deployment"],
-        pipeline=parsed["embedding_pipeline"],
-        reindex=parsed["embedding_reindex"],
-    )
+class RunSettings:
+    """The validated settings of every registered Variable, as one run uses them (its snapshot).
+
+    `settings[ReindexSettings]` is one Variable's part. The JSON form (`to_json`, `of`) is an object
+    keyed by Variable name; a Variable the snapshot lacks (one added after the run took it) has its
+    defaults, as it had for that run.
+    """
+
+    def __init__(self, values: Mapping[str, VariableSettings] | None = None) -> None:
+        values = dict(values or {})
+        self._values = {name: values.pop(name, None) or model() for name, model in VARIABLES.items()}
+        if values:
+            raise SettingsError(f"not settings of a known Variable: {', '.join(sorted(values))}")
+
+    def __getitem__(self, kind: type[V]) -> V:
+        return self._values[kind.variable]  # type: ignore[return-value]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunSettings) and other._values == self._values
+
+    def __repr__(self) -> str:
+        return f"RunSettings({self.to_json()})"
+
+    @classmethod
+    def read(cls) -> RunSettings:
+        """Every registered Variable, read and validated now; every problem of every Variable in one
+        error. Only the resolving tasks call this: later tasks use the snapshot they push."""
+        parsed, problems = {}, []
+        for variable in VARIABLES:
+            try:
+                parsed[variable] = parse_variable(variable, read_variable(variable))
+            except SettingsError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise SettingsError("\n".join(problems))
+        return cls(parsed)
+
+    @classmethod
+    def of(cls, snapshot: RunSettings | Mapping | str | None) -> RunSettings:
+        """The snapshot as a task receives it: rendered JSON text, its parsed object, or itself."""
+        if isinstance(snapshot, RunSettings):
+            return snapshot
+        if isinstance(snapshot, str):
+            try:
+                snapshot = json.loads(snapshot)
+            except json.JSONDecodeError:
+                snapshot = None
+        if not isinstance(snapshot, Mapping):
+            raise SettingsError(
+                "no settings snapshot: the task's argument 'settings' did not render to the XCom "
+                "'settings' of the run's resolving task (validate_settings, resolve_sources), which "
+                "did not get that far in this run"
+            )
+        unknown = sorted(set(snapshot) - set(VARIABLES))
+        if unknown:
+            raise SettingsError(f"settings snapshot: not a known Variable: {', '.join(unknown)}")
+        return cls({name: parse_variable(name, value) for name, value in snapshot.items()})
+
+    def to_json(self) -> dict[str, dict]:
+        """The snapshot as XCom keeps it: {Variable name: its settings as JSON}."""
+        return {name: value.model_dump(mode="json") for name, value in self._values.items()}
+
+    def check_cluster_version(self, version: str) -> None:
+        """Limits that depend on the cluster: queue_capacity's maximum differs between 8.x and 9.x."""
+        deployment = self[DeploymentSettings]
+        major = int(version.split(".")[0])
+        limit = QUEUE_CAPACITY_MAX.get(major, QUEUE_CAPACITY_MAX[9])
+        if deployment.queue_capacity > limit:
+            raise SettingsError(
+                format_problem(
+                    "embedding_deployment",
+                    "queue_capacity",
+                    deployment.queue_capacity,
+                    f"1..{limit} on Elasticsearch {version}",
+                )
+            )
+
+
+def snapshot_from(task_id: str) -> str:
+    """The templated argument `settings=` of a later task: renders to the snapshot `task_id` pushed,
+    as JSON. A template, not an XComArg, so that it draws no graph edge from the resolving task to
+    every stage; every stage runs after it anyway."""
+    return f"{{{{ ti.xcom_pull(task_ids='{task_id}', key='{SNAPSHOT_KEY}') | tojson }}}}"
 
 
 def defaults_json() -> dict[str, dict]:
     """The defaults as `include/variables.json` holds them (the Variables' JSON shape)."""
-    return {name: model().model_dump(mode="json") for name, model in STAGES.items()}
+    return RunSettings().to_json()

@@ -157,9 +157,14 @@ def test_render_shows_every_section():
             "rejected_execution_count": 2,
         },
         "ingest": {"pipeline_id": "es-embedding", "count": 1200, "processors": {}},
+        "settings": {"embedding_reindex": {"batch_size": "auto", "max_docs": None, "timeout": "12h"}},
         "unavailable": ["ingest stats: HTTP 403"],
     }
     text = render(report)
+    assert (
+        "Settings (the run's snapshot of the Variables)\n  embedding_reindex  batch_size=auto, max_docs=null, timeout=12h\n"
+        in text
+    )
     for expected in (
         "Run report: embedding_reindex / manual__1",
         "1,200",

@@ -10,15 +10,16 @@ import pytest
 
 from es_embedding.errors import DeploymentFailedError
 from es_embedding.sensors import DeploymentStateSensor
-from es_embedding.settings import DeploymentSettings
+from es_embedding.settings import RunSettings
 from tests.unit.test_triggers import route, stats
 
 
 def poking_sensor(answer: dict) -> DeploymentStateSensor:
-    sensor = DeploymentStateSensor(task_id="wait_deployment", deployment_id="d", deferrable=False)
+    sensor = DeploymentStateSensor(
+        task_id="wait_deployment", deployment_id="d", deferrable=False, settings=RunSettings()
+    )
     client = SimpleNamespace(ml=SimpleNamespace(get_trained_models_stats=lambda: answer))
     sensor.__dict__["hook"] = SimpleNamespace(client=client, secrets=(), es_conn_id="es")
-    sensor.__dict__["settings"] = DeploymentSettings()
     sensor._bound = "2 s (Variable 'embedding_deployment': key 'wait_timeout')"
     return sensor
 

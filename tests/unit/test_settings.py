@@ -1,4 +1,5 @@
-"""Settings of the four Variables: defaults, partial Variables, and the exact validation messages."""
+"""Settings of the Variables: defaults, partial Variables, the exact validation messages, and the run's
+snapshot of them (what later tasks receive instead of reading the Variables)."""
 
 from __future__ import annotations
 
@@ -16,22 +17,23 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_defaults_equal_include_variables_json():
     shipped = json.loads((ROOT / "include" / "variables.json").read_text())
     assert shipped == s.defaults_json()
-    for name, model in s.STAGES.items():
-        assert s.parse_stage(name, shipped[name]) == model()
+    for name, model in s.VARIABLES.items():
+        assert s.parse_variable(name, shipped[name]) == model()
 
 
 def test_missing_variables_mean_defaults(monkeypatch):
-    for name in s.STAGES:
+    for name in s.VARIABLES:
         monkeypatch.delenv(f"AIRFLOW_VAR_{name.upper()}", raising=False)
-    loaded = s.load_all()
-    assert loaded.model == s.ModelSettings() and loaded.reindex == s.ReindexSettings()
+    loaded = s.RunSettings.read()
+    assert loaded[s.ModelSettings] == s.ModelSettings() and loaded[s.ReindexSettings] == s.ReindexSettings()
+    assert loaded == s.RunSettings()
 
 
 def test_partial_variable_keeps_other_defaults(monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_VAR_EMBEDDING_DEPLOYMENT", json.dumps({"threads_per_allocation": 4, "timeout": "2m"})
     )
-    deployment = s.load_stage("embedding_deployment")
+    deployment = s.RunSettings.read()[s.DeploymentSettings]
     assert deployment.threads_per_allocation == 4
     assert deployment.timeout == 120.0
     assert deployment.deployment_id == "elser-ingest" and deployment.number_of_allocations == 1
@@ -131,20 +133,20 @@ def test_partial_variable_keeps_other_defaults(monkeypatch):
 )
 def test_invalid_values_name_variable_key_value_and_allowed(variable, raw, message):
     with pytest.raises(SettingsError) as raised:
-        s.parse_stage(variable, raw)
+        s.parse_variable(variable, raw)
     assert str(raised.value) == message
 
 
 def test_nested_unknown_key_lists_the_nested_keys():
     with pytest.raises(SettingsError, match=r"key 'adaptive_allocations.foo' .* known keys: enabled, "):
-        s.parse_stage("embedding_deployment", {"adaptive_allocations": {"foo": 1}})
+        s.parse_variable("embedding_deployment", {"adaptive_allocations": {"foo": 1}})
 
 
-def test_load_all_reports_every_invalid_variable_at_once(monkeypatch):
+def test_reading_reports_every_invalid_variable_at_once(monkeypatch):
     monkeypatch.setenv("AIRFLOW_VAR_EMBEDDING_MODEL", json.dumps({"timeout": -1}))
     monkeypatch.setenv("AIRFLOW_VAR_EMBEDDING_REINDEX", json.dumps({"slices": "many"}))
     with pytest.raises(SettingsError) as raised:
-        s.load_all()
+        s.RunSettings.read()
     lines = str(raised.value).splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "Variable 'embedding_model'",
@@ -155,16 +157,11 @@ def test_load_all_reports_every_invalid_variable_at_once(monkeypatch):
 def test_variable_that_is_not_json(monkeypatch):
     monkeypatch.setenv("AIRFLOW_VAR_EMBEDDING_PIPELINE", "{input_field: x}")
     with pytest.raises(SettingsError, match=r"^Variable 'embedding_pipeline': not valid JSON \("):
-        s.load_stage("embedding_pipeline")
+        s.RunSettings.read()
 
 
 def test_queue_capacity_limit_depends_on_cluster_major():
-    settings = s.EmbeddingSettings(
-        model=s.ModelSettings(),
-        deployment=s.DeploymentSettings(queue_capacity=500_000),
-        pipeline=s.PipelineSettings(),
-        reindex=s.ReindexSettings(),
-    )
+    settings = s.RunSettings({"embedding_deployment": s.DeploymentSettings(queue_capacity=500_000)})
     settings.check_cluster_version("8.15.0")
     with pytest.raises(SettingsError) as raised:
         settings.check_cluster_version("9.1.5")
@@ -174,7 +171,7 @@ def test_queue_capacity_limit_depends_on_cluster_major():
 
 
 def test_adaptive_allocations_replace_the_fixed_count():
-    deployment = s.parse_stage(
+    deployment = s.parse_variable(
         "embedding_deployment", {"adaptive_allocations": {"max_number_of_allocations": 4}}
     )
     assert deployment.number_of_allocations is None and deployment.adaptive
@@ -196,3 +193,65 @@ def test_adaptive_allocations_replace_the_fixed_count():
 def test_durations(text, seconds, normalised):
     assert s.parse_duration(text) == seconds
     assert s.es_time(seconds) == normalised
+
+
+# --- the run's snapshot --------------------------------------------------------------------------
+
+
+def test_every_variable_class_registers_itself_in_definition_order():
+    assert list(s.VARIABLES) == [
+        "embedding_model",
+        "embedding_deployment",
+        "embedding_pipeline",
+        "embedding_reindex",
+    ]
+    assert all(model.variable == name for name, model in s.VARIABLES.items())
+
+
+def test_the_snapshot_round_trips_through_its_json_and_the_rendered_template(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_EMBEDDING_REINDEX", json.dumps({"poll_interval": "100ms", "slices": 4}))
+    monkeypatch.setenv("AIRFLOW_VAR_EMBEDDING_DEPLOYMENT", json.dumps({"wait_timeout": "0.0015s"}))
+    taken = s.RunSettings.read()
+    pushed = taken.to_json()  # the XCom `settings` of the resolving task
+    assert pushed["embedding_reindex"]["poll_interval"] == "100ms"
+    assert pushed["embedding_deployment"]["wait_timeout"] == "1500micros"
+    assert s.RunSettings.of(pushed) == taken
+    assert s.RunSettings.of(json.dumps(pushed)) == taken  # as `| tojson` renders it
+    assert s.RunSettings.of(taken) is taken
+    assert s.RunSettings.of(pushed)[s.ReindexSettings].slices == 4
+
+
+def test_the_snapshot_template_pulls_the_resolving_tasks_xcom_as_json():
+    assert s.snapshot_from("resolve_sources") == (
+        "{{ ti.xcom_pull(task_ids='resolve_sources', key='settings') | tojson }}"
+    )
+
+
+def test_a_variable_the_snapshot_lacks_has_its_defaults():
+    # A run whose snapshot was taken before a Variable existed used that Variable's defaults.
+    pushed = s.RunSettings().to_json()
+    del pushed["embedding_pipeline"]
+    assert s.RunSettings.of(pushed)[s.PipelineSettings] == s.PipelineSettings()
+
+
+@pytest.mark.parametrize("rendered", [None, "null", "None", "", "[]"])
+def test_no_snapshot_is_a_clear_error(rendered):
+    with pytest.raises(SettingsError, match=r"^no settings snapshot: .*validate_settings, resolve_sources"):
+        s.RunSettings.of(rendered)
+
+
+def test_a_snapshot_is_validated_like_the_variables():
+    with pytest.raises(SettingsError, match=r"^settings snapshot: not a known Variable: embedding_typo$"):
+        s.RunSettings.of({"embedding_typo": {}})
+    with pytest.raises(SettingsError, match=r"^Variable 'embedding_reindex': key 'slices' has value 0"):
+        s.RunSettings.of({"embedding_reindex": {"slices": 0}})
+
+
+def test_reading_the_snapshot_never_reads_a_variable(monkeypatch):
+    pushed = s.RunSettings().to_json()
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a later task read a Variable")
+
+    monkeypatch.setattr("airflow.sdk.Variable.get", forbidden)
+    assert s.RunSettings.of(pushed) == s.RunSettings()
