@@ -78,6 +78,7 @@ ROUTE_MODULES = (
     "es_sandbox.faults",
     "es_sandbox.cluster_api",
     "es_sandbox.data_streams",
+    "es_sandbox.cat",
     "es_sandbox.indices.api",
     "es_sandbox.documents.api",
     "es_sandbox.search",

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from es_sandbox.errors import EsError
-from es_sandbox.http import PRODUCT_HEADERS, Router, bool_param, time_param
+from es_sandbox.http import PRODUCT_HEADERS, Router, time_param
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster, Node
@@ -229,7 +229,7 @@ def _node_info(cluster: Cluster, node: Node, metrics: set[str]) -> dict[str, Any
             "attributes": node_attributes(cluster, node),
         }
     )
-    processors = node.ml_processors or os.cpu_count() or 1
+    processors = node_processors(node)
     if "settings" in metrics:
         info["settings"] = {"cluster": {"name": cluster.config.cluster_name}, "node": {"name": node.name}}
     if "os" in metrics:
@@ -381,44 +381,10 @@ async def authenticate(request: Request, cluster: Cluster):
     return body
 
 
-# --- _cat ------------------------------------------------------------------------------------------
-
-_CAT_INDEX_COLUMNS = [
-    "health",
-    "status",
-    "index",
-    "uuid",
-    "pri",
-    "rep",
-    "docs.count",
-    "docs.deleted",
-    "store.size",
-    "pri.store.size",
-    "dataset.size",
-]
-_COLUMN_ALIASES = {
-    "h": "health",
-    "s": "status",
-    "i": "index",
-    "idx": "index",
-    "id": "uuid",
-    "p": "pri",
-    "shards.primary": "pri",
-    "r": "rep",
-    "shards.replica": "rep",
-    "dc": "docs.count",
-    "docsCount": "docs.count",
-    "dd": "docs.deleted",
-    "docsDeleted": "docs.deleted",
-    "ss": "store.size",
-    "storeSize": "store.size",
-    "cd": "creation.date",
-    "cds": "creation.date.string",
-}
-_NUMERIC_COLUMNS = {"pri", "rep", "docs.count", "docs.deleted"}
+# --- shared with the cat tables ----------------------------------------------------------------
 
 
-def _store_bytes(index: Index) -> int:
+def store_bytes(index: Index) -> int:
     """Estimated from a sample of the documents (cat must stay cheap on big indices)."""
     if not index.docs:
         return 249 * index.number_of_shards
@@ -430,119 +396,6 @@ def _store_bytes(index: Index) -> int:
     return int(sum(sample) / len(sample) * len(index.docs) * 0.6) + 249
 
 
-def _human_bytes(n: int, unit: str | None) -> str:
-    if unit == "b":
-        return str(n)
-    units = [("kb", 1024), ("mb", 1024**2), ("gb", 1024**3), ("tb", 1024**4)]
-    if unit:
-        size = dict(units)[unit]
-        return str(n // size)
-    if n < 1024:
-        return f"{n}b"
-    for name, size in reversed(units):
-        if n >= size:
-            value = n / size
-            text = f"{value:.1f}".rstrip("0").rstrip(".")
-            return f"{text}{name}"
-    return f"{n}b"
-
-
-def _index_row(index: Index, byte_unit: str | None) -> dict[str, str]:
-    size = _store_bytes(index)
-    return {
-        "health": index.health,
-        "status": "open",
-        "index": index.name,
-        "uuid": index.uuid,
-        "pri": str(index.number_of_shards),
-        "rep": str(index.number_of_replicas),
-        "docs.count": str(len(index)),
-        "docs.deleted": str(index.deleted_docs),
-        "store.size": _human_bytes(size, byte_unit),
-        "pri.store.size": _human_bytes(size, byte_unit),
-        "dataset.size": _human_bytes(size, byte_unit),
-        "creation.date": str(index.creation_date),
-        "creation.date.string": datetime.fromtimestamp(index.creation_date / 1000, UTC).strftime(
-            "%Y-%m-%dT%H:%M:%S."
-        )
-        + f"{index.creation_date % 1000:03d}Z",
-    }
-
-
-def _cat_table(request: Request, rows: list[dict[str, str]], default_columns: list[str]) -> Any:
-    columns = default_columns
-    h = request.query_params.get("h")
-    if h:
-        columns = []
-        for name in h.split(","):
-            name = _COLUMN_ALIASES.get(name, name)
-            if any(name in row for row in rows) or name in default_columns or not rows:
-                columns.append(name)
-            else:
-                raise EsError(400, "illegal_argument_exception", f"Unknown column [{name}]")
-    s = request.query_params.get("s")
-    if s:
-        for key in reversed(s.split(",")):
-            field, _, order = key.partition(":")
-            field = _COLUMN_ALIASES.get(field, field)
-            numeric = field in _NUMERIC_COLUMNS
-            rows.sort(
-                key=lambda r, f=field, n=numeric: int(r.get(f) or 0) if n else r.get(f) or "",
-                reverse=order == "desc",
-            )
-    if request.query_params.get("format") == "json":
-        return [{c: row.get(c) for c in columns} for row in rows]
-    table = [[row.get(c) or "" for c in columns] for row in rows]
-    if bool_param(request, "v"):
-        table.insert(0, columns)
-    widths = [max((len(r[i]) for r in table), default=0) for i in range(len(columns))]
-    lines = []
-    for r in table:
-        cells = [
-            cell.rjust(widths[i]) if columns[i] in _NUMERIC_COLUMNS else cell.ljust(widths[i])
-            for i, cell in enumerate(r)
-        ]
-        lines.append(" ".join(cells).rstrip() + "\n")
-    return Response("".join(lines), media_type="text/plain; charset=UTF-8", headers=PRODUCT_HEADERS)
-
-
-@router.route("/_cat/indices", "GET")
-@router.route("/_cat/indices/{index}", "GET")
-async def cat_indices(request: Request, cluster: Cluster):
-    expression = request.path_params.get("index")
-    if request.query_params.get("expand_wildcards") in ("all", "hidden") and not expression:
-        indices = list(cluster.indices.indices.values())
-    else:
-        indices = cluster.indices.resolve(expression or "*")
-    rows = [_index_row(i, request.query_params.get("bytes")) for i in sorted(indices, key=lambda i: i.name)]
-    health_filter = request.query_params.get("health")
-    if health_filter:
-        rows = [r for r in rows if r["health"] == health_filter]
-    return _cat_table(request, rows, _CAT_INDEX_COLUMNS)
-
-
-@router.route("/_cat/aliases", "GET")
-@router.route("/_cat/aliases/{name}", "GET")
-async def cat_aliases(request: Request, cluster: Cluster):
-    import fnmatch
-
-    patterns = request.path_params.get("name", "*").split(",")
-    rows = []
-    for index in sorted(cluster.indices.indices.values(), key=lambda i: i.name):
-        for alias, props in sorted(index.aliases.items()):
-            if any(fnmatch.fnmatchcase(alias, p) for p in patterns):
-                rows.append(
-                    {
-                        "alias": alias,
-                        "index": index.name,
-                        "filter": "*" if "filter" in props else "-",
-                        "routing.index": props.get("index_routing", "-"),
-                        "routing.search": props.get("search_routing", "-"),
-                        "is_write_index": "true"
-                        if props.get("is_write_index")
-                        else ("false" if props.get("is_write_index") is False else "-"),
-                    }
-                )
-    return _cat_table(
-        request, rows, ["alias", "index", "filter", "routing.index", "routing.search", "is_write_index"]
-    )
+def node_processors(node: Node) -> int:
+    """Allocated processors: an ML node's configured ones, else the machine's."""
+    return node.ml_processors or os.cpu_count() or 1

@@ -34,6 +34,10 @@ _LUCENE = [
     ((9, 5, 3), "10.5.1"),  # elastic/elasticsearch#156764, the fix for the 9.5.1-9.5.2 known issue
 ]
 
+# The bundled JDK's java.version (build-tools-internal/version.properties: 24 in 9.1.0, 26.0.1 in
+# 9.4.2); releases after 9.4 are taken to bundle the 9.4 line's JDK.
+_JDK = [((8, 0, 0), "17.0.2"), ((8, 13, 0), "21.0.2"), ((9, 0, 0), "24"), ((9, 4, 0), "26.0.1")]
+
 # IndexVersions of the 9.5 line: IGNORED_SOURCE_AS_DOC_VALUES_NO_FF (Lucene 10.5.0), then
 # UPGRADE_TO_LUCENE_10_5_1.
 _INDEX_VERSION = [((9, 5, 0), 9_107_0_00), ((9, 5, 3), 9_108_0_00)]
@@ -96,6 +100,10 @@ class BuildInfo:
     @property
     def build_date(self) -> str:
         return _BUILD_DATE
+
+    @property
+    def jdk_version(self) -> str:
+        return str(_floor(_JDK, self.parts) or "17.0.2")
 
     @property
     def index_version(self) -> int:

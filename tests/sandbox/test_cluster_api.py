@@ -177,48 +177,6 @@ def test_nodes_stats_refuses_unknown_metric(es):
     )
 
 
-def test_cat_indices_text_and_json(es):
-    es.indices.create(index="cats", settings={"number_of_replicas": 0})
-    es.indices.create(index="dogs")
-    es.bulk(
-        operations=[
-            {"index": {"_index": "cats", "_id": str(i)}} if j == 0 else {"n": i}
-            for i in range(3)
-            for j in range(2)
-        ]
-    )
-    es.delete(index="cats", id="0")
-    rows = es.cat.indices(format="json")
-    assert [r["index"] for r in rows] == ["cats", "dogs"]
-    cats = rows[0]
-    assert cats["health"] == "green" and cats["status"] == "open"
-    assert cats["pri"] == "1" and cats["rep"] == "0"
-    assert cats["docs.count"] == "2" and cats["docs.deleted"] == "1"
-    assert cats["store.size"].endswith("b")
-    assert len(cats["uuid"]) == 22
-    assert rows[1]["health"] == "yellow"
-    text = es.cat.indices(v=True, h="health,index,docs.count", s="index:desc")
-    lines = text.splitlines()
-    assert lines[0].split() == ["health", "index", "docs.count"]
-    assert [line.split() for line in lines[1:]] == [["yellow", "dogs", "0"], ["green", "cats", "2"]]
-    assert es.cat.indices(h="index", index="do*").strip() == "dogs"
-
-
-def test_cat_aliases(es):
-    es.indices.create(index="logs-1", aliases={"logs": {"is_write_index": True}})
-    rows = es.cat.aliases(format="json")
-    assert rows == [
-        {
-            "alias": "logs",
-            "index": "logs-1",
-            "filter": "-",
-            "routing.index": "-",
-            "routing.search": "-",
-            "is_write_index": "true",
-        }
-    ]
-
-
 def test_get_data_stream_answers_as_a_cluster_without_data_streams(es):
     with pytest.raises(NotFoundError) as info:
         es.indices.get_data_stream(name="logs-missing")
