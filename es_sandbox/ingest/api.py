@@ -1,4 +1,4 @@
-"""_ingest/pipeline endpoints: put, get, delete and _simulate."""
+"""_ingest endpoints: pipelines (put, get, delete, _simulate) and the grok pattern bank."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.http import Router, bool_param, int_param, json_body
 from es_sandbox.ingest.config import ConfigReader
 from es_sandbox.ingest.document import IngestDocument
+from es_sandbox.ingest.grok import ECS_MODES, builtin_patterns
 from es_sandbox.ingest.pipeline import Pipeline
 
 if TYPE_CHECKING:
@@ -58,6 +59,16 @@ async def simulate_pipeline(request: Request, cluster: Cluster):
             raise illegal_argument(f"pipeline [{pipeline_id}] does not exist")
     docs = _parse_docs(cfg)
     return await cluster.ingest.simulate(pipeline, docs, bool_param(request, "verbose"))
+
+
+@router.route("/_ingest/processor/grok", "GET")
+async def grok_patterns(request: Request, cluster: Cluster):
+    """GrokProcessorGetAction: the built-in bank of the ECS mode, in load order or sorted (`s`)."""
+    mode = request.query_params.get("ecs_compatibility", "disabled")
+    if mode not in ECS_MODES:
+        raise illegal_argument(f"unsupported ECS compatibility mode [{mode}]")
+    bank = builtin_patterns(mode)
+    return {"patterns": dict(sorted(bank.items())) if bool_param(request, "s") else bank}
 
 
 def _parse_docs(cfg: ConfigReader) -> list[IngestDocument]:

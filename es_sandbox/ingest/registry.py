@@ -7,6 +7,7 @@ from es_sandbox.ingest.convert import ConvertProcessor
 from es_sandbox.ingest.date import DateProcessor
 from es_sandbox.ingest.dissect import DissectProcessor
 from es_sandbox.ingest.foreach import ForEachProcessor
+from es_sandbox.ingest.grok import GrokProcessor
 from es_sandbox.ingest.processors import (
     AppendProcessor,
     DropProcessor,
@@ -41,6 +42,7 @@ PROCESSORS: dict[str, type[Processor]] = {
         DateProcessor,
         DissectProcessor,
         ForEachProcessor,
+        GrokProcessor,
         ScriptProcessor,
     )
 }
