@@ -68,7 +68,10 @@ async def ml_memory_stats(request: Request, cluster: Cluster):
 async def put_trained_model(request: Request, cluster: Cluster):
     body = await json_body(request)
     wait = bool_param(request, "wait_for_completion", False)
-    return await cluster.ml.put_model(request.path_params["model_id"], body, wait_for_completion=wait)
+    defer = bool_param(request, "defer_definition_decompression", False)
+    return await cluster.ml.put_model(
+        request.path_params["model_id"], body, wait_for_completion=wait, defer_decompression=defer
+    )
 
 
 @router.route("/_ml/trained_models", "GET")
@@ -81,15 +84,28 @@ async def get_trained_models(request: Request, cluster: Cluster):
     models = cluster.ml.expand_models(
         request.path_params.get("model_id"), allow_no_match=bool_param(request, "allow_no_match", True)
     )
-    if "definition" in includes and len(models) > 1:
-        raise bad_request("Getting model definition is not supported when getting more than one model")
     tags = [t for t in request.query_params.get("tags", "").split(",") if t]
     models = [m for m in models if all(t in m.tags for t in tags)]
     start, size = int_param(request, "from", 0) or 0, int_param(request, "size", 100)
-    exclude_generated = bool_param(request, "exclude_generated", False)
+    page = models[start : start + (size if size is not None else 100)]
+    if "definition" in includes and len(page) > 1:
+        raise bad_request("Getting model definition is not supported when getting more than one model")
+    if "definition_status" in includes:
+        if len(page) > 1:
+            raise bad_request(
+                "Getting the model download status is not supported when getting more than one model"
+            )
+        if page and page[0].model_type != "pytorch":
+            raise bad_request("Definition status is only relevant to PyTorch model types")
     configs = [
-        m.to_xcontent(definition_status="definition_status" in includes, exclude_generated=exclude_generated)
-        for m in models[start : start + (size if size is not None else 100)]
+        m.to_xcontent(
+            definition_status="definition_status" in includes,
+            exclude_generated=bool_param(request, "exclude_generated", False),
+            include_definition="definition" in includes,
+            decompress_definition=bool_param(request, "decompress_definition", True),
+            aliases=cluster.ml.aliases_of(m.model_id),
+        )
+        for m in page
     ]
     return {"count": len(models), "trained_model_configs": configs}
 

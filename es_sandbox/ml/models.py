@@ -8,8 +8,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from es_sandbox.errors import EsError
+from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.ml import catalog
+from es_sandbox.ml.definitions import InlineDefinition, parse_definition, parse_failure
 from es_sandbox.ml.errors import bad_request, invalid
 
 NLP_TASK_TYPES = (
@@ -25,6 +26,8 @@ NLP_TASK_TYPES = (
 )
 MODEL_TYPES = ("tree_ensemble", "lang_ident", "pytorch")
 _MODEL_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?$")
+ID_LENGTH_LIMIT = 64  # MlStrings.ID_LENGTH_LIMIT
+DEFAULT_INPUTS = {"pytorch": {"field_names": ["input"]}}  # TrainedModelType's default inputs
 
 
 def config_version(es_version: str) -> str:
@@ -34,23 +37,94 @@ def config_version(es_version: str) -> str:
 
 
 def validate_model_id(model_id: str) -> None:
+    problems = _id_problems(model_id)
+    if problems:
+        raise invalid(*problems)
+
+
+def _id_problems(model_id: str) -> list[str]:
+    problems = []
     if not model_id.startswith(".") and not _MODEL_ID_RE.match(model_id):
-        raise invalid(
+        problems.append(
             f"Invalid model_id; '{model_id}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or "
             "underscores; must start and end with alphanumeric"
         )
+    if len(model_id) > ID_LENGTH_LIMIT:
+        problems.append(
+            f"Invalid model_id; '{model_id}' cannot contain more than {ID_LENGTH_LIMIT} characters."
+        )
+    return problems
+
+
+def creation_problems(model_id: str, body: dict[str, Any]) -> list[str]:
+    """TrainedModelConfig.Builder.validate(forCreation=true), problem for problem and in its order."""
+    problems = []
+    has_definition = body.get("definition") is not None or body.get("compressed_definition") is not None
+    if not model_id.startswith("."):
+        if has_definition and body.get("location") is not None:
+            problems.append("[definition] and [location] are both defined but only one can be used.")
+        if not has_definition and body.get("model_type") is None:
+            problems.append("[model_type] must be set if [definition] is not defined.")
+        if body.get("inference_config") is None:
+            problems.append("[inference_config] must not be null.")
+    problems += _id_problems(model_id)
+    tags = list(body.get("tags") or [])
+    bad_tags = [t for t in tags if not _MODEL_ID_RE.match(str(t)) or len(str(t)) > ID_LENGTH_LIMIT]
+    if bad_tags:
+        problems.append(
+            f"Invalid tags [{', '.join(map(str, bad_tags))}]; must only can contain lowercase alphanumeric (a-z and "
+            "0-9), hyphens or underscores, must start and end with alphanumeric, and must be less than "
+            f"{ID_LENGTH_LIMIT} characters."
+        )
+    if model_id in tags:
+        problems.append("none of the tags must equal the model_id")
+    names = (body.get("input") or {}).get("field_names") if isinstance(body.get("input"), dict) else None
+    if names is not None:
+        names = [names] if isinstance(names, str) else list(names)
+        if not names:
+            problems.append("[input.field_names] must not be empty")
+        if any(part == "" for name in names if "." in name for part in name.split(".")):
+            problems.append("[input.field_names] must only contain valid dot delimited field names")
+    for setting in ("version", "created_by", "create_time", "license_level", "location"):
+        if body.get(setting) is not None:
+            problems.append(f"illegal to set [{setting}] at inference model creation")
+    metadata = body.get("metadata") or {}
+    for key in ("total_feature_importance", "model_aliases"):
+        if isinstance(metadata, dict) and metadata.get(key) is not None:
+            problems.append(f"illegal to set [metadata.{key}] at inference model creation")
+    if body.get("model_package") is not None:
+        problems.append("illegal to set [model_package] at inference model creation")
+    return problems
+
+
+MASK_TOKENS = {
+    "bert": "[MASK]",
+    "bert_ja": "[MASK]",
+    "mpnet": "<mask>",
+    "roberta": "<mask>",
+    "xlm_roberta": "<mask>",
+}
 
 
 def normalize_nlp_config(inference_config: dict[str, Any]) -> dict[str, Any]:
-    """Fill the defaults ES renders for an NLP config: vocabulary location and full tokenization."""
+    """The config as ES stores and renders it: defaults filled in, the vocabulary location and the
+    full tokenization for NLP tasks. Problems found here are parse errors, as in ES's parser."""
     if not isinstance(inference_config, dict) or len(inference_config) != 1:
         raise bad_request("[inference_config] must contain exactly one inference configuration")
     ((task, body),) = inference_config.items()
     if task not in NLP_TASK_TYPES and task not in ("classification", "regression"):
         raise unknown_inference_config(task)
-    if task in ("classification", "regression"):
-        return copy.deepcopy(inference_config)
     body = dict(body or {})
+    if task == "regression":
+        return {task: {"results_field": "predicted_value", "num_top_feature_importance_values": 0, **body}}
+    if task == "classification":
+        defaults = {
+            "num_top_classes": 0,
+            "top_classes_results_field": "top_classes",
+            "results_field": "predicted_value",
+            "num_top_feature_importance_values": 0,
+        }
+        return {task: {**defaults, **body}}
     if "vocabulary" in body:
         raise bad_request("illegal setting [vocabulary] on inference model creation")
     tokenization = body.pop("tokenization", None) or {"bert": {}}
@@ -59,8 +133,29 @@ def normalize_nlp_config(inference_config: dict[str, Any]) -> dict[str, Any]:
         "vocabulary": catalog.vocabulary(),
         "tokenization": catalog.default_tokenization(kind, **(settings or {})),
     }
+    if task == "text_classification":
+        labels = body.get("classification_labels")
+        if labels is None or len(labels) < 2:
+            shown = "null" if labels is None else "[" + ", ".join(map(str, labels)) + "]"
+            raise config_failure(
+                "status_exception",
+                f"[text_classification] requires at least 2 [classification_labels]; provided {shown}",
+            )
+    if task == "fill_mask":
+        expected = MASK_TOKENS.get(kind, "[MASK]")
+        asked = body.get("mask_token", expected)
+        if asked != expected:
+            raise config_failure(
+                "illegal_argument_exception",
+                f"Mask token requested was [{asked}] but must be [{expected}] for this model",
+            )
+        body["mask_token"] = expected
     normalized.update(body)
     return {task: normalized}
+
+
+def config_failure(cause_type: str, reason: str) -> EsError:
+    return parse_failure("inference_config", cause_type, reason)
 
 
 def unknown_inference_config(task: str) -> EsError:
@@ -111,6 +206,9 @@ class TrainedModel:
     prefix_strings: dict[str, str] | None = None
     definition: Definition | None = None
     has_vocabulary: bool = False
+    vocabulary: list[str] | None = None  # what eland uploaded (kept in memory, for a real run)
+    inline: InlineDefinition | None = None  # a tree or ensemble given in the PUT
+    compressed_unparsed: str | None = None  # a compressed_definition put with defer_definition_decompression
 
     @property
     def task_type(self) -> str | None:
@@ -133,9 +231,16 @@ class TrainedModel:
         return self.definition.total_length if self.definition else 0
 
     def to_xcontent(
-        self, *, definition_status: bool = False, exclude_generated: bool = False
+        self,
+        *,
+        definition_status: bool = False,
+        exclude_generated: bool = False,
+        include_definition: bool = False,
+        decompress_definition: bool = True,
+        aliases: list[str] | None = None,
     ) -> dict[str, Any]:
-        """TrainedModelConfig.toXContent, field for field and in its order."""
+        """TrainedModelConfig.toXContent, field for field and in its order; `aliases` go into
+        metadata.model_aliases as the GET API puts them."""
         body: dict[str, Any] = {"model_id": self.model_id}
         if self.model_type is not None:
             body["model_type"] = self.model_type
@@ -150,9 +255,19 @@ class TrainedModel:
             body["license_level"] = self.license_level
         if self.description is not None:
             body["description"] = self.description
+        if include_definition and self.inline is not None:
+            if decompress_definition:
+                body["definition"] = copy.deepcopy(self.inline.raw)
+            else:
+                body["compressed_definition"] = self.inline.compressed()
+        elif include_definition and self.compressed_unparsed is not None and not decompress_definition:
+            body["compressed_definition"] = self.compressed_unparsed
         body["tags"] = list(self.tags)
-        if self.metadata is not None:
-            body["metadata"] = copy.deepcopy(self.metadata)
+        metadata = copy.deepcopy(self.metadata)
+        if aliases:
+            metadata = {**(metadata or {}), "model_aliases": sorted(aliases)}
+        if metadata is not None:
+            body["metadata"] = metadata
         body["input"] = copy.deepcopy(self.input)
         if self.default_field_map:
             body["default_field_map"] = dict(self.default_field_map)
@@ -224,29 +339,50 @@ def packaged_model(
 
 
 def custom_model(model_id: str, body: dict[str, Any], version: str) -> TrainedModel:
-    """A config PUT without an inline definition, as eland sends it before the parts."""
+    """A config PUT of a model of one's own: parsed, then validated, then built, as
+    PutTrainedModelAction.Request.parseRequest does (each step's errors before the next's)."""
     model_type = body.get("model_type")
-    if model_type is not None and model_type not in MODEL_TYPES:
-        raise bad_request(f"unknown model_type [{model_type}]; must be one of {list(MODEL_TYPES)}")
-    if "input" not in body:
-        raise invalid("[input] must not be null")
-    inference_config = body.get("inference_config")
-    if inference_config is None:
-        raise invalid("[inference_config] must not be null")
-    model_type = model_type or "tree_ensemble"
-    location_index = catalog.NATIVE_DEFINITION_INDEX if model_type == "pytorch" else ".ml-inference-000005"
+    if model_type is not None and str(model_type).strip().lower() not in MODEL_TYPES:
+        raise parse_failure(
+            "model_type",
+            "illegal_argument_exception",
+            f"No enum constant org.elasticsearch.xpack.core.ml.inference.TrainedModelType.{str(model_type).strip().upper()}",
+        )
+    if body.get("definition") is not None and body.get("compressed_definition") is not None:
+        raise parse_failure(
+            "compressed_definition",
+            "illegal_argument_exception",
+            "both [compressed_definition] and [definition] cannot be set.",
+        )
+    inline = parse_definition(body["definition"]) if body.get("definition") is not None else None
+    if body.get("inference_config") is not None:
+        inference_config = normalize_nlp_config(body["inference_config"])
+    else:
+        inference_config = None
+    problems = creation_problems(model_id, body)
+    if problems:
+        raise invalid(*problems)
+    model_type = str(model_type).strip().lower() if model_type is not None else None
+    model_input = body.get("input")
+    if model_input is None and model_type is not None:
+        model_input = DEFAULT_INPUTS.get(model_type)
+    if model_input is None:
+        raise illegal_argument("[input] must not be null.")
+    names = model_input.get("field_names")
+    model_input = {"field_names": [names] if isinstance(names, str) else list(names)}
     return TrainedModel(
         model_id=model_id,
         model_type=model_type,
-        input=copy.deepcopy(body["input"]),
-        inference_config=normalize_nlp_config(inference_config),
+        input=model_input,
+        inference_config=inference_config,
         version=version,
         model_size_bytes=int(body.get("model_size_bytes") or 0),
         description=body.get("description"),
         tags=list(body.get("tags") or []),
         metadata=copy.deepcopy(body.get("metadata")),
         default_field_map=body.get("default_field_map"),
-        location={"index": {"name": location_index}},
         platform_architecture=body.get("platform_architecture"),
         prefix_strings=body.get("prefix_strings"),
+        inline=inline,
+        compressed_unparsed=body.get("compressed_definition"),
     )

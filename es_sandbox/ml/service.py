@@ -26,7 +26,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox.errors import EsError, resource_not_found
-from es_sandbox.ml import catalog
+from es_sandbox.ml import catalog, definitions
 from es_sandbox.ml.adaptive import AdaptiveAllocations
 from es_sandbox.ml.assignments import AssignmentManager, StartRequest
 from es_sandbox.ml.downloads import Downloader
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("es_sandbox.ml")
 
 NOTIFICATIONS_INDEX = ".ml-notifications-000002"
+TREE_DEFINITION_INDEX = ".ml-inference-000005"  # InferenceIndexConstants.LATEST_INDEX_NAME
 MACHINE_MEMORY = 16 * (1 << 30)
 MAX_JVM_SIZE = 4 * (1 << 30)
 ML_MEMORY_MB = 6553  # 40% of the machine memory, as xpack.ml.max_machine_memory_percent does by default
@@ -330,10 +331,26 @@ class MlService:
     # --- models ----------------------------------------------------------------------------------
 
     async def put_model(
-        self, model_id: str, body: dict[str, Any], *, wait_for_completion: bool
+        self,
+        model_id: str,
+        body: dict[str, Any],
+        *,
+        wait_for_completion: bool,
+        defer_decompression: bool = False,
     ) -> dict[str, Any]:
-        validate_model_id(model_id)
+        """PutTrainedModelAction: the body parsed and validated first (REST layer), then the licence,
+        then TransportPutTrainedModelAction's checks in its order."""
+        custom = None if model_id.startswith(".") else custom_model(model_id, body, self.version)
+        if model_id.startswith("."):
+            validate_model_id(model_id)
+        elif defer_decompression and not custom.model_size_bytes and custom.compressed_unparsed is not None:
+            raise invalid(
+                "when [defer_definition_decompression] is true and a compressed definition is provided, "
+                "model_size_bytes must be set"
+            )
         self.check_license()
+        if custom is not None:
+            self._check_definition(custom, defer_decompression)
         if model_id in self.aliases:
             raise bad_request(
                 f"requested model_id [{model_id}] is the same as an existing model_alias. "
@@ -354,15 +371,40 @@ class MlService:
                 "resource_already_exists_exception",
                 f"Trained machine learning model [{model_id}] already exists",
             )
-        if model_id.startswith("."):
+        if custom is None:
             return await self._put_packaged(model_id, body, wait_for_completion)
-        model = custom_model(model_id, body, self.version)
-        if body.get("definition") is not None or body.get("compressed_definition") is not None:
-            length = len(str(body.get("definition") or body.get("compressed_definition")))
-            model.definition = Definition(length, 1, {0: length})
-            model.model_size_bytes = model.model_size_bytes or length
-        self.models[model_id] = model
-        return model.to_xcontent()
+        self.models[model_id] = custom
+        return custom.to_xcontent()
+
+    def _check_definition(self, model: TrainedModel, defer: bool) -> None:
+        """masterOperation's definition checks; what it stores: size, operations, or a location."""
+        if model.inline is None and model.compressed_unparsed is not None and not defer:
+            model.inline = definitions.decompress(model.model_id, model.compressed_unparsed)
+        if model.inline is None:
+            model.location = {
+                "index": {
+                    "name": catalog.NATIVE_DEFINITION_INDEX
+                    if model.model_type == "pytorch"
+                    else TREE_DEFINITION_INDEX
+                }
+            }
+            return
+        model.compressed_unparsed = None
+        definitions.validate(model.model_id, model.inline)
+        if model.model_type is None:
+            model.model_type = "tree_ensemble"
+        elif model.model_type != "tree_ensemble":
+            raise bad_request(
+                f"model_type [{model.model_type}] does not match the model definition type [tree_ensemble]"
+            )
+        target = model.inline.target_type
+        if model.task_type != target:
+            raise bad_request(
+                f"Model [{model.model_id}] inference config type [{model.task_type}] does not support definition "
+                f"target type [{target}]"
+            )
+        model.model_size_bytes = model.inline.size_estimate()
+        model.estimated_operations = model.inline.model.estimated_operations()
 
     async def _put_packaged(self, model_id: str, body: dict[str, Any], wait: bool) -> dict[str, Any]:
         package = catalog.PACKAGES.get(model_id)
@@ -459,13 +501,16 @@ class MlService:
         return {"acknowledged": True}
 
     def put_alias(self, model_id: str, alias: str, *, reassign: bool) -> dict[str, Any]:
+        problems = []  # PutTrainedModelAliasAction.Request.validate: both problems when both apply
         if alias == model_id:
-            raise invalid(f"model_alias [{alias}] cannot equal model_id [{model_id}]")
+            problems.append(f"model_alias [{alias}] cannot equal model_id [{model_id}]")
         if not _ALIAS_RE.match(alias):
-            raise invalid(
+            problems.append(
                 f"Invalid model_alias; '{alias}' can contain lowercase alphanumeric (a-z and 0-9), hyphens or "
                 "underscores; must start with alphanumeric and cannot end with numbers"
             )
+        if problems:
+            raise invalid(*problems)
         old_id = self.aliases.get(alias)
         if old_id is not None and not reassign:
             raise bad_request(

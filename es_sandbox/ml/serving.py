@@ -15,7 +15,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox.errors import EsError, status_exception
-from es_sandbox.ml import encoders
+from es_sandbox.ml import definitions, encoders
 from es_sandbox.ml.deployments import FAILED, STOPPING, Deployment
 from es_sandbox.ml.errors import (
     bad_request,
@@ -80,6 +80,8 @@ class Serving:
                 raise conflict(
                     f"Model [{target_id}] must be deployed to use. Please deploy with the start trained model deployment API."
                 )
+            if model.inline is not None:
+                return [definitions.infer(model.inline, task_type, config, doc) for doc in docs]
             return [encoders.infer(task_type, config, input_text(doc, field)) for doc in docs]
         if deployment.state in (STOPPING, FAILED):
             raise conflict(f"Trained model [{deployment.deployment_id}] is [{deployment.state}]")

@@ -254,13 +254,11 @@ def test_lang_ident_model_is_always_listed(es):
         {"field_names": ["text"]},
     )
     assert config["inference_config"]["classification"]["results_field"] == "predicted_value"
-    # not stored in an index, so no definition status to report
-    assert (
-        "fully_defined"
-        not in es.ml.get_trained_models(model_id="lang_ident_model_1", include="definition_status")[
-            "trained_model_configs"
-        ][0]
+    # a definition status exists only for PyTorch models (TransportGetTrainedModelsAction)
+    exc = api_error(
+        lambda: es.ml.get_trained_models(model_id="lang_ident_model_1", include="definition_status")
     )
+    assert_error(exc, 400, "status_exception", "Definition status is only relevant to PyTorch model types")
 
 
 def test_get_expands_wildcards_lists_and_pages(es):
