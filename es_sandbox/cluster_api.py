@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from es_sandbox.errors import EsError
 from es_sandbox.http import PRODUCT_HEADERS, Router, time_param
+from es_sandbox.ingest.registry import PROCESSORS
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster, Node
@@ -252,9 +253,7 @@ def _node_info(cluster: Cluster, node: Node, metrics: set[str]) -> dict[str, Any
             "mem": {"heap_max_in_bytes": 1073741824},
         }
     if "ingest" in metrics:
-        info["ingest"] = {
-            "processors": [{"type": t} for t in ("fail", "inference", "lowercase", "remove", "rename", "set")]
-        }
+        info["ingest"] = {"processors": [{"type": t} for t in sorted(PROCESSORS)]}
     return info
 
 

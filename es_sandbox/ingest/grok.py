@@ -11,7 +11,7 @@ a two-digit ISO8601_HOUR (the legacy grok-patterns file carries the change, as t
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +187,7 @@ class Grok:
         return result
 
 
-@cache
+@lru_cache(maxsize=512)
 def _compiled(ecs_compatibility: str, custom: tuple[tuple[str, str], ...], expression: str) -> Grok:
     bank = builtin_patterns(ecs_compatibility)
     if custom:

@@ -422,3 +422,10 @@ def test_bulk_with_unknown_pipeline_fails_the_item(es):
         "illegal_argument_exception",
         "pipeline with id [nope] does not exist",
     )
+
+
+def test_nodes_info_lists_the_processor_types_the_sandbox_runs(es):
+    (node,) = es.nodes.info(metric="ingest")["nodes"].values()
+    types = [p["type"] for p in node["ingest"]["processors"]]
+    assert types == sorted(types)
+    assert {"convert", "date", "dissect", "foreach", "grok", "inference", "pipeline", "script"} <= set(types)
