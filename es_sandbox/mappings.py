@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import copy
 import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from es_sandbox.config import DEFAULT_VERSION
 from es_sandbox.errors import EsError, illegal_argument
 
 NUMERIC_TYPES = {
@@ -66,11 +70,82 @@ def document_parsing(reason: str, *, caused_by: dict | None = None) -> EsError:
     return EsError(400, "document_parsing_exception", reason, caused_by=caused_by)
 
 
+# --- versions -------------------------------------------------------------------------------------
+
+Version = tuple[int, int, int]
+LATEST: Version = tuple(int(p) for p in DEFAULT_VERSION.split("."))  # type: ignore[assignment]
+
+
+def release_of(created: Any) -> Version:
+    """The release an index was created on, from `index.version.created` (the legacy id the sandbox
+    writes, major*1000000 + minor*10000 + patch*100 + 99); LATEST when unknown."""
+    try:
+        number = int(created)
+    except (TypeError, ValueError):
+        return LATEST
+    return number // 1_000_000, number // 10_000 % 100, number // 100 % 100
+
+
+# --- field types --------------------------------------------------------------------------------
+
+_COMMON = frozenset({"type", "meta"})
+_STORED = frozenset({"store", "doc_values", "index", "copy_to", "fields"})
+_SCRIPTED = frozenset({"script", "on_script_error"})
+_NUMBER_PARAMS = (
+    _COMMON
+    | _STORED
+    | _SCRIPTED
+    | {
+        "coerce",
+        "ignore_malformed",
+        "null_value",
+        "time_series_dimension",
+        "time_series_metric",
+    }
+)
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """What a mapping may say about one field type: its parameters (anything else is refused as ES
+    refuses it), those put-mapping may change, and an optional check that also fills defaults."""
+
+    params: frozenset[str]
+    updatable: frozenset[str] = frozenset({"meta", "fields", "copy_to", "ignore_above"})
+    normalize: Callable[[str, dict[str, Any], Version], None] | None = None
+
+
+FIELD_TYPES: dict[str, FieldType] = {}
+
+
+def register_field_type(name: str, field_type: FieldType, *, replace: bool = False) -> None:
+    """Declare a field type (another subsystem declares its own, e.g. `semantic_text`)."""
+    if name in FIELD_TYPES and not replace:
+        raise ValueError(f"field type [{name}] is already registered")
+    FIELD_TYPES[name] = field_type
+
+
 # --- explicit mappings ---------------------------------------------------------------------------
 
+_ROOT_PARAMS = (
+    "dynamic",
+    "_source",
+    "_meta",
+    "dynamic_templates",
+    "_routing",
+    "runtime",
+    "date_detection",
+    "numeric_detection",
+    "dynamic_date_formats",
+    "subobjects",
+    "enabled",
+)
 
-def normalize(mappings: dict[str, Any] | None) -> dict[str, Any]:
-    """Validate a create-index / put-mapping body and return it in stored shape."""
+
+def normalize(mappings: dict[str, Any] | None, *, version: Version = LATEST) -> dict[str, Any]:
+    """Validate a create-index / put-mapping body and return it in stored shape, defaults filled
+    as the index's release fills them. A bad mapping is refused as MapperService.parseMapping
+    refuses it: `mapper_parsing_exception` "Failed to parse mapping: <why>", caused by the reason."""
     if not mappings:
         return {}
     if not isinstance(mappings, dict):
@@ -80,23 +155,23 @@ def normalize(mappings: dict[str, Any] | None) -> dict[str, Any]:
         raise mapper_parsing(
             "The mapping definition cannot be nested under a type [_doc] unless include_type_name is set to true."
         )
+    try:
+        return _normalize_root(body, version)
+    except EsError as err:
+        if err.type not in ("mapper_parsing_exception", "illegal_argument_exception"):
+            raise
+        root = err.to_xcontent() if err.type == "mapper_parsing_exception" else None
+        wrapped = mapper_parsing(f"Failed to parse mapping: {err.reason}", caused_by=err.to_xcontent())
+        wrapped.root_cause = [root] if root else None
+        raise wrapped from None
+
+
+def _normalize_root(body: dict[str, Any], version: Version) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in body.items():
         if key == "properties":
-            out["properties"] = _normalize_properties(value, "")
-        elif key in (
-            "dynamic",
-            "_source",
-            "_meta",
-            "dynamic_templates",
-            "_routing",
-            "runtime",
-            "date_detection",
-            "numeric_detection",
-            "dynamic_date_formats",
-            "subobjects",
-            "enabled",
-        ):
+            out["properties"] = _normalize_properties(value, "", version)
+        elif key in _ROOT_PARAMS:
             out[key] = value
         else:
             raise mapper_parsing(
@@ -105,70 +180,312 @@ def normalize(mappings: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _normalize_properties(props: Any, prefix: str) -> dict[str, Any]:
+def _normalize_properties(props: Any, prefix: str, version: Version) -> dict[str, Any]:
     if not isinstance(props, dict):
         raise mapper_parsing(
-            f"Expected map for property [properties] on field [{prefix or '_doc'}] but got a class java.lang.String"
+            f"Expected map for property [properties] on field [{prefix.rstrip('.') or '_doc'}] but got a "
+            f"{_java_class(props)}"
         )
     out: dict[str, Any] = {}
     for name, spec in props.items():
+        if not name or not name.strip("."):
+            raise illegal_argument("field name cannot be an empty string")
         if "." in name:  # "a.b": {...} is shorthand for a: {properties: {b: {...}}}
             head, _, rest = name.partition(".")
-            nested = _normalize_properties({rest: spec}, f"{prefix}{head}.")
+            nested = _normalize_properties({rest: spec}, f"{prefix}{head}.", version)
             existing = out.setdefault(head, {"properties": {}})
             existing.setdefault("properties", {}).update(nested)
             continue
-        out[name] = _normalize_field(name, spec, f"{prefix}{name}")
+        out[name] = _normalize_field(name, spec, f"{prefix}{name}", version)
     return out
 
 
-def _normalize_field(name: str, spec: Any, path: str) -> dict[str, Any]:
+def _normalize_field(name: str, spec: Any, path: str, version: Version) -> dict[str, Any]:
     if not isinstance(spec, dict):
         raise mapper_parsing(
-            f"Expected map for property [fields] on field [{name}] but got a class java.lang.String"
+            f"Expected map for property [fields] on field [{name}] but got a {_java_class(spec)}"
         )
     spec = dict(spec)
-    ftype = spec.get("type")
-    if ftype is None:
-        ftype = "object" if "properties" in spec or "type" not in spec else None
-    if ftype not in LEAF_TYPES and ftype not in OBJECT_TYPES:
-        raise mapper_parsing(f"No handler for type [{ftype}] declared on field [{name}]")
+    ftype = spec.get("type", "object" if "type" not in spec else None)
+    if not isinstance(ftype, str):
+        raise mapper_parsing(f"No type specified for field [{name}]")
     if ftype in OBJECT_TYPES:
+        for key in spec:
+            if key not in _OBJECT_PARAMS[ftype]:
+                raise mapper_parsing(f"unknown parameter [{key}] on mapper [{path}] of type [{ftype}]")
         if "properties" in spec:
-            spec["properties"] = _normalize_properties(spec["properties"], f"{path}.")
+            spec["properties"] = _normalize_properties(spec["properties"], f"{path}.", version)
         return spec
+    field_type = FIELD_TYPES.get(ftype)
+    if field_type is None:
+        raise mapper_parsing(f"No handler for type [{ftype}] declared on field [{name}]")
+    for key in spec:
+        if key not in field_type.params:
+            raise mapper_parsing(f"unknown parameter [{key}] on mapper [{path}] of type [{ftype}]")
     if "fields" in spec:
         if not isinstance(spec["fields"], dict):
-            raise mapper_parsing(f"Expected map for property [fields] on field [{name}]")
+            raise mapper_parsing(
+                f"Expected map for property [fields] on field [{name}] but got a {_java_class(spec['fields'])}"
+            )
         spec["fields"] = {
-            sub: _normalize_field(sub, sub_spec, f"{path}.{sub}") for sub, sub_spec in spec["fields"].items()
+            sub: _normalize_field(sub, sub_spec, f"{path}.{sub}", version)
+            for sub, sub_spec in spec["fields"].items()
         }
-    if ftype == "dense_vector":
-        _normalize_dense_vector(name, spec)
+    if field_type.normalize is not None:
+        field_type.normalize(path, spec, version)
     return spec
 
 
-def _normalize_dense_vector(name: str, spec: dict[str, Any]) -> None:
+_OBJECT_PARAMS = {
+    "object": frozenset({"type", "properties", "dynamic", "enabled", "subobjects"}),
+    "nested": frozenset({"type", "properties", "dynamic", "enabled", "include_in_parent", "include_in_root"}),
+}
+
+
+# --- dense_vector ----------------------------------------------------------------------------------
+
+SIMILARITIES = ("l2_norm", "dot_product", "cosine", "max_inner_product")
+ELEMENT_TYPES = ("float", "byte", "bit")
+BBQ_DIMS_DEFAULT_THRESHOLD = 384
+_INDEX_OPTION_TYPES = {
+    "hnsw": {"m", "ef_construction"},
+    "int8_hnsw": {"m", "ef_construction", "confidence_interval", "rescore_vector"},
+    "int4_hnsw": {"m", "ef_construction", "confidence_interval", "rescore_vector"},
+    "bbq_hnsw": {"m", "ef_construction", "rescore_vector"},
+    "flat": set(),
+    "int8_flat": {"confidence_interval", "rescore_vector"},
+    "int4_flat": {"confidence_interval", "rescore_vector"},
+    "bbq_flat": {"rescore_vector"},
+}
+
+
+def _normalize_dense_vector(path: str, spec: dict[str, Any], version: Version) -> None:
+    """DenseVectorFieldMapper.Builder as the release that created the index builds it: indexed by
+    default from 8.11 (cosine similarity), int8_hnsw index options from 8.14, bbq_hnsw for float
+    vectors of 384 dims or more from 9.1. Options that depend on dims are filled once dims are known."""
+    element_type = spec.get("element_type", "float")
+    if element_type not in ELEMENT_TYPES:
+        raise mapper_parsing(f"invalid element_type [{element_type}]; available types are [float, byte, bit]")
     dims = spec.get("dims")
-    if dims is not None and (not isinstance(dims, int) or not 1 <= dims <= 4096):
-        raise mapper_parsing(
-            f"Failed to parse mapping: The number of dimensions should be in the range [1, 4096] but was [{dims}]"
-        )
+    if dims is not None:
+        if not isinstance(dims, int) or isinstance(dims, bool):
+            raise mapper_parsing(
+                f"Property [dims] on field [{path}] must be an integer but got [{_java_str(dims)}]"
+            )
+        low, high = (8, 4096 * 8) if element_type == "bit" else (1, 4096)
+        if not low <= dims <= high:
+            raise mapper_parsing(
+                f"The number of dimensions should be in the range [{low}, {high}] but was [{dims}]"
+            )
+        if element_type == "bit" and dims % 8:
+            raise mapper_parsing(f"The number of dimensions for should be a multiple of 8 but was [{dims}]")
     similarity = spec.get("similarity")
-    if similarity is not None and similarity not in ("l2_norm", "dot_product", "cosine", "max_inner_product"):
+    if similarity is not None and similarity not in SIMILARITIES:
         raise mapper_parsing(
-            f"Failed to parse mapping: Unknown value [{similarity}] for field [similarity] - accepted values are "
-            "[l2_norm, dot_product, cosine, max_inner_product]"
+            f"Unknown value [{similarity}] for field [similarity] - accepted values are [{', '.join(SIMILARITIES)}]"
         )
-    # Since 8.11 dense vectors are indexed by default, and the index/similarity are shown in GET mapping.
-    spec.setdefault("index", True)
-    if spec["index"]:
-        spec.setdefault("similarity", "cosine")
+    if element_type == "bit" and similarity not in (None, "l2_norm"):
+        raise illegal_argument("The [l2_norm] similarity is the only supported similarity for bit vectors")
+    indexed_by_default = version >= (8, 11, 0)
+    indexed = spec.get("index", indexed_by_default)
+    if not indexed:
+        for param in ("similarity", "index_options"):
+            if param in spec:
+                raise illegal_argument(
+                    f"Field [{param}] can only be specified for a field of type [dense_vector] when it is indexed"
+                )
+    options = spec.get("index_options")
+    if options is not None:
+        _check_index_options(path, options, dims, element_type)
+    if indexed_by_default:
+        spec["index"] = bool(indexed)  # always shown from 8.11
+        if indexed and similarity is None:
+            spec["similarity"] = "l2_norm" if element_type == "bit" else "cosine"
+    fill_dense_vector_defaults(spec, version)
+
+
+def fill_dense_vector_defaults(spec: dict[str, Any], version: Version) -> None:
+    """The default index_options of an indexed float dense_vector once its dims are known."""
+    if "index_options" in spec or not spec.get("index") or spec.get("element_type", "float") != "float":
+        return
+    dims = spec.get("dims")
+    if dims is None or version < (8, 14, 0):
+        return
+    if version >= (9, 1, 0) and dims >= BBQ_DIMS_DEFAULT_THRESHOLD:
+        spec["index_options"] = {
+            "type": "bbq_hnsw",
+            "m": 16,
+            "ef_construction": 100,
+            "rescore_vector": {"oversample": 3.0},
+        }
+    else:
+        spec["index_options"] = {"type": "int8_hnsw", "m": 16, "ef_construction": 100}
+
+
+def _check_index_options(path: str, options: Any, dims: Any, element_type: str) -> None:
+    if not isinstance(options, dict):
+        raise mapper_parsing(
+            f"Expected map for property [index_options] on field [{path}] but got a {_java_class(options)}"
+        )
+    kind = options.get("type")
+    if kind is None:
+        raise mapper_parsing("[index_options] requires field [type] to be configured")
+    if kind not in _INDEX_OPTION_TYPES:
+        raise mapper_parsing(f"Unknown vector index options type [{kind}] for field [{path}]")
+    for key in options:
+        if key != "type" and key not in _INDEX_OPTION_TYPES[kind]:
+            raise mapper_parsing(f"Unknown parameter [{key}] in [index_options] for field [{path}]")  # noqa: E501
+    quantized = kind not in ("hnsw", "flat")
+    if quantized and element_type != "float":
+        raise illegal_argument(f"[element_type] cannot be [{element_type}] when using index type [{kind}]")
+    if kind.startswith("bbq") and isinstance(dims, int) and dims < 64:
+        raise illegal_argument(f"bbq vector index requires at least [64] dimensions, but got [{dims}]")
+
+
+# --- the built-in field types ----------------------------------------------------------------------
+
+_TEXT_PARAMS = _COMMON | {
+    "analyzer",
+    "search_analyzer",
+    "search_quote_analyzer",
+    "index",
+    "index_options",
+    "index_phrases",
+    "index_prefixes",
+    "norms",
+    "position_increment_gap",
+    "similarity",
+    "store",
+    "term_vector",
+    "fielddata",
+    "fielddata_frequency_filter",
+    "eager_global_ordinals",
+    "copy_to",
+    "fields",
+}
+_KEYWORD_PARAMS = (
+    _COMMON
+    | _STORED
+    | _SCRIPTED
+    | {
+        "eager_global_ordinals",
+        "ignore_above",
+        "index_options",
+        "norms",
+        "null_value",
+        "similarity",
+        "normalizer",
+        "split_queries_on_whitespace",
+        "time_series_dimension",
+    }
+)
+for _name in NUMERIC_TYPES:
+    register_field_type(
+        _name, FieldType(_NUMBER_PARAMS | ({"scaling_factor"} if _name == "scaled_float" else set()))
+    )
+register_field_type(
+    "text",
+    FieldType(
+        _TEXT_PARAMS,
+        updatable=frozenset(
+            {
+                "meta",
+                "fields",
+                "copy_to",
+                "search_analyzer",
+                "search_quote_analyzer",
+                "fielddata",
+                "eager_global_ordinals",
+            }
+        ),
+    ),
+)
+register_field_type("match_only_text", FieldType(_COMMON | {"fields", "copy_to"}))
+register_field_type("keyword", FieldType(_KEYWORD_PARAMS))
+register_field_type("constant_keyword", FieldType(_COMMON | {"value"}))
+register_field_type("wildcard", FieldType(_COMMON | {"ignore_above", "null_value", "copy_to", "fields"}))
+register_field_type("version", FieldType(_COMMON | {"copy_to", "fields"}))
+register_field_type("ip", FieldType(_COMMON | _STORED | _SCRIPTED | {"ignore_malformed", "null_value"}))
+register_field_type("boolean", FieldType(_COMMON | _STORED | _SCRIPTED | {"null_value", "ignore_malformed"}))
+for _name in ("date", "date_nanos"):
+    register_field_type(
+        _name,
+        FieldType(
+            _COMMON
+            | _STORED
+            | _SCRIPTED
+            | {"format", "locale", "ignore_malformed", "null_value", "print_format"}
+        ),
+    )
+register_field_type("binary", FieldType(_COMMON | {"doc_values", "store"}))
+register_field_type(
+    "flattened",
+    FieldType(
+        _COMMON
+        | {"depth_limit", "doc_values", "eager_global_ordinals", "ignore_above", "index", "index_options"}
+        | {"null_value", "similarity", "split_queries_on_whitespace", "time_series_dimensions"}
+    ),
+)
+register_field_type(
+    "geo_point",
+    FieldType(_COMMON | _STORED | _SCRIPTED | {"ignore_malformed", "ignore_z_value", "null_value"}),
+)
+register_field_type("alias", FieldType(frozenset({"type", "path"})))
+register_field_type("rank_feature", FieldType(_COMMON | {"positive_score_impact"}))
+register_field_type("rank_features", FieldType(_COMMON | {"positive_score_impact"}))
+register_field_type("sparse_vector", FieldType(_COMMON | {"store", "index_options"}))
+register_field_type(
+    "dense_vector",
+    FieldType(
+        _COMMON | {"dims", "element_type", "index", "index_options", "similarity"},
+        updatable=frozenset({"meta", "index_options"}),
+        normalize=_normalize_dense_vector,
+    ),
+)
+# The inference subsystem replaces this with its own checks (register_field_type(..., replace=True)).
+register_field_type(
+    "semantic_text",
+    FieldType(
+        _COMMON
+        | {
+            "inference_id",
+            "search_inference_id",
+            "model_settings",
+            "chunking_settings",
+            "index_options",
+            "copy_to",
+            "fields",
+        },
+        updatable=frozenset(
+            {"meta", "search_inference_id", "inference_id", "model_settings", "chunking_settings", "fields"}
+        ),
+    ),
+)
+
+
+def _java_class(value: Any) -> str:
+    if isinstance(value, str):
+        return "class java.lang.String"
+    if isinstance(value, bool):
+        return "class java.lang.Boolean"
+    if isinstance(value, int):
+        return "class java.lang.Integer"
+    if isinstance(value, float):
+        return "class java.lang.Double"
+    if isinstance(value, list):
+        return "class java.util.ArrayList"
+    return "class java.lang.Object"
 
 
 def _java_str(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}={_java_str(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_java_str(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
     return str(value)
 
 
@@ -176,7 +493,9 @@ def _java_str(value: Any) -> str:
 
 
 def merge(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """Put-mapping semantics: new fields are added, existing ones must keep their type."""
+    """Put-mapping semantics (MapperService.merge): new fields are added; an existing field keeps its
+    type, and parameters its type does not let change must be given again unchanged. `update` is a
+    normalized mapping (defaults filled by the same release, so they compare equal)."""
     merged = copy.deepcopy(current)
     for key, value in update.items():
         if key == "properties":
@@ -184,6 +503,19 @@ def merge(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+# index_options a dense_vector may move to (DenseVectorFieldMapper.IndexOptions.updatableTo)
+_INDEX_OPTIONS_UPGRADES = {
+    "flat": set(_INDEX_OPTION_TYPES),
+    "int8_flat": {"int8_flat", "int4_flat", "bbq_flat", "hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw"},
+    "int4_flat": {"int4_flat", "bbq_flat", "int4_hnsw", "bbq_hnsw"},
+    "bbq_flat": {"bbq_flat", "bbq_hnsw"},
+    "hnsw": {"hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw"},
+    "int8_hnsw": {"int8_hnsw", "int4_hnsw", "bbq_hnsw"},
+    "int4_hnsw": {"int4_hnsw", "bbq_hnsw"},
+    "bbq_hnsw": {"bbq_hnsw"},
+}
 
 
 def _merge_properties(current: dict[str, Any], update: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -197,10 +529,11 @@ def _merge_properties(current: dict[str, Any], update: dict[str, Any], prefix: s
         if old_type in OBJECT_TYPES and new_type in OBJECT_TYPES:
             if old_type != new_type:
                 raise illegal_argument(f"can't merge a non-nested mapping [{path}] with a nested mapping")
-            if "properties" in spec:
-                old["properties"] = _merge_properties(
-                    old.get("properties", {}), spec["properties"], f"{path}."
-                )
+            for param, value in spec.items():
+                if param == "properties":
+                    old["properties"] = _merge_properties(old.get("properties", {}), value, f"{path}.")
+                else:
+                    old[param] = value
             continue
         if old_type in OBJECT_TYPES or new_type in OBJECT_TYPES:
             raise illegal_argument(f"can't merge a non object mapping [{path}] with an object mapping")
@@ -208,16 +541,41 @@ def _merge_properties(current: dict[str, Any], update: dict[str, Any], prefix: s
             raise illegal_argument(
                 f"mapper [{path}] cannot be changed from type [{old_type}] to [{new_type}]"
             )
-        for param, value in spec.items():
-            if param == "fields":
-                old["fields"] = _merge_properties(old.get("fields", {}), value, f"{path}.")
-            elif param == "dims" and old.get("dims") not in (None, value):
-                raise illegal_argument(
-                    f"Mapper for [{path}] conflicts with existing mapper:\n\tCannot update parameter [dims] from [{old['dims']}] to [{value}]"
-                )
-            else:
-                old[param] = value
+        current[name] = _merge_field(path, old, spec)
     return current
+
+
+def _merge_field(path: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    field_type = FIELD_TYPES.get(field_type_of(old))
+    updatable = field_type.updatable if field_type else frozenset()
+    conflicts = []
+    merged: dict[str, Any] = {"type": old["type"]}
+    for param in dict.fromkeys([*old, *new]):
+        if param == "type":
+            continue
+        before, after = old.get(param), new.get(param)
+        if param == "fields":
+            merged["fields"] = _merge_properties(copy.deepcopy(before or {}), after or {}, f"{path}.")
+            continue
+        if param == "dims":  # learnt once, from null (DenseVectorFieldMapper's merge validator)
+            if before is not None and before != after:
+                conflicts.append(param)
+        elif param == "index_options" and before is not None and after is not None:
+            if after.get("type") not in _INDEX_OPTIONS_UPGRADES.get(before.get("type"), {before.get("type")}):
+                conflicts.append(param)
+        elif param not in updatable and before != after:
+            conflicts.append(param)
+        if after is not None:
+            merged[param] = after
+        elif param not in updatable and before is not None:
+            merged[param] = before
+    if conflicts:
+        lines = "".join(
+            f"\n\tCannot update parameter [{p}] from [{_java_str(old.get(p))}] to [{_java_str(new.get(p))}]"
+            for p in conflicts
+        )
+        raise illegal_argument(f"Mapper for [{path}] conflicts with existing mapper:{lines}")
+    return merged
 
 
 def field_type_of(spec: dict[str, Any]) -> str:
@@ -263,17 +621,18 @@ def is_object_valued(mappings: dict[str, Any], path: str) -> bool:
     return spec is not None and spec.get("type") in OBJECT_VALUED_TYPES
 
 
-# --- dynamic mapping while indexing ----------------------------------------------------------------
+# --- dynamic mapping and value checks while indexing ----------------------------------------------------------------
 
 
 def map_document(
-    mappings: dict[str, Any], source: dict[str, Any], doc_id: str | None
+    mappings: dict[str, Any], source: dict[str, Any], doc_id: str | None, *, version: Version = LATEST
 ) -> dict[str, Any] | None:
     """Check `source` against the mapping; return the updated mapping when new fields were added
-    dynamically (None when nothing changed). Raises document_parsing_exception on bad values."""
+    dynamically or a dense_vector learnt its dims (None when nothing changed). Raises
+    document_parsing_exception on bad values. `version` is the release that created the index."""
     dynamic = mappings.get("dynamic", True)
     props = mappings.get("properties", {})
-    new_props = _map_object(props, source, "", dynamic, doc_id)
+    new_props = _DocumentMapper(doc_id, version).map_object(props, source, "", dynamic)
     if new_props is None:
         return None
     updated = dict(mappings)
@@ -281,81 +640,103 @@ def map_document(
     return updated
 
 
-def _map_object(props: dict[str, Any], obj: dict[str, Any], prefix: str, dynamic: Any, doc_id: str | None):
-    changed: dict[str, Any] | None = None
-    for name, value in obj.items():
-        path = f"{prefix}{name}"
-        if "." in name and name not in props:
-            head, _, rest = name.partition(".")
-            value, name = {rest: value}, head
+@dataclass(frozen=True)
+class _DocumentMapper:
+    doc_id: str | None
+    version: Version
+
+    def map_object(self, props: dict[str, Any], obj: dict[str, Any], prefix: str, dynamic: Any):
+        changed: dict[str, Any] | None = None
+        for name, value in obj.items():
             path = f"{prefix}{name}"
-        spec = (changed or props).get(name)
-        if spec is None:
-            if value is None or value == []:
-                continue
-            new_spec = _dynamic_spec(value, path, dynamic, doc_id)
-            if new_spec is None:
-                continue
-            changed = dict(changed or props)
-            changed[name] = new_spec
-            continue
-        ftype = field_type_of(spec)
-        if ftype in OBJECT_TYPES:
-            sub_dynamic = spec.get("dynamic", dynamic)
-            for item in value if isinstance(value, list) else [value]:
-                if item is None:
+            if "." in name and name not in props:
+                head, _, rest = name.partition(".")
+                value, name = {rest: value}, head
+                path = f"{prefix}{name}"
+            spec = (changed or props).get(name)
+            if spec is None:
+                if value is None or value == []:
                     continue
-                if not isinstance(item, dict):
-                    raise document_parsing(
-                        f"object mapping for [{path}] tried to parse field [{name}] as object, but found a concrete value"
-                    )
-                sub = _map_object(spec.get("properties", {}), item, f"{path}.", sub_dynamic, doc_id)
-                if sub is not None:
-                    new_spec = dict(spec)
-                    new_spec["properties"] = sub
-                    spec = new_spec
-                    changed = dict(changed or props)
-                    changed[name] = new_spec
-            continue
-        new_spec = check_value(spec, value, path, doc_id)
-        if new_spec is not None:
-            changed = dict(changed or props)
-            changed[name] = new_spec
-    return changed
+                new_spec = self.dynamic_spec(value, path, dynamic)
+                if new_spec is None:
+                    continue
+                changed = dict(changed or props)
+                changed[name] = new_spec
+                continue
+            ftype = field_type_of(spec)
+            if ftype in OBJECT_TYPES:
+                sub_dynamic = spec.get("dynamic", dynamic)
+                for item in value if isinstance(value, list) else [value]:
+                    if item is None:
+                        continue
+                    if not isinstance(item, dict):
+                        raise document_parsing(
+                            f"object mapping for [{path}] tried to parse field [{name}] as object, but found a concrete "
+                            "value"
+                        )
+                    sub = self.map_object(spec.get("properties", {}), item, f"{path}.", sub_dynamic)
+                    if sub is not None:
+                        new_spec = dict(spec)
+                        new_spec["properties"] = sub
+                        spec = new_spec
+                        changed = dict(changed or props)
+                        changed[name] = new_spec
+                continue
+            new_spec = check_value(spec, value, path, self.doc_id, version=self.version)
+            if new_spec is not None:
+                changed = dict(changed or props)
+                changed[name] = new_spec
+        return changed
 
-
-def _dynamic_spec(value: Any, path: str, dynamic: Any, doc_id: str | None) -> dict[str, Any] | None:
-    if dynamic in (False, "false", "runtime"):
+    def dynamic_spec(self, value: Any, path: str, dynamic: Any) -> dict[str, Any] | None:
+        if dynamic in (False, "false", "runtime"):
+            return None
+        if dynamic in ("strict",):
+            leaf = path.rsplit(".", 1)
+            within = leaf[0] if len(leaf) == 2 else "_doc"
+            raise EsError(
+                400,
+                "strict_dynamic_mapping_exception",
+                f"[1:2] mapping set to strict, dynamic introduction of [{leaf[-1]}] within [{within}] is not allowed",
+            )
+        if isinstance(value, list):
+            if self._looks_like_a_vector(value):
+                spec = {"type": "dense_vector", "dims": len(value)}
+                _normalize_dense_vector(path, spec, self.version)
+                check_value(spec, value, path, self.doc_id, version=self.version)
+                return spec
+            first = next((v for v in value if v is not None), None)
+            return None if first is None else self.dynamic_spec(first, path, dynamic)
+        if isinstance(value, bool):
+            return {"type": "boolean"}
+        if isinstance(value, int):
+            return {"type": "long"}
+        if isinstance(value, float):
+            return {"type": "float"}
+        if isinstance(value, str):
+            if _DATE_RE.match(value):
+                return {"type": "date"}
+            return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
+        if isinstance(value, dict):
+            sub = self.map_object({}, value, f"{path}.", dynamic)
+            return {"properties": sub or {}}
         return None
-    if dynamic in ("strict",):
-        leaf = path.rsplit(".", 1)
-        within = leaf[0] if len(leaf) == 2 else "_doc"
-        raise EsError(
-            400,
-            "strict_dynamic_mapping_exception",
-            f"[1:2] mapping set to strict, dynamic introduction of [{leaf[-1]}] within [{within}] is not allowed",
+
+    def _looks_like_a_vector(self, value: list[Any]) -> bool:
+        """An unmapped array of 128 to 4096 floats maps to dense_vector from 8.11 (DocumentParser)."""
+        return (
+            self.version >= (8, 11, 0)
+            and 128 <= len(value) <= 4096
+            and isinstance(value[0], float)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
         )
-    if isinstance(value, list):
-        first = next((v for v in value if v is not None), None)
-        return None if first is None else _dynamic_spec(first, path, dynamic, doc_id)
-    if isinstance(value, bool):
-        return {"type": "boolean"}
-    if isinstance(value, int):
-        return {"type": "long"}
-    if isinstance(value, float):
-        return {"type": "float"}
-    if isinstance(value, str):
-        if _DATE_RE.match(value):
-            return {"type": "date"}
-        return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
-    if isinstance(value, dict):
-        sub = _map_object({}, value, f"{path}.", dynamic, doc_id)
-        return {"properties": sub or {}}
-    return None
 
 
-def check_value(spec: dict[str, Any], value: Any, path: str, doc_id: str | None) -> dict[str, Any] | None:
-    """Reject values a mapped field cannot take; a dense_vector without dims learns them here."""
+def check_value(
+    spec: dict[str, Any], value: Any, path: str, doc_id: str | None, *, version: Version = LATEST
+) -> dict[str, Any] | None:
+    """Reject values a mapped field cannot take; a dense_vector without dims learns them here
+    (and the index options that depend on them): the updated spec is returned then."""
     ftype = field_type_of(spec)
     if value is None:
         return None
@@ -371,22 +752,7 @@ def check_value(spec: dict[str, Any], value: Any, path: str, doc_id: str | None)
             )
         return None
     if ftype == "dense_vector":
-        if not isinstance(value, list) or not all(isinstance(v, int | float) for v in value):
-            raise document_parsing(
-                f"[1:2] failed to parse field [{path}] of type [dense_vector] in {_doc_ref(doc_id)}. "
-                f"Preview of field's value: '{value}'"
-            )
-        dims = spec.get("dims")
-        if dims is None:
-            learned = dict(spec)
-            learned["dims"] = len(value)
-            return learned
-        if len(value) != dims:
-            raise document_parsing(
-                f"The [dense_vector] field [{path}] in doc [{_doc_ref(doc_id)}] has a different number of dimensions "
-                f"[{len(value)}] than defined in the mapping [{dims}]"
-            )
-        return None
+        return _check_vector(spec, value, path, doc_id, version)
     for item in value if isinstance(value, list) else [value]:
         if item is None:
             continue
@@ -424,6 +790,76 @@ def check_value(spec: dict[str, Any], value: Any, path: str, doc_id: str | None)
                 },
             )
     return None
+
+
+def _check_vector(
+    spec: dict[str, Any], value: Any, path: str, doc_id: str | None, version: Version
+) -> dict[str, Any] | None:
+    if not isinstance(value, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        raise document_parsing(
+            f"[1:2] failed to parse field [{path}] of type [dense_vector] in {_doc_ref(doc_id)}. "
+            f"Preview of field's value: '{_java_str(value)}'"
+        )
+    dims = spec.get("dims")
+    if dims is not None and len(value) != dims:
+        reason = (
+            f"The [dense_vector] field [{path}] in doc [{_doc_ref(doc_id)}] has a different number of dimensions "
+            f"[{len(value)}] than defined in the mapping [{dims}]"
+        )
+        raise document_parsing(reason, caused_by={"type": "illegal_argument_exception", "reason": reason})
+    problem = vector_problem(value, spec.get("similarity"), spec.get("element_type", "float"))
+    if problem:
+        raise document_parsing(
+            f"[1:2] failed to parse: {problem}",
+            caused_by={"type": "illegal_argument_exception", "reason": problem},
+        )
+    if dims is None:
+        learned = dict(spec)
+        learned["dims"] = len(value)
+        fill_dense_vector_defaults(learned, version)
+        return learned
+    return None
+
+
+def vector_problem(vector: list[float], similarity: str | None, element_type: str = "float") -> str | None:
+    """ElementType.checkVectorMagnitude: what a similarity refuses in a vector (None: nothing)."""
+    squared = sum(float(v) * float(v) for v in vector)
+    if similarity == "cosine" and squared == 0.0:
+        problem = "The [cosine] similarity does not support vectors with zero magnitude."
+    elif similarity == "dot_product" and element_type == "float" and abs(squared - 1.0) > 1e-4:
+        problem = "The [dot_product] similarity can only be used with unit-length vectors."
+    else:
+        return None
+    shown = ", ".join(java_float(v) for v in vector[:5]) + (", ..." if len(vector) >= 5 else "")
+    return f"{problem} Preview of invalid vector: [{shown}]"
+
+
+def java_float(value: float) -> str:
+    """A number stored as float32, printed as Java's Float.toString prints it: the shortest digits
+    that read back as the same float32, in plain notation from 1e-3 to 1e7, else as 1.0E-5."""
+    bits = struct.pack(">f", value)
+    as_float32 = struct.unpack(">f", bits)[0]
+    if as_float32 != as_float32 or as_float32 in (float("inf"), float("-inf")):
+        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[str(as_float32)]
+    if as_float32 == 0.0:
+        return "-0.0" if bits[0] & 0x80 else "0.0"
+    for precision in range(1, 10):
+        digits = f"{as_float32:.{precision}e}" if precision > 1 else f"{as_float32:.0e}"
+        if struct.pack(">f", float(digits)) == bits:
+            break
+    mantissa, _, exponent = digits.partition("e")
+    sign = "-" if mantissa.startswith("-") else ""
+    figures = mantissa.lstrip("-").replace(".", "").rstrip("0") or "0"
+    power = int(exponent)
+    if -3 <= power < 7:
+        if power >= 0:
+            whole, frac = figures[: power + 1].ljust(power + 1, "0"), figures[power + 1 :]
+        else:
+            whole, frac = "0", "0" * (-power - 1) + figures
+        return f"{sign}{whole}.{frac or '0'}"
+    return f"{sign}{figures[0]}.{figures[1:] or '0'}E{power}"
 
 
 def _coerces_to_number(value: Any, ftype: str) -> bool:

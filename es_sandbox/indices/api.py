@@ -77,7 +77,8 @@ async def get_mapping(request: Request, cluster: Cluster):
 @router.route("/{index}/_mapping", "PUT", "POST")
 async def put_mapping(request: Request, cluster: Cluster):
     found = resolve_param(request, cluster, request.path_params["index"])
-    cluster.indices.put_mapping(found, mp.normalize(await json_body(request, required=True)))
+    release = mp.release_of(found[0].setting("version.created")) if found else mp.LATEST
+    cluster.indices.put_mapping(found, mp.normalize(await json_body(request, required=True), version=release))
     return {"acknowledged": True}
 
 

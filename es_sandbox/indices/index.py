@@ -89,9 +89,14 @@ class Index:
             extra={"index_uuid": self.uuid, "shard": "0", "index": self.name},
         )
 
+    @property
+    def created_release(self) -> mp.Version:
+        """The release that created the index (mapping defaults and rules depend on it)."""
+        return mp.release_of(self.setting("version.created"))
+
     def apply_mapping(self, source: dict[str, Any], doc_id: str | None) -> None:
         """Check a document against the mapping and add its new fields (dynamic mapping)."""
-        updated = mp.map_document(self.mappings, source, doc_id)
+        updated = mp.map_document(self.mappings, source, doc_id, version=self.created_release)
         if updated is not None:
             limit = int(self.setting("mapping.total_fields.limit", "1000"))
             total = mp.count_fields(updated)

@@ -218,7 +218,7 @@ class IndexStore:
         flat = flatten_settings(body.get("settings"))
         check_settings(flat)
         flat = {k: v for k, v in flat.items() if k not in INTERNAL_SETTINGS and v is not None}
-        mappings = mp.normalize(body.get("mappings"))
+        mappings = mp.normalize(body.get("mappings"), version=mp.release_of(self._index_version()))
         uuid = random_id(16)[:22]
         created = now_ms()
         settings = {

@@ -21,7 +21,8 @@ from es_sandbox.search.hits import (
     shards,
     signature,
 )
-from es_sandbox.search.queries import compile_query, prepare_query
+from es_sandbox.search.queries import PrepareContext, compile_query, prepare_query
+from es_sandbox.search.queries.vectors import knn_search_scores, prepare_knn_search
 from es_sandbox.search.request import SearchRequest, q_param
 from es_sandbox.search.service import keep_alive
 from es_sandbox.search.sorting import SortField, parse_sort
@@ -46,8 +47,15 @@ async def _prepare(req: SearchRequest, cluster: Cluster, indices: list[Index]) -
     """The pre-search steps of every query the search runs (query-time inference, once)."""
     req.query = await prepare_query(req.query, cluster, indices)
     req.post_filter = await prepare_query(req.post_filter, cluster, indices)
+    if req.knn is not None:
+        req.knn = await prepare_knn_search(req.knn, PrepareContext(cluster, indices))
     if req.highlight is not None:
         await req.highlight.prepare(lambda q: prepare_query(q, cluster, indices))
+
+
+def _hits(req: SearchRequest, indices: list[Index], docs_of: list, cluster: Cluster) -> list:
+    knn_scores = knn_search_scores(req.knn, indices, docs_of, req.size, cluster) if req.knn else None
+    return collect_hits(indices, docs_of, req, cluster, knn_scores)
 
 
 @router.route("/_search", "GET", "POST")
@@ -68,9 +76,7 @@ async def search(request: Request, cluster: Cluster):
     sort = parse_sort(req.sort, resolvers, indices, cluster)
     if req.search_after is not None:
         check_search_after(req, sort, indices, cluster)
-    hits = collect_hits(
-        indices, [i.docs for i in indices], req.query, req.post_filter, req.min_score, cluster
-    )
+    hits = _hits(req, indices, [i.docs for i in indices], cluster)
     total = len(hits)
     if req.terminate_after:
         hits = hits[: req.terminate_after]
@@ -135,7 +141,7 @@ async def _search_pit(
     key = signature(req)
     ordered = pit.orderings.get(key)
     if ordered is None:
-        hits = collect_hits(indices, pit.snapshot.docs, req.query, req.post_filter, req.min_score, cluster)
+        hits = _hits(req, indices, pit.snapshot.docs, cluster)
         ordered = pit.orderings[key] = order(hits, sort)
         if len(pit.orderings) > 8:  # a PIT serves one paging loop at a time in practice
             pit.orderings.pop(next(iter(pit.orderings)))

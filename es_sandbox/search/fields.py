@@ -129,3 +129,14 @@ class FieldResolver:
 
     def mapped(self, name: str) -> bool:
         return self(name).spec is not None
+
+
+def mapped_paths(properties: dict[str, Any], prefix: str = "") -> list[str]:
+    """Every mapped field's full name, objects and multi-fields included, in mapping order."""
+    out = []
+    for name, spec in properties.items():
+        path = f"{prefix}{name}"
+        out.append(path)
+        out += mapped_paths(spec.get("properties", {}), f"{path}.")
+        out += [f"{path}.{sub}" for sub in spec.get("fields", {})]
+    return out

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox.errors import illegal_argument, parse_error
-from es_sandbox.search.fields import Field, FieldResolver, analyze
+from es_sandbox.search.fields import Field, FieldResolver, analyze, mapped_paths
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -189,18 +189,8 @@ class HighlightRequest:
 def _field_names(pattern: str, resolver: FieldResolver) -> list[str]:
     if "*" not in pattern:
         return [pattern]
-    paths = _mapped_paths(resolver.mappings.get("properties", {}), "")
+    paths = mapped_paths(resolver.mappings.get("properties", {}))
     return [p for p in paths if fnmatch.fnmatchcase(p, pattern) and resolver(p).type in _WILDCARD_TYPES]
-
-
-def _mapped_paths(props: dict[str, Any], prefix: str) -> list[str]:
-    out = []
-    for name, spec in props.items():
-        path = f"{prefix}{name}"
-        out.append(path)
-        out += _mapped_paths(spec.get("properties", {}), f"{path}.")
-        out += [f"{path}.{sub}" for sub in spec.get("fields", {})]
-    return out
 
 
 # --- the unified / plain highlighter -------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.search.errors import all_shards_failed
+from es_sandbox.search.fetch_fields import fetch_fields
 from es_sandbox.search.queries import compile_query
 
 if TYPE_CHECKING:
@@ -38,23 +39,32 @@ class Hit:
 def collect_hits(
     indices: list[Index],
     docs_of: list[Mapping[str, Doc]],
-    query: dict[str, Any] | None,
-    post_filter: dict[str, Any] | None,
-    min_score: float | None,
+    req: SearchRequest,
     cluster: Cluster,
+    knn_scores: dict[tuple[str, str], float] | None = None,
 ) -> list[Hit]:
+    """The hits of a search: documents its query matches, or the top-level knn found (scores add
+    up, as their disjunction does), that pass post_filter and min_score."""
     hits: list[Hit] = []
     for shard, (index, docs) in enumerate(zip(indices, docs_of, strict=True)):
         try:
-            matcher = compile_query(query, cluster, index=index, docs=docs)
-            post = compile_query(post_filter, cluster, index=index, docs=docs) if post_filter else None
+            matcher = None
+            if req.query is not None or knn_scores is None:
+                matcher = compile_query(req.query, cluster, index=index, docs=docs, size=req.size)
+            post = (
+                compile_query(req.post_filter, cluster, index=index, docs=docs) if req.post_filter else None
+            )
         except EsError as err:
-            if err.type == "parsing_exception":
+            if err.type in ("parsing_exception", "x_content_parse_exception"):
                 raise
             raise all_shards_failed(err, [index], cluster) from None
         for doc_id, doc in docs.items():
-            score = matcher(doc_id, doc.source)
-            if score is None or (min_score is not None and score < min_score):
+            score = matcher(doc_id, doc.source) if matcher is not None else None
+            if knn_scores:
+                near = knn_scores.get((index.name, doc_id))
+                if near is not None:
+                    score = near if score is None else score + near
+            if score is None or (req.min_score is not None and score < req.min_score):
                 continue
             if post is not None and post(doc_id, doc.source) is None:
                 continue
@@ -99,7 +109,11 @@ def render_hit(
         out["_primary_term"] = hit.doc.primary_term
     out["_score"] = hit.score if scored else None
     if req.source.enabled:
-        out["_source"] = req.source.apply(hit.doc.source)
+        out["_source"] = req.source.render(hit.doc.source, hit.index)
+    if req.fields:
+        fetched = fetch_fields(hit.doc.source, hit.index.mappings, req.fields)
+        if fetched:
+            out["fields"] = fetched
     if req.highlight is not None:
         try:
             highlight = req.highlight.highlight(hit.index, hit.doc_id, hit.doc.source, req.query, cluster)
@@ -172,7 +186,9 @@ def check_window(req: SearchRequest, indices: list[Index], cluster: Cluster, scr
 
 
 def signature(req: SearchRequest) -> str:
-    return json.dumps([req.query, req.sort, req.post_filter, req.min_score], sort_keys=True, default=str)
+    """What decides a PIT search's ordering (knn's default k is the size)."""
+    knn = [req.knn, req.size] if req.knn else None
+    return json.dumps([req.query, req.sort, req.post_filter, req.min_score, knn], sort_keys=True, default=str)
 
 
 def check_search_after(

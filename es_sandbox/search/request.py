@@ -10,6 +10,7 @@ from starlette.requests import Request
 from es_sandbox.errors import illegal_argument, parse_error
 from es_sandbox.http import bool_param, int_param
 from es_sandbox.search.highlight import HighlightRequest
+from es_sandbox.search.queries.vectors import parse_knn_search
 from es_sandbox.search.source import SourceFilter
 
 DEFAULT_TRACK_TOTAL_HITS = 10000
@@ -49,7 +50,7 @@ _BODY_KEYS = {
     "retriever",
     "rank",
 }
-_UNSUPPORTED = {"aggs", "aggregations", "knn", "retriever", "rank", "collapse", "rescore", "suggest", "slice"}
+_UNSUPPORTED = {"aggs", "aggregations", "retriever", "rank", "collapse", "rescore", "suggest", "slice"}
 
 
 @dataclass
@@ -68,6 +69,8 @@ class SearchRequest:
     seq_no_primary_term: bool
     terminate_after: int | None
     highlight: HighlightRequest | None = None
+    knn: list[dict[str, Any]] | None = None
+    fields: list[tuple[str, str | None]] | None = None  # the `fields` option: (pattern, format)
 
     @classmethod
     def parse(cls, body: dict[str, Any], request: Request) -> SearchRequest:
@@ -115,7 +118,34 @@ class SearchRequest:
             ),
             terminate_after=body.get("terminate_after", int_param(request, "terminate_after")),
             highlight=HighlightRequest.parse(body.get("highlight")),
+            knn=_parse_knn(body, request),
+            fields=_parse_fields(body.get("fields")),
         )
+
+
+def _parse_knn(body: dict[str, Any], request: Request) -> list[dict[str, Any]] | None:
+    if body.get("knn") is None:
+        return None
+    if "search_type" in request.query_params:
+        raise illegal_argument(
+            "cannot set [search_type] when using [knn] search, since the search type is determined automatically"
+        )
+    return parse_knn_search(body["knn"])
+
+
+def _parse_fields(value: Any) -> list[tuple[str, str | None]] | None:
+    if value is None:
+        return None
+    entries = value if isinstance(value, list) else [value]
+    out = []
+    for entry in entries:
+        if isinstance(entry, str):
+            out.append((entry, None))
+        elif isinstance(entry, dict) and isinstance(entry.get("field"), str):
+            out.append((entry["field"], entry.get("format")))
+        else:
+            raise parse_error("[fields] must be an array of field names or objects with a [field]")
+    return out
 
 
 def q_param(q: str, default_field: str | None, operator: str) -> dict[str, Any]:

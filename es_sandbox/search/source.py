@@ -4,9 +4,51 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
+
+from es_sandbox import mappings as mp
+
+if TYPE_CHECKING:
+    from es_sandbox.indices import Index
+
+
+# Field types whose values 9.2+ leaves out of `_source` unless asked (exclude_vectors: false).
+VECTOR_TYPES = frozenset({"dense_vector", "sparse_vector", "rank_vectors"})
+# Top-level keys of a stored source that are metadata shown only with exclude_vectors: false (the
+# inference subsystem adds `_inference_fields` here).
+HIDDEN_SOURCE_KEYS: set[str] = set()
+
+
+def excludes_vectors_by_default(index: Index) -> bool:
+    """`index.mapping.exclude_source_vectors`: true by default for indices created on 9.2 or later."""
+    setting = index.setting("mapping.exclude_source_vectors")
+    if setting is not None:
+        return str(setting).lower() == "true"
+    return mp.release_of(index.setting("version.created")) >= (9, 2, 0)
+
+
+def without_vectors(source: dict[str, Any], mappings: dict[str, Any]) -> dict[str, Any]:
+    """The source without the values of vector fields and the hidden metadata keys."""
+    out = {k: v for k, v in source.items() if k not in HIDDEN_SOURCE_KEYS}
+    return _strip(out, mappings.get("properties", {}))
+
+
+def _strip(node: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    out = dict(node)
+    for name, spec in props.items():
+        if name not in out:
+            continue
+        if spec.get("type") in VECTOR_TYPES:
+            del out[name]
+        elif "properties" in spec:
+            value = out[name]
+            if isinstance(value, dict):
+                out[name] = _strip(value, spec["properties"])
+            elif isinstance(value, list):
+                out[name] = [_strip(v, spec["properties"]) if isinstance(v, dict) else v for v in value]
+    return out
 
 
 @dataclass(frozen=True)
@@ -14,12 +56,25 @@ class SourceFilter:
     enabled: bool = True
     includes: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
+    exclude_vectors: bool | None = None  # None: the index's default
+
+    def drops_vectors(self, index: Index) -> bool:
+        return (
+            self.exclude_vectors if self.exclude_vectors is not None else excludes_vectors_by_default(index)
+        )
+
+    def render(self, source: dict[str, Any], index: Index) -> dict[str, Any]:
+        """The `_source` of a hit or a document of `index` as this filter shows it."""
+        if self.drops_vectors(index):
+            source = without_vectors(source, index.mappings)
+        return self.apply(source)
 
     @classmethod
     def parse(cls, body_value: Any, request: Request | None = None) -> SourceFilter:
         includes: list[str] = []
         excludes: list[str] = []
         enabled = True
+        exclude_vectors = None
         params = request.query_params if request is not None else {}
         value = body_value
         if "_source" in params:
@@ -32,6 +87,8 @@ class SourceFilter:
         elif isinstance(value, list):
             includes = [str(v) for v in value]
         elif isinstance(value, dict):
+            if "exclude_vectors" in value:
+                exclude_vectors = bool(value["exclude_vectors"])
             inc, exc = (
                 value.get("includes", value.get("include", [])),
                 value.get("excludes", value.get("exclude", [])),
@@ -44,7 +101,9 @@ class SourceFilter:
         if "_source_excludes" in params:
             excludes = params["_source_excludes"].split(",")
             enabled = True
-        return cls(enabled, tuple(includes), tuple(excludes))
+        if "_source_exclude_vectors" in params:
+            exclude_vectors = params["_source_exclude_vectors"] != "false"
+        return cls(enabled, tuple(includes), tuple(excludes), exclude_vectors)
 
     def apply(self, source: dict[str, Any]) -> dict[str, Any]:
         if not self.includes and not self.excludes:

@@ -46,7 +46,13 @@ def test_create_and_get_index_shape(es):
     assert got["aliases"] == {"news": {}, "news-write": {"is_write_index": True}}
     props = got["mappings"]["properties"]
     assert props["title"] == {"type": "text", "fields": {"raw": {"type": "keyword"}}}
-    assert props["vector"] == {"type": "dense_vector", "dims": 3, "similarity": "dot_product", "index": True}
+    assert props["vector"] == {  # index options default to int8_hnsw below 384 dims (ES 8.14+)
+        "type": "dense_vector",
+        "dims": 3,
+        "similarity": "dot_product",
+        "index": True,
+        "index_options": {"type": "int8_hnsw", "m": 16, "ef_construction": 100},
+    }
     assert props["comments"]["type"] == "nested"
     index_settings = got["settings"]["index"]
     assert index_settings["number_of_shards"] == "2"
@@ -167,7 +173,11 @@ def test_put_mapping_merges_and_refuses_type_changes(es):
     with pytest.raises(BadRequestError) as info:
         es.indices.put_mapping(index="m", properties={"x": {"type": "strang"}})
     assert error_of(info)["type"] == "mapper_parsing_exception"
-    assert error_of(info)["reason"] == "No handler for type [strang] declared on field [x]"
+    assert (
+        error_of(info)["reason"]
+        == "Failed to parse mapping: No handler for type [strang] declared on field [x]"
+    )
+    assert error_of(info)["caused_by"]["reason"] == "No handler for type [strang] declared on field [x]"
 
 
 def test_dynamic_mapping_of_new_fields(es):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox.search.fields import FieldResolver
-from es_sandbox.search.queries import compound, full_text, sparse, term_level  # noqa: F401  (registration)
+from es_sandbox.search.queries import compound, full_text, sparse, term_level, vectors  # noqa: F401  (registration)
 from es_sandbox.search.queries.registry import QUERIES, Matcher, PrepareContext, QueryContext
 
 if TYPE_CHECKING:
@@ -21,13 +21,14 @@ def compile_query(
     *,
     index: Index | None = None,
     docs: Mapping[str, Doc] | None = None,
+    size: int | None = None,
 ) -> Matcher:
     """A matcher for one query on one index: None for no match, else the score. The query must have
     been through prepare_query if it holds parts that need a model."""
     if not query:
         return lambda doc_id, source: 1.0
     resolver = FieldResolver(index.mappings if index is not None else None)
-    return QueryContext(resolver, index, docs, cluster).compile(query)
+    return QueryContext(resolver, index, docs, cluster, request_size=size).compile(query)
 
 
 async def prepare_query(

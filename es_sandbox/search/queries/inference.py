@@ -69,12 +69,30 @@ async def _infer_with_trained_model(
             )
         return {str(k): float(v) for k, v in predicted.items()}
     if not isinstance(predicted, list) or not all(isinstance(v, int | float) for v in predicted):
-        raise illegal_argument(dense_model_error(model_id, predicted))
+        raise EsError(
+            500,
+            "illegal_state_exception",
+            f"expected a result of type [text_embedding_result] received [{_result_name(results[0])}]. "
+            f"Is [{model_id}] a text embedding model?",
+        )
     return [float(v) for v in predicted]
 
 
-def dense_model_error(model_id: str, predicted: Any) -> str:
-    return (
-        f"expected a result of type [text_embedding_result] received [{type(predicted).__name__}]. "
-        f"Is [{model_id}] a text embedding model?"
-    )
+def _result_name(result: dict[str, Any]) -> str:
+    """The writeable name of an inference result of the shape `_infer` gives."""
+    predicted = result.get("predicted_value")
+    for key, name in (
+        ("entities", "ner_result"),
+        ("sequence", "fill_mask_result"),
+        ("start_offset", "question_answering"),
+        ("prediction_score", "classification"),
+    ):
+        if key in result:
+            return name
+    if isinstance(predicted, dict):
+        return "text_expansion_result"
+    if isinstance(predicted, list):
+        return "pass_through_result"
+    if isinstance(predicted, str):
+        return "nlp_classification"
+    return "text_similarity"

@@ -203,6 +203,7 @@ class QueryContext:
     index: Index | None = None
     docs: Mapping[str, Doc] | None = None
     cluster: Cluster | None = None
+    request_size: int | None = None  # the search's `size` (knn's default k)
     registry: QueryRegistry = field(default_factory=lambda: QUERIES)
 
     def compile(self, query: Any) -> Matcher:

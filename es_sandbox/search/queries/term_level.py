@@ -9,7 +9,7 @@ from typing import Any
 
 from es_sandbox.errors import parse_error
 from es_sandbox.search.dates import looks_like_date, parse_date
-from es_sandbox.search.fields import analyze
+from es_sandbox.search.fields import Field, analyze
 from es_sandbox.search.queries.common import boost_of, named_field, single, single_field, term_test, to_number
 from es_sandbox.search.queries.registry import QUERIES, Matcher, QueryContext
 
@@ -146,5 +146,37 @@ def range_query(ctx: QueryContext, body: dict[str, Any]) -> Matcher:
                 if in_range(value):
                     return boost
         return None
+
+    return match
+
+
+# `term` and `terms` on a sparse_vector field (SparseVectorFieldType.termQuery): a token is a term;
+# `term` scores the document's weight for it (FeatureField's linear query) times boost, `terms` is
+# the default terms query over term queries, a constant score (boost) for any token present.
+
+
+@QUERIES.field_type("term", "sparse_vector")
+def term_on_sparse_vector(ctx: QueryContext, field: Field, body: dict[str, Any]) -> Matcher:
+    _, spec = single(body, "term")
+    token = str(spec.get("value") if isinstance(spec, dict) else spec)
+    boost = float(spec.get("boost", body.get("boost", 1.0))) if isinstance(spec, dict) else boost_of(body)
+
+    def match(doc_id: str, source: dict[str, Any]) -> float | None:
+        weights = [float(v[token]) for v in field.values(source) if isinstance(v, dict) and token in v]
+        return max(weights) * boost if weights else None
+
+    return match
+
+
+@QUERIES.field_type("terms", "sparse_vector")
+def terms_on_sparse_vector(ctx: QueryContext, field: Field, body: dict[str, Any]) -> Matcher:
+    name, values = single(body, "terms")
+    if not isinstance(values, list):
+        raise parse_error(f"[terms] query does not support [{name}]")
+    tokens, boost = {str(v) for v in values}, boost_of(body)
+
+    def match(doc_id: str, source: dict[str, Any]) -> float | None:
+        present = any(isinstance(v, dict) and tokens.intersection(v) for v in field.values(source))
+        return boost if present else None
 
     return match
