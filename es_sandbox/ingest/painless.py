@@ -295,14 +295,21 @@ def _index(values: list, key: Any, offset: int) -> int:
     return key if key >= 0 else len(values) + key  # Painless lists accept negative indexes from the end
 
 
+_UNBOXED = {"java.lang.Integer": "int", "java.lang.Long": "long", "java.lang.Double": "double"}
+
+
 def _boolean(value: Any, offset: int) -> bool:
+    """Def.defToboolean."""
     if isinstance(value, bool):
         return value
     if value is None:
         raise PainlessError(
-            "null_pointer_exception", "cannot cast null to a primitive type [boolean]", offset
+            "null_pointer_exception", 'Cannot invoke "Object.getClass()" because "value" is null', offset
         )
-    raise PainlessError("class_cast_exception", f"cannot cast def [{java_type(value)}] to boolean", offset)
+    name = java_type(value)
+    raise PainlessError(
+        "class_cast_exception", f"cannot cast def [{_UNBOXED.get(name, name)}] to boolean", offset
+    )
 
 
 def _null_reference(name: Any, offset: int) -> PainlessError:
@@ -314,7 +321,16 @@ def _null_reference(name: Any, offset: int) -> PainlessError:
 
 
 def _cannot_apply(op: str, values: list[Any], offset: int) -> PainlessError:
-    types = " and ".join(f"[{'null' if v is None else java_type(v)}]" for v in values)
+    """Def's operators: a null operand fails on its getClass(), other types cannot apply."""
+    names = ("leftObject", "rightObject") if len(values) == 2 else ("unary",)
+    for value, name in zip(values, names, strict=True):
+        if value is None:
+            return PainlessError(
+                "null_pointer_exception",
+                f'Cannot invoke "Object.getClass()" because "{name}" is null',
+                offset,
+            )
+    types = " and ".join(f"[{java_type(v)}]" for v in values)
     return PainlessError("class_cast_exception", f"Cannot apply [{op}] operation to types {types}.", offset)
 
 

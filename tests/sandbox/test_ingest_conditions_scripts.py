@@ -46,6 +46,20 @@ def marked(es, condition, source, params=None):
         ("ctx.list.size() == 2 && ctx.list[1] == 'b'", {"list": ["a", "b"]}, True),
         ("true", {}, True),
         ("false", {}, False),
+        # from the Apache access-log pipeline of Elasticsearch's 340_apache_access_log.yml
+        ("ctx.message.startsWith('{')", {"message": "1.2.3.4 - -"}, False),
+        ("ctx.event?.original == null", {}, True),
+        (
+            "ctx.apache?.access?.remote_addresses != null && ctx.apache.access.remote_addresses.length > 0",
+            {"apache": {"access": {"remote_addresses": ["203.0.113.195"]}}},
+            True,
+        ),
+        ("ctx.tags == null || !(ctx.tags.contains('preserve_original_event'))", {"tags": ["x"]}, True),
+        (
+            "ctx.http?.response?.status_code != null && ctx.http.response.status_code < 400",
+            {"http": {}},
+            False,
+        ),
     ],
 )
 def test_condition_forms(es, condition, source, expected):
@@ -81,6 +95,13 @@ def test_condition_runtime_errors_are_painless_script_exceptions(es):
     assert not_boolean["caused_by"] == {
         "type": "class_cast_exception",
         "reason": "cannot cast def [java.lang.String] to boolean",
+    }
+    as_int = simulate(es, [{"set": {"field": "x", "value": 1, "if": "ctx.n"}}], {"n": 1})["error"]
+    assert as_int["caused_by"]["reason"] == "cannot cast def [int] to boolean"
+    missing = simulate(es, [{"set": {"field": "x", "value": 1, "if": "ctx.missing > 1"}}], {})["error"]
+    assert missing["caused_by"] == {
+        "type": "null_pointer_exception",
+        "reason": 'Cannot invoke "Object.getClass()" because "leftObject" is null',
     }
     compared = simulate(es, [{"set": {"field": "x", "value": 1, "if": "ctx.a > 1"}}], {"a": "b"})["error"]
     assert compared["caused_by"]["reason"] == (
