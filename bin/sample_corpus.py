@@ -1,19 +1,17 @@
 """The sample corpus (include/sample_corpus.jsonl: 120 articles on four topics, with `_id`, title,
-topic, published date and content) put into a new index: what the demo embeds and the end-to-end
-tests run on."""
+topic, published date, `@timestamp` and content) put into a new index with the mapping of
+include/sample_corpus_mapping.json: what the demo embeds and the end-to-end tests run on. The Docker
+stack's loader (es-sample-data in docker-compose.yaml) reads the same two files."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[1] / "include" / "sample_corpus.jsonl"
-PROPERTIES = {
-    "title": {"type": "text"},
-    "topic": {"type": "keyword"},
-    "published": {"type": "date"},
-    "content": {"type": "text"},
-}
+INCLUDE = Path(__file__).resolve().parents[1] / "include"
+CORPUS = INCLUDE / "sample_corpus.jsonl"
+# `@timestamp` (equal to `published`) is the field the default Variables name for incremental runs.
+PROPERTIES = json.loads((INCLUDE / "sample_corpus_mapping.json").read_text())["properties"]
 
 
 def create_sample_index(es, index: str, *, limit: int | None = None, meta: dict | None = None) -> int:

@@ -1,131 +1,41 @@
-"""The Docker path, checked without Docker: docker-compose.yaml, Dockerfile, .env.example, .dockerignore.
+"""The Docker stack as the real Compose v2 binary resolves it (docker-compose.yaml with `.env` copied
+from `.env.example`, every profile on; tests/compose/tools.py), and the scripts of its one-shot
+services run for real: airflow-init's provisioning against a real Airflow metadata DB with the real
+`airflow` CLI, es-sample-data's loader against the sandbox with the real client and hook, and
+kibana-setup's checks in bash.
 
-Docker cannot build or run where these tests run, so they read the files the way Compose and Docker
-would (YAML anchors and merge keys resolved by yaml.safe_load, ${VAR} interpolation as Compose does
-it) and check what `docker compose up` relies on: the services and their commands, pinned images,
-the image built from the Dockerfile at the Airflow version requirements.txt pins, the dags/ plugins/
-include/ mounts, health checks and start order, the connection elasticsearch_default and the
-Variables provisioned at start, the sample-corpus loader, and .env.example documenting every variable.
+What cannot run here: Docker itself. Nothing is built or started; the image's entrypoint is
+stood in for by `airflow db migrate` (what it does before running airflow-init's script), and the
+image's installed package by plugins/ on the path.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import sqlite3
+import subprocess
 import sys
-import types
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_TEXT = (ROOT / "docker-compose.yaml").read_text()
-COMPOSE = yaml.safe_load(COMPOSE_TEXT)
-SERVICES: dict[str, dict] = COMPOSE["services"]
+from tests.compose.tools import ROOT, default_stack, example_stack, raw_stack, unescape
 
+STACK = example_stack("kibana", "debug")["services"]
+RAW = raw_stack()["services"]
 AIRFLOW_RUNTIME = {
-    "airflow-apiserver": "api-server",
-    "airflow-scheduler": "scheduler",
-    "airflow-dag-processor": "dag-processor",
-    "airflow-triggerer": "triggerer",
-    "airflow-worker": "celery worker",
+    "airflow-apiserver": ["api-server"],
+    "airflow-scheduler": ["scheduler"],
+    "airflow-dag-processor": ["dag-processor"],
+    "airflow-triggerer": ["triggerer"],
+    "airflow-worker": ["celery", "worker"],
 }
 ONE_SHOTS = {"airflow-init", "es-sample-data", "kibana-setup"}
-CODE_MOUNTS = {f"./{name}:/opt/airflow/{name}" for name in ("dags", "plugins", "include")}
+AIRFLOW_IMAGE_SERVICES = set(AIRFLOW_RUNTIME) | {"airflow-init", "es-sample-data", "airflow-cli"}
+CODE_MOUNTS = {"dags": "/opt/airflow/dags", "include": "/opt/airflow/include"}
 ELSER_MEMORY_GB = 2004 / 1024  # Elasticsearch's own memory estimate for deploying ELSER v1/v2
-
-
-# --- Compose's variable interpolation, enough of it for these files ------------------------------
-
-
-class MissingVariable(Exception):
-    pass
-
-
-def interpolate(text: str, env: dict[str, str]) -> str:
-    """`$$` -> `$`; `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?error}`, nested defaults."""
-    out, i = [], 0
-    while i < len(text):
-        if text.startswith("$$", i):
-            out.append("$")
-            i += 2
-        elif text.startswith("${", i):
-            depth, j = 1, i + 2
-            while depth:
-                if text.startswith("${", j):
-                    depth, j = depth + 1, j + 2
-                    continue
-                depth -= text[j] == "}"
-                j += 1
-            out.append(_resolve(text[i + 2 : j - 1], env))
-            i = j
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def _resolve(expr: str, env: dict[str, str]) -> str:
-    name, op, arg = re.fullmatch(r"([A-Za-z_]\w*)(:?[-?])?(.*)", expr, re.S).groups()
-    value = env.get(name)
-    if op == ":-":
-        return value if value else interpolate(arg, env)
-    if op == "-":
-        return value if value is not None else interpolate(arg, env)
-    if op in (":?", "?") and (value is None or (op == ":?" and not value)):
-        raise MissingVariable(f"{name}: {arg}")
-    return value or ""
-
-
-def strings(node) -> list[str]:
-    if isinstance(node, str):
-        return [node]
-    if isinstance(node, dict):
-        return [s for key, value in node.items() for s in strings(key) + strings(value)]
-    if isinstance(node, list):
-        return [s for item in node for s in strings(item)]
-    return []
-
-
-def compose_variables() -> set[str]:
-    """Names Compose interpolates: every `${NAME` in a value, `$${...}` (the container's own) excluded."""
-    found = set()
-    for value in strings(COMPOSE):
-        found |= set(re.findall(r"\$\{([A-Za-z_]\w*)", value.replace("$$", "")))
-    return found
-
-
-def env_example() -> tuple[dict[str, str], set[str]]:
-    """(active NAME=value pairs, every documented name including commented-out `# NAME=` examples)."""
-    active, documented = {}, set()
-    for line in (ROOT / ".env.example").read_text().splitlines():
-        match = re.match(r"^(#\s*)?([A-Za-z_]\w*)=(.*)$", line.strip())
-        if not match:
-            continue
-        commented, name, value = match.groups()
-        documented.add(name)
-        if not commented:
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                value = value[1:-1]
-            active[name] = value
-    return active, documented
-
-
-def resolved(value, env: dict[str, str] | None = None):
-    return interpolate(value, env if env is not None else env_example()[0])
-
-
-def environment(service: str) -> dict[str, str]:
-    env = SERVICES[service].get("environment", {})
-    assert isinstance(env, dict), f"{service}: environment as a mapping"
-    return env
-
-
-def depends_on(service: str) -> dict[str, str]:
-    return {name: spec["condition"] for name, spec in SERVICES[service].get("depends_on", {}).items()}
 
 
 def requirement_pin(package: str) -> str:
@@ -133,99 +43,114 @@ def requirement_pin(package: str) -> str:
     return re.search(rf"^{re.escape(package)}==(\S+)$", text, re.M).group(1)
 
 
-def gigabytes(size: str) -> float:
-    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)([kmg])b?", size.lower()).groups()
-    return float(number) / {"k": 1024**2, "m": 1024, "g": 1}[unit]
+def depends_on(service: str) -> dict[str, str]:
+    return {name: spec["condition"] for name, spec in STACK[service].get("depends_on", {}).items()}
+
+
+def bind_mounts(service: str) -> dict[str, str]:
+    """{directory name relative to the project: container path} of the service's bind mounts."""
+    return {
+        Path(volume["source"]).name: volume["target"]
+        for volume in STACK[service].get("volumes", [])
+        if volume["type"] == "bind"
+    }
 
 
 # --- services, images, build --------------------------------------------------------------------
 
 
 def test_the_official_airflow_services_plus_elasticsearch_and_optional_kibana():
-    assert set(AIRFLOW_RUNTIME) | {"postgres", "redis", "airflow-init", "elasticsearch"} <= set(SERVICES)
     for service, command in AIRFLOW_RUNTIME.items():
-        assert SERVICES[service]["command"] == command, service
-    assert environment("airflow-apiserver")["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-    assert SERVICES["kibana"]["profiles"] == SERVICES["kibana-setup"]["profiles"] == ["kibana"]
-    # The core stack starts without any profile.
-    for service in [*AIRFLOW_RUNTIME, "postgres", "redis", "airflow-init", "elasticsearch", "es-sample-data"]:
-        assert "profiles" not in SERVICES[service], service
+        assert STACK[service]["command"] == command, service
+    assert STACK["airflow-apiserver"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert RAW["kibana"]["profiles"] == RAW["kibana-setup"]["profiles"] == ["kibana"]
+    assert RAW["airflow-cli"]["profiles"] == ["debug"]
 
 
-def test_the_triggerer_runs_with_the_library_on_its_path():
+def test_airflow_services_run_one_image_with_the_library_installed_and_dags_include_mounted():
+    built = {name for name, spec in STACK.items() if "build" in spec}
+    assert built == AIRFLOW_IMAGE_SERVICES
+    assert len({STACK[name]["image"] for name in built}) == 1, "one image for every Airflow container"
+    assert STACK["airflow-apiserver"]["image"].endswith(":" + requirement_pin("apache-airflow"))
+    for name in built:
+        assert STACK[name]["build"]["dockerfile"] == "Dockerfile", name
+        # The library comes from the image (Dockerfile installs the package): a mounted plugins/
+        # would be a second copy that the installed package shadows.
+        assert bind_mounts(name) == CODE_MOUNTS, name
+    for directory in CODE_MOUNTS:
+        assert (ROOT / directory).is_dir(), directory
+
+
+def test_the_triggerer_runs_with_the_image_and_its_health_check():
     # Every wait in embedding_reindex is a deferrable sensor: without a triggerer it never resumes,
-    # and the triggers live in plugins/, which the triggerer must see.
-    triggerer = SERVICES["airflow-triggerer"]
-    assert triggerer["command"] == "triggerer"
-    assert CODE_MOUNTS <= set(triggerer["volumes"])
+    # and the triggers' module must import there (the installed package).
+    triggerer = STACK["airflow-triggerer"]
+    assert triggerer["command"] == ["triggerer"]
+    assert triggerer["image"] == STACK["airflow-worker"]["image"]
     assert "TriggererJob" in " ".join(triggerer["healthcheck"]["test"])
 
 
-def test_airflow_services_run_the_image_built_from_the_dockerfile_with_code_mounted():
-    airflow_services = [name for name, spec in SERVICES.items() if "build" in spec]
-    assert set(AIRFLOW_RUNTIME) | {"airflow-init", "es-sample-data"} <= set(airflow_services)
-    images = {SERVICES[name]["image"] for name in airflow_services}
-    assert len(images) == 1, "one image for every Airflow container"
-    for name in airflow_services:
-        spec = SERVICES[name]
-        assert spec["build"] == {"context": ".", "dockerfile": "Dockerfile"}, name
-        assert CODE_MOUNTS <= set(spec["volumes"]), name
-        assert spec["environment"]["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"], name
-    for mount in CODE_MOUNTS:
-        assert (ROOT / mount.split(":")[0]).is_dir(), mount
-    assert (ROOT / "Dockerfile").is_file()
-
-
-def test_images_are_pinned_and_the_elastic_stack_is_one_9x_release():
-    for name, spec in SERVICES.items():
-        image = resolved(spec["image"], {})
-        repository, _, tag = image.rpartition(":")
-        assert repository and tag and tag != "latest", f"{name}: {image}"
+@pytest.mark.parametrize("stack", [example_stack, default_stack], ids=["env-example", "defaults"])
+def test_images_are_pinned_and_the_elastic_stack_is_one_9x_release(stack):
+    services = stack("kibana", "debug")["services"]
+    for name, spec in services.items():
+        repository, _, tag = spec["image"].rpartition(":")
+        assert repository and tag and tag != "latest", f"{name}: {spec['image']}"
     elastic = {
-        resolved(SERVICES[name]["image"], {}).rpartition(":")[2]
-        for name in ("elasticsearch", "kibana", "kibana-setup")
+        services[name]["image"].rpartition(":")[2] for name in ("elasticsearch", "kibana", "kibana-setup")
     }
     assert len(elastic) == 1, elastic
-    (version,) = elastic
-    assert re.fullmatch(r"9\.\d+\.\d+", version), version
-    assert env_example()[0]["ELASTIC_VERSION"] == version
-    assert SERVICES["elasticsearch"]["image"].startswith("docker.elastic.co/elasticsearch/elasticsearch:")
-    assert SERVICES["kibana"]["image"].startswith("docker.elastic.co/kibana/kibana:")
-    assert SERVICES["airflow-apiserver"]["image"].endswith(":" + requirement_pin("apache-airflow"))
+    assert re.fullmatch(r"9\.\d+\.\d+", elastic.pop())
+    assert services["elasticsearch"]["image"].startswith("docker.elastic.co/elasticsearch/elasticsearch:")
+    assert services["kibana"]["image"].startswith("docker.elastic.co/kibana/kibana:")
 
 
-def test_dockerfile_extends_the_official_image_at_the_pinned_airflow_version():
+def test_dockerfile_extends_the_official_image_and_installs_the_package():
     dockerfile = (ROOT / "Dockerfile").read_text()
     instructions = [line for line in dockerfile.splitlines() if line and not line.startswith("#")]
     args = dict(re.findall(r"^ARG (\w+)=(\S+)$", "\n".join(instructions), re.M))
-    froms = [line for line in instructions if line.startswith("FROM ")]
-    assert len(froms) == 1
-    base = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], froms[0].split()[1])
+    (base,) = [line.split()[1] for line in instructions if line.startswith("FROM ")]
+    base = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], base)
     assert base == f"apache/airflow:{requirement_pin('apache-airflow')}-python{args['PYTHON_VERSION']}"
     assert tuple(map(int, args["PYTHON_VERSION"].split("."))) >= (3, 11), "the ES provider needs 3.11+"
-    copy = next(line for line in instructions if line.startswith("COPY "))
-    assert "requirements.txt" in copy
-    install = next(line for line in instructions if line.startswith("RUN ") and "pip install" in line)
-    # Airflow re-pinned next to requirements.txt, so pip cannot move it while resolving the rest.
-    assert '"apache-airflow==${AIRFLOW_VERSION}"' in install
-    assert "-r /requirements.txt" in install
+    installs = [line for line in instructions if line.startswith("RUN ") and "pip install" in line]
+    assert len(installs) == 2
+    # Airflow re-pinned in each install, so pip cannot move it while resolving the rest.
+    assert all('"apache-airflow==${AIRFLOW_VERSION}"' in line for line in installs)
+    assert installs[0].endswith("-r /requirements.txt")
+    package_dir = installs[1].split()[-1]
+    copies = [line.split()[-2:] for line in instructions if line.startswith("COPY ")]
+    assert ["requirements.txt", "/requirements.txt"] in copies
+    assert [dest for _, dest in copies if dest.startswith(package_dir)], (
+        "the package is built from what is copied"
+    )
+    # (tests/packaging builds the wheel from exactly these copied files.)
 
 
-def test_dockerignore_sends_only_requirements_txt():
+def test_dockerignore_sends_requirements_and_the_package_sources_only():
     patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
     patterns = [p for p in patterns if p and not p.startswith("#")]
     assert patterns[0] == "*", "everything excluded first: .env and its passwords never reach a build"
-    assert patterns[1:] == ["!requirements.txt"]
+    included = {p[1:] for p in patterns if p.startswith("!")}
+    copied = {
+        source
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+        for source in line.split()[1:-1]
+        if not source.startswith("--")
+    }
+    assert included == copied
+    assert "**/__pycache__" in patterns
 
 
 # --- health checks and start order ----------------------------------------------------------------
 
 
 def test_long_running_services_have_health_checks_and_one_shots_do_not_restart():
-    for name, spec in SERVICES.items():
+    for name, spec in STACK.items():
         if name in ONE_SHOTS:
             assert spec["restart"] == "no", name
-        elif "debug" not in spec.get("profiles", []):
+        elif name != "airflow-cli":
             assert spec["healthcheck"]["test"], name
             assert spec["restart"] == "always", name
 
@@ -250,108 +175,178 @@ def test_start_order():
         "elasticsearch": "service_healthy",
         "kibana-setup": "service_completed_successfully",
     }
-    for service in SERVICES:
+    for service in STACK:
         for target, condition in depends_on(service).items():
-            assert target in SERVICES, f"{service} -> {target}"
             if condition == "service_healthy":
-                assert SERVICES[target].get("healthcheck"), f"{service} waits for {target}'s health"
+                assert STACK[target].get("healthcheck"), f"{service} waits for {target}'s health"
             if condition == "service_completed_successfully":
                 assert target in ONE_SHOTS, f"{service} waits for {target} to exit"
 
 
-# --- Elasticsearch ---------------------------------------------------------------------------------
+# --- Elasticsearch and Kibana ------------------------------------------------------------------------
 
 
-def test_elasticsearch_single_node_secured_trial_with_ml_and_memory_for_elser():
-    es = SERVICES["elasticsearch"]
-    env = environment("elasticsearch")
+@pytest.mark.parametrize("stack", [example_stack, default_stack], ids=["env-example", "defaults"])
+def test_elasticsearch_single_node_secured_trial_with_ml_and_memory_for_elser(stack):
+    es = stack()["services"]["elasticsearch"]
+    env = es["environment"]
     assert env["discovery.type"] == "single-node"
-    assert "ml" in env["node.roles"].split(",") and "ingest" in env["node.roles"].split(",")
-    assert env["xpack.security.enabled"] == "true"
+    assert {"ml", "ingest"} <= set(env["node.roles"].split(","))
+    assert env["xpack.security.enabled"] == env["xpack.ml.enabled"] == "true"
     assert env["xpack.license.self_generated.type"] == "trial"
-    assert env["xpack.ml.enabled"] == "true"
-    assert env["ELASTIC_PASSWORD"].startswith("${ELASTIC_PASSWORD:?")
     # HTTP without TLS, so the port is published on loopback only.
     assert env["xpack.security.http.ssl.enabled"] == "false"
-    assert all(port.startswith("127.0.0.1:") for port in es["ports"])
     # ML gets the container's memory beyond the heap (minus ~200 MB); ELSER needs ~2 GB of it.
-    # Checked with the compose defaults and with .env copied from .env.example.
-    for values in ({}, env_example()[0]):
-        heap = re.fullmatch(r"-Xms(\S+) -Xmx(\S+)", resolved(env["ES_JAVA_OPTS"], values)).groups()
-        assert heap[0] == heap[1]
-        ml_memory = gigabytes(resolved(es["mem_limit"], values)) - gigabytes(heap[0]) - 0.2
-        assert ml_memory >= ELSER_MEMORY_GB + 1, f"{ml_memory:.1f} GB for ML"
+    heap = re.fullmatch(r"-Xms(\d+)g -Xmx(\d+)g", env["ES_JAVA_OPTS"]).groups()
+    assert heap[0] == heap[1]
+    ml_memory = int(es["mem_limit"]) / 1024**3 - int(heap[0]) - 0.2
+    assert ml_memory >= ELSER_MEMORY_GB + 1, f"{ml_memory:.1f} GB for ML"
     assert env["xpack.ml.use_auto_machine_memory_percent"] == "true"
     health = " ".join(es["healthcheck"]["test"])
     assert "_cluster/health" in health and "$${ELASTIC_PASSWORD}" in health
 
 
 def test_kibana_uses_kibana_system_whose_password_a_one_shot_sets():
-    env = environment("kibana")
+    env = STACK["kibana"]["environment"]
     assert env["ELASTICSEARCH_USERNAME"] == "kibana_system"
-    assert env["ELASTICSEARCH_PASSWORD"].startswith("${KIBANA_PASSWORD")
+    assert env["ELASTICSEARCH_PASSWORD"] == STACK["kibana-setup"]["environment"]["KIBANA_PASSWORD"]
     assert "elasticsearch:9200" in env["ELASTICSEARCH_HOSTS"]
-    script = " ".join(SERVICES["kibana-setup"]["command"])
+    script = unescape(STACK["kibana-setup"]["command"][-1])
     assert "/_security/user/kibana_system/_password" in script
-    assert "elastic:$${ELASTIC_PASSWORD}" in script
+    assert "elastic:${ELASTIC_PASSWORD}" in script
+
+
+@pytest.mark.parametrize(
+    ("password", "key", "refusal"),
+    [
+        ("", "k" * 32, "KIBANA_PASSWORD is empty"),
+        ("kibana-pass", "", "KIBANA_ENCRYPTION_KEY must be at least 32 characters"),
+        ("kibana-pass", "k" * 31, "KIBANA_ENCRYPTION_KEY must be at least 32 characters"),
+    ],
+)
+def test_kibana_setup_refuses_settings_kibana_cannot_start_with(tmp_path, password, key, refusal):
+    # Before any request: a curl that would run fails the test instead of reaching a network.
+    (tmp_path / "curl").write_text("#!/bin/sh\necho curl must not run >&2\nexit 99\n")
+    (tmp_path / "curl").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "KIBANA_PASSWORD": password, "KIBANA_ENCRYPTION_KEY": key}
+    done = subprocess.run(
+        ["bash", "-c", unescape(STACK["kibana-setup"]["command"][-1])],
+        env={**env, "ELASTIC_PASSWORD": "x"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert refusal in done.stderr and "curl must not run" not in done.stderr
 
 
 def test_published_ports_listen_on_loopback_only():
-    for name, spec in SERVICES.items():
+    for name, spec in STACK.items():
         for port in spec.get("ports", []):
-            assert resolved(port).startswith("127.0.0.1:"), f"{name}: {port}"
-
-
-# --- the connection and the Variables provisioned at start ---------------------------------------
-
-
-def test_connection_elasticsearch_default_comes_from_env_without_a_literal_secret():
-    raw = SERVICES["airflow-scheduler"]["environment"]["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"]
-    assert "${ELASTIC_PASSWORD}" in raw
-    example, _ = env_example()
-    assert example["ELASTIC_PASSWORD"] not in COMPOSE_TEXT, "the placeholder password leaked into compose"
-    url = urlsplit(resolved(raw))
-    assert (url.scheme, url.hostname, url.port, url.path) == ("elasticsearch", "elasticsearch", 9200, "/http")
-    assert (url.username, url.password) == ("elastic", example["ELASTIC_PASSWORD"])
-    assert "elasticsearch" in SERVICES
-    # Another cluster is one line in .env: ELASTICSEARCH_CONN replaces the whole connection.
-    cloud = '{"conn_type": "elasticsearch", "extra": {"cloud_id": "demo:Zm9v", "api_key": "a2V5"}}'
-    assert resolved(raw, {**example, "ELASTICSEARCH_CONN": cloud}) == cloud
-    assert json.loads(cloud)["conn_type"] == "elasticsearch"
-    # Same connection in every Airflow container.
-    values = {
-        spec["environment"]["AIRFLOW_CONN_ELASTICSEARCH_DEFAULT"]
-        for spec in SERVICES.values()
-        if "build" in spec
-    }
-    assert values == {raw}
+            assert port["host_ip"] == "127.0.0.1", f"{name}: {port}"
 
 
 def test_no_literal_secrets_in_the_compose_file():
-    for name, spec in SERVICES.items():
-        for key, value in spec.get("environment", {}).items():
-            if re.search(r"PASSWORD|SECRET|FERNET|API_KEY", key):
+    for name, spec in RAW.items():
+        for key, value in (spec.get("environment") or {}).items():
+            if re.search(r"PASSWORD|SECRET|FERNET|API_KEY|ENCRYPTIONKEY", key) and value:
                 assert "${" in str(value), f"{name}: {key} is a literal"
 
 
-def test_airflow_init_migrates_creates_the_admin_and_imports_variables_if_present():
-    init = SERVICES["airflow-init"]
-    env = environment("airflow-init")
-    assert env["_AIRFLOW_DB_MIGRATE"] == env["_AIRFLOW_WWW_USER_CREATE"] == "true"
-    assert init["user"] == "0:0"
-    script = init["command"][-1]
-    assert "variables=/opt/airflow/include/variables.json" in script
-    assert '[[ -f "$$variables" ]]' in script
-    assert "airflow variables import --action-on-existing-key skip" in script
-    assert "include/variables.json not found" in script, "a clear message when the file is absent"
-    assert "./include:/opt/airflow/include" in init["volumes"]
+# --- airflow-init: the Variables and the pools, run for real ---------------------------------------
+
+
+@pytest.fixture
+def airflow_init(tmp_path):
+    """Runs airflow-init's script as the image's entrypoint does after migrating the metadata DB:
+    the real `airflow` CLI of .venv on a SQLite DB in a home whose include/ is this repository's
+    (or `include` given)."""
+    home = tmp_path / "airflow"
+    home.mkdir()
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__FERNET_KEY": FERNET_KEY,
+        "AIRFLOW_UID": str(os.getuid()),
+    }
+    migrated = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    script = unescape(STACK["airflow-init"]["command"][-1])
+
+    def run(include: Path = ROOT / "include") -> subprocess.CompletedProcess:
+        link = home / "include"
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(include)
+        done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    run.db = home / "airflow.db"
+    return run
+
+
+FERNET_KEY = "aqLg3tHYVx9bT5BEkWqvQp7sJ0oF2Xr8Ni4Ud6Mc1Kw="  # encrypts the Variables, as in the stack
+
+
+def pools(db: Path) -> dict[str, tuple]:
+    with sqlite3.connect(db) as conn:
+        return {
+            row[0]: row[1:] for row in conn.execute("SELECT pool, slots, include_deferred FROM slot_pool")
+        }
+
+
+def variables(db: Path) -> dict[str, object]:
+    from cryptography.fernet import Fernet
+
+    fernet = Fernet(FERNET_KEY)
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT key, val, is_encrypted FROM variable").fetchall()
+    return {
+        key: json.loads(fernet.decrypt(val).decode() if encrypted else val) for key, val, encrypted in rows
+    }
+
+
+@pytest.mark.slow
+def test_airflow_init_imports_variables_and_creates_pools_keeping_what_exists(airflow_init, tmp_path):
+    from cryptography.fernet import Fernet
+
+    wanted_pools = json.loads((ROOT / "include" / "pools.json").read_text())
+    wanted_variables = json.loads((ROOT / "include" / "variables.json").read_text())
+
+    first = airflow_init()
+
+    assert "pools to create: es_embedding" in first.stdout
+    for name, pool in wanted_pools.items():
+        assert pools(airflow_init.db)[name] == (pool["slots"], pool["include_deferred"])
+    assert variables(airflow_init.db) == wanted_variables
+
+    # Changed in the UI, then `docker compose up` again: both changes stay.
+    mine = Fernet(FERNET_KEY).encrypt(b'{"model_id": "mine"}').decode()
+    with sqlite3.connect(airflow_init.db) as conn:
+        conn.execute("UPDATE slot_pool SET slots = 7 WHERE pool = 'es_embedding'")
+        conn.execute("UPDATE variable SET val = ?, is_encrypted = 1 WHERE key = 'embedding_model'", (mine,))
+    second = airflow_init()
+
+    assert "pools to create: none" in second.stdout
+    assert pools(airflow_init.db)["es_embedding"][0] == 7
+    assert variables(airflow_init.db)["embedding_model"] == {"model_id": "mine"}
+
+    # A checkout without the files: said so, nothing imported, the stack still starts.
+    empty = tmp_path / "empty-include"
+    empty.mkdir()
+    bare = airflow_init(empty)
+    assert "include/variables.json not found" in bare.stdout
+    assert "include/pools.json not found" in bare.stderr
 
 
 def test_variables_json_is_what_airflow_variables_import_expects():
-    path = ROOT / "include" / "variables.json"
-    if not path.exists():
-        pytest.skip("include/variables.json not written yet (airflow-init then imports nothing)")
-    variables = json.loads(path.read_text())
+    variables = json.loads((ROOT / "include" / "variables.json").read_text())
     assert isinstance(variables, dict) and variables
     for name, value in variables.items():
         assert isinstance(value, dict), f"{name}: one JSON object per Variable"
@@ -359,114 +354,79 @@ def test_variables_json_is_what_airflow_variables_import_expects():
         assert "value" not in value, f"{name}: a key named 'value' would be taken for the Variable's value"
 
 
-# --- the sample corpus loader ---------------------------------------------------------------------
-
-
-class FakeIndices:
-    def __init__(self, store):
-        self.store = store
-
-    def exists(self, index):
-        return index in self.store
-
-    def create(self, index, mappings):
-        self.store[index] = {"mappings": mappings, "docs": {}}
-
-    def get_mapping(self, index):
-        return {index: {"mappings": self.store[index]["mappings"]}}
-
-
-class FakeElasticsearch:
-    def __init__(self, store):
-        self.store = store
-        self.indices = FakeIndices(store)
-
-    def count(self, index):
-        return {"count": len(self.store[index]["docs"])}
+# --- es-sample-data: the loader, against the sandbox -----------------------------------------------
 
 
 @pytest.fixture
-def run_loader(monkeypatch, capsys):
-    """Runs es-sample-data's script against an in-memory cluster; returns (store, run)."""
-    command = SERVICES["es-sample-data"]["command"]
+def run_loader(es, sandbox, tmp_path, monkeypatch, capsys):
+    """Runs es-sample-data's script (as Compose passes it to `python -c`) in this process, against the
+    sandbox through the environment connection, as in the container; returns run(index)."""
+    home = tmp_path / "airflow"
+    home.mkdir()
+    (home / "include").symlink_to(ROOT / "include")
+    command = STACK["es-sample-data"]["command"]
     assert command[:2] == ["python", "-c"]
-    script = command[2].replace("/opt/airflow/include", str(ROOT / "include"))
-    store: dict = {}
+    script = unescape(command[2])
+    monkeypatch.setenv("AIRFLOW_HOME", str(home))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT", json.dumps({"conn_type": "elasticsearch", "host": sandbox.url})
+    )
 
-    def bulk(es, actions, refresh, raise_on_error):
-        count = 0
-        for action in actions:
-            assert "_id" not in action["_source"], "_id goes in the action, not the document"
-            es.store[action["_index"]]["docs"][action["_id"]] = action["_source"]
-            count += 1
-        return count, []
-
-    hooks = types.ModuleType("es_embedding.hooks")
-    hooks.ElasticsearchEmbeddingHook = type("Hook", (), {"get_conn": lambda self: FakeElasticsearch(store)})
-    elasticsearch = types.ModuleType("elasticsearch")
-    elasticsearch.helpers = types.SimpleNamespace(bulk=bulk)
-    monkeypatch.setitem(sys.modules, "es_embedding.hooks", hooks)
-    monkeypatch.setitem(sys.modules, "elasticsearch", elasticsearch)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-
-    def run(index="articles"):
+    def run(index: str = "articles"):
         monkeypatch.setenv("SAMPLE_INDEX", index)
         exec(compile(script, "es-sample-data", "exec"), {"__name__": "__main__"})
         return capsys.readouterr()
 
-    return store, run
+    return run
 
 
-def test_sample_loader_creates_the_index_once_and_completes_only_its_own(run_loader):
-    store, run = run_loader
-    expected = len((ROOT / "include" / "sample_corpus.jsonl").read_text().splitlines())
-    assert f"{expected} of {expected} sample documents indexed" in run().out
-    assert len(store["articles"]["docs"]) == expected
-    assert store["articles"]["mappings"]["properties"]["topic"] == {"type": "keyword"}
-    assert "already holds the sample corpus" in run().out
-    store["articles"]["docs"].popitem()
-    run()
-    assert len(store["articles"]["docs"]) == expected, "an interrupted load is completed"
-    store["mine"] = {"mappings": {"properties": {}}, "docs": {}}
-    assert "left as it is" in run("mine").out
-    assert store["mine"]["docs"] == {}, "an index it did not create is never written to"
-    assert "not loaded" in run("").out
+def corpus_size() -> int:
+    return sum(
+        1 for line in (ROOT / "include" / "sample_corpus.jsonl").read_text().splitlines() if line.strip()
+    )
+
+
+def test_sample_loader_creates_the_index_once_and_completes_only_its_own(run_loader, es):
+    expected = corpus_size()
+    assert f"{expected} of {expected} sample documents indexed" in run_loader().out
+    assert es.count(index="articles")["count"] == expected
+    assert es.indices.get_mapping(index="articles")["articles"]["mappings"]["properties"]["topic"] == {
+        "type": "keyword"
+    }
+    assert "already holds the sample corpus" in run_loader().out
+
+    es.delete(index="articles", id="doc-0001", refresh=True)
+    run_loader()
+    assert es.count(index="articles")["count"] == expected, "an interrupted load is completed"
+
+    es.indices.create(index="mine")
+    assert "left as it is" in run_loader("mine").out
+    assert es.count(index="mine")["count"] == 0, "an index it did not create is never written to"
+    assert "not loaded" in run_loader("").out
 
 
 def test_sample_loader_reports_failures_without_failing(run_loader, monkeypatch):
-    _, run = run_loader
-    monkeypatch.setattr(FakeIndices, "exists", lambda self, index: 1 / 0)
-    captured = run()
-    assert "WARNING: sample corpus not loaded" in captured.err
+    monkeypatch.setenv("AIRFLOW_CONN_ELASTICSEARCH_DEFAULT", json.dumps({"conn_type": "elasticsearch"}))
+    captured = run_loader()
+    assert "WARNING: sample corpus not loaded into [articles]" in captured.err
+    assert "needs a host" in captured.err
 
 
-def test_sample_loader_uses_the_library_hook_and_the_airflow_connection():
-    loader = SERVICES["es-sample-data"]
-    script = loader["command"][2]
-    imported = re.search(r"from es_embedding\.hooks import (\w+)", script).group(1)
-    hooks = (ROOT / "plugins" / "es_embedding" / "hooks.py").read_text()
-    assert re.search(rf"^class {imported}\b", hooks, re.M), f"{imported} not in plugins/es_embedding/hooks.py"
-    assert "/opt/airflow/include/sample_corpus.jsonl" in script
-    assert (ROOT / "include" / "sample_corpus.jsonl").is_file()
-    assert resolved(loader["environment"]["SAMPLE_INDEX"]) == "articles"
-    assert loader["environment"]["CONNECTION_CHECK_MAX_COUNT"] == "0", "no wait for the metadata DB"
+def test_both_loaders_give_the_corpus_the_timestamp_field_the_default_variables_name(run_loader, es):
+    """Scheduled runs are incremental: they select documents by `embedding_reindex.timestamp_field`,
+    which validate_settings requires to be a date field of the source. The sample corpus, loaded by
+    the stack's loader or by bin/sample_corpus (demo, tests), must have it, on every document."""
+    from bin.sample_corpus import create_sample_index
+    from es_embedding.intervals import timestamp_problem
 
+    field = json.loads((ROOT / "include" / "variables.json").read_text())["embedding_reindex"][
+        "timestamp_field"
+    ]
+    run_loader("stack-loaded")
+    create_sample_index(es, "demo-loaded")
 
-# --- .env.example ----------------------------------------------------------------------------------
-
-
-def test_env_example_documents_every_variable_and_nothing_else():
-    active, documented = env_example()
-    used = compose_variables()
-    assert used - documented == set(), "used in docker-compose.yaml, missing from .env.example"
-    assert documented - used == set(), "documented in .env.example, unused by docker-compose.yaml"
-    # The defaults in docker-compose.yaml are the values .env.example shows (secrets have none).
-    for value in strings(COMPOSE):
-        for name, default in re.findall(r"\$\{(\w+):?-([^${}]*)\}", value.replace("$$", "")):
-            if name in active and default:
-                assert active[name] == default, f"{name}: .env.example {active[name]!r}, default {default!r}"
-    # With .env copied from the example, every required variable is set.
-    for value in strings(COMPOSE):
-        interpolate(value, active)
-    with pytest.raises(MissingVariable, match="ELASTIC_PASSWORD"):
-        interpolate(SERVICES["elasticsearch"]["environment"]["ELASTIC_PASSWORD"], {})
+    for index in ("stack-loaded", "demo-loaded"):
+        mappings = [entry["mappings"] for entry in es.indices.get_mapping(index=index).values()]
+        assert timestamp_problem(mappings, field) is None, (index, field)
+        without = es.count(index=index, query={"bool": {"must_not": {"exists": {"field": field}}}})["count"]
+        assert (es.count(index=index)["count"], without) == (corpus_size(), 0), index
