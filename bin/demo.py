@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -151,7 +152,10 @@ def main() -> int:
     from elasticsearch import Elasticsearch
 
     from airflow_local import DAG_ID, AirflowStandalone, wait_for_dag
+    from es_embedding.hooks import quiet_technical_preview_warnings
     from es_sandbox import SandboxConfig, SandboxProcess
+
+    quiet_technical_preview_warnings(rf"{re.escape(__name__)}\Z")  # reindex_progress's tasks API calls
 
     # Importing Airflow routes library logs to the console: keep the client's request lines out.
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)

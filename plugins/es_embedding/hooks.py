@@ -16,6 +16,7 @@ Secrets stay out of every repr, log line and error message of this module.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 from airflow.sdk import BaseHook
 from elastic_transport import AsyncTransport, HttpHeaders, Transport
 from elasticsearch import AsyncElasticsearch, Elasticsearch
+from elasticsearch.exceptions import GeneralAvailabilityWarning
 
 DEFAULT_CONN_ID = "elasticsearch_default"
 DEFAULT_REQUEST_TIMEOUT = 30.0
@@ -34,6 +36,27 @@ SERVER_WAIT_MARGIN = 30.0
 
 _COMPAT_RE = re.compile(r"application/(?:vnd\.elasticsearch\+)?(json|x-ndjson|vnd\.mapbox-vector-tile)[^,]*")
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+def quiet_technical_preview_warnings(module: str) -> None:
+    """No GeneralAvailabilityWarning for technical-preview APIs called from `module` (a regular
+    expression that module names must match from their start).
+
+    The client marks the task management API (`GET _tasks`, `POST _tasks/<id>/_cancel`) as a
+    technical preview and warns on every call; the waits of this library (and the demo's progress)
+    rely on it knowingly. Filtered by the calling module, not for the whole process: other code that
+    calls such an API still gets the warning. (A `catch_warnings` block around each call would not
+    do: it is not safe in the triggerer, where many triggers share one event loop.)
+    """
+    warnings.filterwarnings(
+        "ignore",
+        message="This API is in technical preview",
+        category=GeneralAvailabilityWarning,
+        module=module,
+    )
+
+
+quiet_technical_preview_warnings(r"es_embedding(\.|$)")
 
 
 def _as_bool(name: str, value: Any) -> bool:
