@@ -80,6 +80,8 @@ ROUTE_MODULES = (
     "es_sandbox.data_streams",
     "es_sandbox.cat",
     "es_sandbox.indices.api",
+    "es_sandbox.indices.stats_api",
+    "es_sandbox.indices.cluster_state",
     "es_sandbox.documents.api",
     "es_sandbox.search",
     "es_sandbox.ingest.api",

@@ -120,7 +120,7 @@ def _lookup(cluster: Cluster, request: Request) -> tuple[Index, str]:
 @router.route("/{index}/_doc/{id}", "GET")
 async def get_doc(request: Request, cluster: Cluster):
     index, doc_id = _lookup(cluster, request)
-    doc = index.docs.get(doc_id)
+    doc = index.get_document(doc_id)
     if doc is None:
         return 404, {"_index": index.name, "_id": doc_id, "found": False}
     return _found(index.name, doc_id, doc, SourceFilter.parse(param(request, {}, "_source"), request))
@@ -145,7 +145,7 @@ def _found(index_name: str, doc_id: str, doc: Doc, source_filter: SourceFilter) 
 async def doc_exists(request: Request, cluster: Cluster):
     try:
         index, doc_id = _lookup(cluster, request)
-        found = doc_id in index.docs
+        found = index.get_document(doc_id) is not None
     except EsError:
         found = False
     return Response(status_code=200 if found else 404, headers=PRODUCT_HEADERS)
@@ -154,7 +154,7 @@ async def doc_exists(request: Request, cluster: Cluster):
 @router.route("/{index}/_source/{id}", "GET")
 async def get_source(request: Request, cluster: Cluster):
     index, doc_id = _lookup(cluster, request)
-    doc = index.docs.get(doc_id)
+    doc = index.get_document(doc_id)
     if doc is None:
         raise EsError(404, "resource_not_found_exception", f"Document not found [{index.name}]/[{doc_id}]")
     return SourceFilter.parse(None, request).apply(doc.source)
@@ -177,7 +177,7 @@ async def mget(request: Request, cluster: Cluster):
         except EsError as err:
             out.append({"_index": name, "_id": doc_id, "error": err.to_xcontent()})
             continue
-        doc = index.docs.get(doc_id)
+        doc = index.get_document(doc_id)
         if doc is None:
             out.append({"_index": index.name, "_id": doc_id, "found": False})
             continue

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from es_sandbox.errors import EsError, illegal_argument, validation_failed
 from es_sandbox.indices import Index, random_id
+from es_sandbox.indices.stats import sources_size
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -113,6 +114,27 @@ class _Prepared:
     dropped: bool = False
     error: EsError | None = None
     update: dict[str, Any] | None = field(default=None)  # an update's body, its doc or upsert stepped
+
+
+@dataclass
+class _ShardBulk:
+    """The items of one bulk that reached one index: its bulk and refresh statistics."""
+
+    index: Index
+    sources: list[Any] = field(default_factory=list)
+    took_ns: int = 0
+
+
+class _Touched(dict):
+    """index name -> _ShardBulk, filled as items are applied."""
+
+    def reached(self, index: Index, source: Any, started: int) -> None:
+        shard = self.get(index.name)
+        if shard is None:
+            shard = self[index.name] = _ShardBulk(index)
+        if source is not None:
+            shard.sources.append(source)
+        shard.took_ns += time.monotonic_ns() - started
 
 
 def _pipeline_for(action: BulkAction, request_pipeline: str | None, target: Index | None) -> str | None:
@@ -256,14 +278,19 @@ class DocumentService:
         if self.write_steps:
             await self._run_write_steps(actions, prepared)
         outcomes = []
+        touched = _Touched()
         for i, action in enumerate(actions):
             if action.op in ("index", "create"):
                 ready = prepared.get(i) or _Prepared(action.index, action.id, action.source)
-                outcomes.append(self._apply_index(action, ready, refresh))
+                outcomes.append(self._apply_index(action, ready, refresh, touched))
             elif action.op == "delete":
-                outcomes.append(self._apply_delete(action, refresh))
+                outcomes.append(self._apply_delete(action, refresh, touched))
             else:
-                outcomes.append(self._apply_update(action, prepared.get(i), refresh))
+                outcomes.append(self._apply_update(action, prepared.get(i), refresh, touched))
+        for shard in touched.values():
+            shard.index.stats.bulk(shard.took_ns, sources_size(shard.sources))
+            if refresh:
+                shard.index.stats.refreshed(0)
         return outcomes, ingest_took
 
     # --- phase 1: ingest -------------------------------------------------------------------------
@@ -385,7 +412,9 @@ class DocumentService:
 
     # --- phase 3: apply ----------------------------------------------------------------------------
 
-    def _apply_index(self, action: BulkAction, prepared: _Prepared, refresh: bool) -> Outcome:
+    def _apply_index(
+        self, action: BulkAction, prepared: _Prepared, refresh: bool, touched: _Touched
+    ) -> Outcome:
         if prepared.error is not None:
             return Outcome(
                 action.op, prepared.error.status, error=prepared.error, index=prepared.index, id=prepared.id
@@ -401,26 +430,34 @@ class DocumentService:
             index = self.cluster.indices.write_index(prepared.index)
             doc_id = prepared.id if prepared.id is not None else random_id()
             check_id(doc_id)
-            doc, result = index.put(
-                doc_id,
-                source,
-                op_type=action.op,
-                if_seq_no=action.if_seq_no,
-                if_primary_term=action.if_primary_term,
-                version=action.version,
-                version_type=action.version_type,
-            )
+            started = time.monotonic_ns()
+            try:
+                doc, result = index.put(
+                    doc_id,
+                    source,
+                    op_type=action.op,
+                    if_seq_no=action.if_seq_no,
+                    if_primary_term=action.if_primary_term,
+                    version=action.version,
+                    version_type=action.version_type,
+                )
+            finally:
+                touched.reached(index, source, started)
         except EsError as err:
             return Outcome(action.op, err.status, error=err, index=prepared.index, id=prepared.id)
         body = _write_response(index, doc_id, doc.version, doc.seq_no, result, forced_refresh=refresh)
         return Outcome(action.op, _CREATED if result == "created" else _OK, body)
 
-    def _apply_delete(self, action: BulkAction, refresh: bool) -> Outcome:
+    def _apply_delete(self, action: BulkAction, refresh: bool, touched: _Touched) -> Outcome:
         try:
             index = self.cluster.indices.write_index(action.index, auto_create=False)
-            version, seq_no, found = index.delete(
-                action.id, if_seq_no=action.if_seq_no, if_primary_term=action.if_primary_term
-            )
+            started = time.monotonic_ns()
+            try:
+                version, seq_no, found = index.delete(
+                    action.id, if_seq_no=action.if_seq_no, if_primary_term=action.if_primary_term
+                )
+            finally:
+                touched.reached(index, None, started)
         except EsError as err:
             return Outcome("delete", err.status, error=err, index=action.index, id=action.id)
         body = _write_response(
@@ -428,7 +465,9 @@ class DocumentService:
         )
         return Outcome("delete", _OK if found else _NOT_FOUND, body)
 
-    def _apply_update(self, action: BulkAction, stepped: _Prepared | None, refresh: bool) -> Outcome:
+    def _apply_update(
+        self, action: BulkAction, stepped: _Prepared | None, refresh: bool, touched: _Touched
+    ) -> Outcome:
         if stepped is not None and stepped.error is not None:
             return Outcome(
                 "update", stepped.error.status, error=stepped.error, index=action.index, id=action.id
@@ -445,7 +484,10 @@ class DocumentService:
             if "doc" not in body and "upsert" not in body:
                 raise validation_failed("script or doc is missing")
             index = self.cluster.indices.write_index(action.index)
+            started = time.monotonic_ns()
             current = index.docs.get(action.id)
+            index.stats.got(current is not None, time.monotonic_ns() - started)  # the update's own get
+            touched.reached(index, body, started)
             patch = body.get("doc") or {}
             if current is None:
                 if body.get("doc_as_upsert"):
@@ -458,6 +500,7 @@ class DocumentService:
                 index.check_seq_no(action.id, current, action.if_seq_no, action.if_primary_term)
                 new_source = _deep_merge(current.source, patch)
                 if body.get("detect_noop", True) and new_source == current.source:
+                    index.stats.noop_updates += 1
                     noop = _write_response(index, action.id, current.version, current.seq_no, "noop")
                     noop["_shards"] = {"total": 0, "successful": 0, "failed": 0}
                     return Outcome("update", _OK, noop)

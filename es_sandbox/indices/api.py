@@ -111,15 +111,6 @@ async def put_settings(request: Request, cluster: Cluster):
     return {"acknowledged": True}
 
 
-@router.route("/_refresh", "POST", "GET")
-@router.route("/{index}/_refresh", "POST", "GET")
-async def refresh(request: Request, cluster: Cluster):
-    found = resolve_param(request, cluster, request.path_params.get("index"))
-    shards = sum(i.number_of_shards for i in found)
-    total = sum(i.number_of_shards * (1 + i.number_of_replicas) for i in found)
-    return {"_shards": {"total": total, "successful": shards, "failed": 0}}
-
-
 # --- aliases ---------------------------------------------------------------------------------------
 
 

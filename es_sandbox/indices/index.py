@@ -7,12 +7,18 @@ time, a scroll or a scan can hold references to them without copying sources.
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from es_sandbox import mappings as mp
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.indices.settings import nest_settings
+from es_sandbox.indices.stats import EMPTY_SHARD_BYTES, IndexStats
+
+STORE_SAMPLE = 50  # documents sampled to estimate an index's store size
+STORE_RATIO = 0.6  # stored bytes per byte of source JSON (compression, doc values, terms)
 
 
 @dataclass(slots=True, frozen=True)
@@ -37,6 +43,11 @@ class Index:
     next_seq_no: int = 0
     deleted_docs: int = 0
     mutations: int = 0  # bumped on every change: persistence flushes indices whose count moved
+    # IndexMetadata's versions: `version` moves with every metadata change, the others with their part.
+    versions: dict[str, int] = field(
+        default_factory=lambda: {"version": 1, "mapping": 1, "settings": 1, "aliases": 1}
+    )
+    stats: IndexStats = field(default_factory=IndexStats, compare=False, repr=False)  # node memory
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -106,6 +117,7 @@ class Index:
                     f"Limit of total fields [{limit}] has been exceeded while adding new fields [{added}]"
                 )
             self.mappings = updated
+            self.changed("mapping")
 
     def put(
         self,
@@ -119,15 +131,21 @@ class Index:
         version_type: str | None = None,
     ) -> tuple[Doc, str]:
         """Index or create a document; returns the stored Doc and `created` or `updated`."""
+        started = time.monotonic_ns()
         current = self.docs.get(doc_id)
-        if op_type == "create" and current is not None:
-            raise self.version_conflict(
-                doc_id, f"document already exists (current version [{current.version}])"
-            )
-        self.check_seq_no(doc_id, current, if_seq_no, if_primary_term)
-        new_version = (current.version + 1) if current else 1
-        if version is not None:
-            new_version = self._external_version(doc_id, current, version, version_type)
+        try:
+            if op_type == "create" and current is not None:
+                raise self.version_conflict(
+                    doc_id, f"document already exists (current version [{current.version}])"
+                )
+            self.check_seq_no(doc_id, current, if_seq_no, if_primary_term)
+            new_version = (current.version + 1) if current else 1
+            if version is not None:
+                new_version = self._external_version(doc_id, current, version, version_type)
+        except EsError as err:
+            if err.type == "version_conflict_engine_exception":
+                self.stats.index_failed_on_version()
+            raise
         self.apply_mapping(source, doc_id)
         doc = Doc(source, new_version, self.next_seq_no)
         self.next_seq_no += 1
@@ -136,6 +154,7 @@ class Index:
         if current is not None:
             self.deleted_docs += 1
         self.mutations += 1
+        self.stats.indexed(time.monotonic_ns() - started)
         return doc, "updated" if current else "created"
 
     def _external_version(
@@ -164,16 +183,41 @@ class Index:
         self, doc_id: str, *, if_seq_no: int | None = None, if_primary_term: int | None = None
     ) -> tuple[int, int, bool]:
         """Returns (version, seq_no, found)."""
+        started = time.monotonic_ns()
         current = self.docs.get(doc_id)
         self.check_seq_no(doc_id, current, if_seq_no, if_primary_term)
         seq_no = self.next_seq_no
         self.next_seq_no += 1
         self.mutations += 1
+        if current is not None:
+            del self.docs[doc_id]
+            self.deleted_docs += 1
+        self.stats.deleted(time.monotonic_ns() - started)
         if current is None:
             return 1, seq_no, False
-        del self.docs[doc_id]
-        self.deleted_docs += 1
         return current.version + 1, seq_no, True
+
+    def get_document(self, doc_id: str) -> Doc | None:
+        """A realtime get (GET, HEAD, `_source`, `_mget`): the document, counted in the get statistics."""
+        started = time.monotonic_ns()
+        doc = self.docs.get(doc_id)
+        self.stats.got(doc is not None, time.monotonic_ns() - started)
+        return doc
+
+    def average_source_bytes(self) -> int:
+        """The JSON size of a stored source, averaged over a sample of the documents."""
+        sample = []
+        for i, doc in enumerate(self.docs.values()):
+            if i >= STORE_SAMPLE:
+                break
+            sample.append(len(json.dumps(doc.source, separators=(",", ":"))))
+        return sum(sample) // len(sample) if sample else 0
+
+    def store_size_in_bytes(self) -> int:
+        """The store an index of these documents takes, estimated from a sample of their sources."""
+        if not self.docs:
+            return EMPTY_SHARD_BYTES * self.number_of_shards
+        return int(self.average_source_bytes() * len(self.docs) * STORE_RATIO) + EMPTY_SHARD_BYTES
 
     def check_seq_no(
         self, doc_id: str, current: Doc | None, if_seq_no: int | None, if_primary_term: int | None
@@ -191,6 +235,12 @@ class Index:
                 f"required seqNo [{if_seq_no}], primary term [{if_primary_term}]. current document has seqNo "
                 f"[{current.seq_no}] and primary term [{current.primary_term}]",
             )
+
+    def changed(self, part: str) -> None:
+        """A change of the index's mapping, settings or aliases (IndexMetadata versions move)."""
+        self.versions[part] += 1
+        self.versions["version"] += 1
+        self.mutations += 1
 
     def describe(self) -> dict[str, Any]:
         """GET /{index} body for this index."""
@@ -215,6 +265,7 @@ class Index:
             "aliases": self.aliases,
             "next_seq_no": self.next_seq_no,
             "deleted_docs": self.deleted_docs,
+            "versions": self.versions,
         }
 
     @classmethod
@@ -228,4 +279,5 @@ class Index:
             aliases=meta.get("aliases", {}),
             next_seq_no=meta.get("next_seq_no", 0),
             deleted_docs=meta.get("deleted_docs", 0),
+            versions=meta.get("versions") or {"version": 1, "mapping": 1, "settings": 1, "aliases": 1},
         )

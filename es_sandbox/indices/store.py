@@ -31,9 +31,13 @@ from es_sandbox.indices.names import (
     validate_index_name,
 )
 from es_sandbox.indices.settings import INTERNAL_SETTINGS, STATIC_SETTINGS, check_settings, flatten_settings
+from es_sandbox.indices.stats import IndexStats
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
+
+
+MAX_TOMBSTONES = 500  # cluster.indices.tombstone.max_size
 
 
 @dataclass
@@ -53,6 +57,8 @@ class IndexStore:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.indices: dict[str, Index] = {}
+        self.tombstones: list[dict[str, Any]] = []  # the index graveyard: the indices deleted lately
+        self.changes = 0  # indices created and deleted: with their metadata versions, the state version
 
     # -- subsystem contract --
     async def start(self) -> None:
@@ -63,16 +69,31 @@ class IndexStore:
 
     def reset(self) -> None:
         self.indices.clear()
+        self.tombstones.clear()
+        self.changes = 0
 
     def snapshot(self) -> dict[str, Any]:
         """Index metadata; documents are streamed as JSON lines by persistence (iter_docs)."""
-        return {"indices": [index.meta() for index in self.indices.values()]}
+        return {
+            "indices": [index.meta() for index in self.indices.values()],
+            "tombstones": self.tombstones,
+            "changes": self.changes,
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         self.indices = {meta["name"]: Index.from_meta(meta) for meta in state.get("indices", [])}
+        self.tombstones = list(state.get("tombstones", []))
+        self.changes = int(state.get("changes", 0))
+
+    @property
+    def state_version(self) -> int:
+        """Moves with every change of the indices' metadata (the cluster state's version)."""
+        return self.changes + sum(index.versions["version"] for index in self.indices.values())
 
     def on_node_restart(self) -> None:
-        pass  # indices and their documents are stored: they survive a restart
+        """Indices and documents are stored and survive; their statistics live in node memory."""
+        for index in self.indices.values():
+            index.stats = IndexStats()
 
     # -- lookups (the contract other modules use) --
     def exists(self, name: str) -> bool:
@@ -236,6 +257,7 @@ class IndexStore:
             self.validate_alias_name(alias, index_names={name})
             index.aliases[alias] = alias_props(props or {})
         self.indices[name] = index
+        self.changes += 1
         return index
 
     def _index_version(self) -> str:
@@ -244,7 +266,17 @@ class IndexStore:
 
     def delete(self, names: list[str]) -> None:
         for name in names:
-            self.indices.pop(name, None)
+            index = self.indices.pop(name, None)
+            if index is None:
+                continue
+            self.changes += 1 + index.versions["version"]
+            self.tombstones.append(
+                {
+                    "index": {"index_name": index.name, "index_uuid": index.uuid},
+                    "delete_date_in_millis": now_ms(),
+                }
+            )
+            del self.tombstones[:-MAX_TOMBSTONES]
 
     def delete_expression(self, expression: str, *, ignore_unavailable: bool) -> None:
         """DELETE /{index}: concrete names and wildcards; an alias is refused."""
@@ -270,8 +302,9 @@ class IndexStore:
         """Merge a mapping update into every index, or into none if one of them refuses it."""
         merged = [(index, mp.merge(index.mappings, update)) for index in indices]
         for index, mapping in merged:
-            index.mappings = mapping
-            index.mutations += 1
+            if mapping != index.mappings:
+                index.mappings = mapping
+                index.changed("mapping")
 
     def put_settings(self, indices: list[Index], flat: dict[str, Any]) -> None:
         """Dynamic settings only; a null value removes the setting."""
@@ -283,12 +316,14 @@ class IndexStore:
                 f"Can't update non dynamic settings [[{', '.join(static)}]] for open indices [{names}]"
             )
         for index in indices:
+            before = dict(index.flat_settings)
             for key, value in flat.items():
                 if value is None:
                     index.flat_settings.pop(key, None)
                 else:
                     index.flat_settings[key] = value
-            index.mutations += 1
+            if index.flat_settings != before:
+                index.changed("settings")
 
     # -- aliases --
     def validate_alias_name(self, alias: str, *, index_names: set[str]) -> None:
@@ -321,11 +356,12 @@ class IndexStore:
         for kind, index, alias, props in plan:
             if kind == "add":
                 index.aliases[alias] = props
+                index.changed("aliases")
             elif kind == "remove":
                 index.aliases.pop(alias, None)
+                index.changed("aliases")
             else:
-                self.indices.pop(index.name, None)
-            index.mutations += 1
+                self.delete([index.name])
         self._check_write_indices()
 
     def put_aliases(self, indices: list[Index], aliases: list[str], props: dict[str, Any]) -> None:
@@ -333,7 +369,7 @@ class IndexStore:
             self.validate_alias_name(alias, index_names=set())
             for index in indices:
                 index.aliases[alias] = alias_props(props)
-                index.mutations += 1
+                index.changed("aliases")
         self._check_write_indices()
 
     def delete_aliases(self, indices: list[Index], patterns: list[str]) -> None:
@@ -345,7 +381,7 @@ class IndexStore:
                 if any(fnmatch.fnmatchcase(a, p) for p in patterns) or "_all" in patterns
             ]:
                 del index.aliases[alias]
-                index.mutations += 1
+                index.changed("aliases")
                 removed = True
         if not removed:
             raise aliases_not_found(",".join(patterns))

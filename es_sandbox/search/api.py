@@ -237,6 +237,8 @@ async def count(request: Request, cluster: Cluster):
     query = await prepare_query(query, cluster, indices)
     total = 0
     for index in indices:
+        started = time.monotonic_ns()
         matcher = compile_query(query, cluster, index=index)
         total += sum(1 for doc_id, doc in index.docs.items() if matcher(doc_id, doc.source) is not None)
+        index.stats.record_query(time.monotonic_ns() - started)
     return {"count": total, "_shards": shards(indices)}

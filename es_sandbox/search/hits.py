@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox.errors import EsError, illegal_argument
+from es_sandbox.indices.stats import record_search
 from es_sandbox.search.errors import all_shards_failed
 from es_sandbox.search.fetch_fields import fetch_fields
 from es_sandbox.search.queries import compile_query
@@ -150,6 +151,7 @@ def response(
     if scored and total and not page and not sort:
         hits_obj["max_score"] = None
     hits_obj["hits"] = [render_hit(h, req, sort, scored, cluster) for h in page]
+    record_search(indices, [h.index for h in page], int((time.monotonic() - started) * 1e9))
     body: dict[str, Any] = dict(extra_head or {})
     body.update(
         {

@@ -82,6 +82,12 @@ class SearchService:
         self.reset()
 
     # -- contexts --
+    def open_contexts(self, index: Index) -> int:
+        """The scrolls and points in time open on an index (its search stats' open_contexts)."""
+        held = [pit.snapshot.indices for pit in self.pits.values()]
+        held += [scroll.request.get("indices", ()) for scroll in self.scrolls.values()]
+        return sum(any(i is index for i in indices) for indices in held)
+
     def expire(self) -> None:
         now = time.monotonic()
         for table in (self.pits, self.scrolls):
