@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import platform
 import time
@@ -384,15 +383,7 @@ async def authenticate(request: Request, cluster: Cluster):
 
 
 def store_bytes(index: Index) -> int:
-    """Estimated from a sample of the documents (cat must stay cheap on big indices)."""
-    if not index.docs:
-        return 249 * index.number_of_shards
-    sample = []
-    for i, doc in enumerate(index.docs.values()):
-        if i >= 50:
-            break
-        sample.append(len(json.dumps(doc.source)))
-    return int(sum(sample) / len(sample) * len(index.docs) * 0.6) + 249
+    return index.store_size_in_bytes()
 
 
 def node_processors(node: Node) -> int:

@@ -204,20 +204,25 @@ class Index:
         self.stats.got(doc is not None, time.monotonic_ns() - started)
         return doc
 
-    def average_source_bytes(self) -> int:
-        """The JSON size of a stored source, averaged over a sample of the documents."""
-        sample = []
+    def _sampled_source_sizes(self) -> list[int]:
+        """JSON sizes of the first stored sources (estimates stay cheap on big indices)."""
+        sizes = []
         for i, doc in enumerate(self.docs.values()):
             if i >= STORE_SAMPLE:
                 break
-            sample.append(len(json.dumps(doc.source, separators=(",", ":"))))
-        return sum(sample) // len(sample) if sample else 0
+            sizes.append(len(json.dumps(doc.source)))
+        return sizes
+
+    def average_source_bytes(self) -> int:
+        sizes = self._sampled_source_sizes()
+        return sum(sizes) // len(sizes) if sizes else 0
 
     def store_size_in_bytes(self) -> int:
         """The store an index of these documents takes, estimated from a sample of their sources."""
-        if not self.docs:
+        sizes = self._sampled_source_sizes()
+        if not sizes:
             return EMPTY_SHARD_BYTES * self.number_of_shards
-        return int(self.average_source_bytes() * len(self.docs) * STORE_RATIO) + EMPTY_SHARD_BYTES
+        return int(sum(sizes) / len(sizes) * len(self.docs) * STORE_RATIO) + EMPTY_SHARD_BYTES
 
     def check_seq_no(
         self, doc_id: str, current: Doc | None, if_seq_no: int | None, if_primary_term: int | None
