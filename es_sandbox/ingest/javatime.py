@@ -666,12 +666,9 @@ def _resolve(fields: Fields, zone: Zone, locale: Locale, text: str) -> datetime:
         year = 1 - year
     if year is None and "week_based_year" not in v:
         # DateFormat.Java: this year, then the parsed fields applied (day before month, as it does).
-        now = datetime.now(UTC)
-        day = min(v.get("day", 1), calendar.monthrange(now.year, 1)[1])
-        month = v.get("month", 1)
-        day = min(day, calendar.monthrange(now.year, month)[1])
-        local = datetime(now.year, month, day, *clock)
-        return local.replace(tzinfo=zone.tz)
+        year, month = datetime.now(UTC).year, v.get("month", 1)
+        day = min(v.get("day", 1), calendar.monthrange(year, month)[1])  # with(MONTH) clamps the day
+        return datetime(year, month, day, *clock).replace(tzinfo=zone.tz)
     try:
         if "week_based_year" in v and "month" not in v:
             start = _week_one(v["week_based_year"], locale)

@@ -1,7 +1,7 @@
 """Pipelines as Elasticsearch builds and runs them: a compound of processors with failure handling
-(processor-level `ignore_failure`/`on_failure` wrap the processor, pipeline-level `on_failure` wraps
-the list), `_ingest.on_failure_*` metadata, metrics per pipeline and per processor, and the verbose
-trace `_simulate` reports."""
+(processor-level `ignore_failure`/`on_failure` wrap the processor, `if` wraps that, pipeline-level
+`on_failure` wraps the list), `_ingest.on_failure_*` metadata, metrics per pipeline and per processor,
+and the verbose results `_simulate` reports (TrackingResultProcessor's)."""
 
 from __future__ import annotations
 
