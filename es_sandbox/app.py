@@ -16,6 +16,7 @@ from es_sandbox.config import SandboxConfig
 from es_sandbox.errors import ConnectionDropped
 from es_sandbox.http import PRODUCT_HEADERS, build_table, json_response
 from es_sandbox.routing import EsRouter, Refusal
+from es_sandbox.usage import RestUsage
 
 log = logging.getLogger("es_sandbox")
 
@@ -86,8 +87,9 @@ def create_app(config: SandboxConfig) -> Starlette:
             await cluster.stop()
 
     app = Starlette()
+    app.state.usage = RestUsage()
     # Elasticsearch's dispatch (routing.py) in place of Starlette's path matching.
-    app.router = EsRouter(build_table(routers), _refuse, lifespan=lifespan)
+    app.router = EsRouter(build_table(routers), _refuse, app.state.usage, lifespan=lifespan)
     app.state.cluster = cluster
     app.add_middleware(_DropConnection)
     return app

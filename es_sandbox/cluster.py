@@ -79,6 +79,7 @@ ROUTE_MODULES = (
     "es_sandbox.cluster_api",
     "es_sandbox.data_streams",
     "es_sandbox.cat",
+    "es_sandbox.nodes_api",
     "es_sandbox.indices.api",
     "es_sandbox.indices.stats_api",
     "es_sandbox.indices.cluster_state",

@@ -24,6 +24,8 @@ from urllib.parse import unquote
 from starlette.routing import Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from es_sandbox.usage import RestUsage
+
 # RestRequest.Method, in declaration order (an EnumSet prints them in this order).
 METHODS = ("GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE", "CONNECT")
 ES_ROUTES_FILE = Path(__file__).with_name("es_rest_routes.txt")
@@ -46,8 +48,8 @@ def _template_tokens(template: str) -> tuple[str | None, ...]:
 class _Template:
     tokens: tuple[str | None, ...]
     es_methods: set[str] = field(default_factory=set)
-    # method -> (param names in the sandbox's template, the sandbox's ASGI endpoint)
-    served: dict[str, tuple[tuple[str, ...], ASGIApp]] = field(default_factory=dict)
+    # method -> (the sandbox's template, its param names, its ASGI endpoint)
+    served: dict[str, tuple[str, tuple[str, ...], ASGIApp]] = field(default_factory=dict)
 
     def matches(self, tokens: tuple[str, ...]) -> bool:
         return len(tokens) == len(self.tokens) and all(
@@ -62,6 +64,7 @@ class _Template:
 @dataclass(frozen=True)
 class Dispatch:
     endpoint: ASGIApp
+    template: str
     path_params: dict[str, str]
 
 
@@ -89,7 +92,7 @@ class RouteTable:
         names = tuple(t[1:-1] for t in split_path(path) if t.startswith("{"))
         for method in methods:
             template.es_methods.add(method)
-            template.served[method] = (names, endpoint)
+            template.served[method] = (path, names, endpoint)
 
     def resolve(self, method: str, raw_path: str) -> Dispatch | Refusal:
         tokens = split_path(raw_path)
@@ -105,19 +108,18 @@ class RouteTable:
                 continue
             if method not in template.served:
                 return Refusal(400)  # Elasticsearch serves it; the sandbox does not
-            names, endpoint = template.served[method]
+            path, names, endpoint = template.served[method]
             values = [unquote(tok) for tok, lit in zip(tokens, template.tokens, strict=True) if lit is None]
-            return Dispatch(endpoint, dict(zip(names, values, strict=True)))
+            return Dispatch(endpoint, path, dict(zip(names, values, strict=True)))
         if method == "OPTIONS":
             return Refusal(200, allowed)
         return Refusal(405, allowed) if allowed else Refusal(400)
 
     def served_routes(self) -> Iterator[tuple[str, str]]:
         """(method, path template) of every endpoint the sandbox serves, for tests that walk them all."""
-        for tokens, template in self._templates.items():
-            for method, (names, _) in template.served.items():
-                params = iter(names)
-                yield method, "/" + "/".join(t if t is not None else "{" + next(params) + "}" for t in tokens)
+        for template in self._templates.values():
+            for method, (path, _, _) in template.served.items():
+                yield method, path
 
 
 def es_routes() -> list[tuple[str, str]]:
@@ -126,12 +128,14 @@ def es_routes() -> list[tuple[str, str]]:
 
 
 class EsRouter(Router):
-    """Starlette's router with Elasticsearch's dispatch; `refuse` writes RestController's own answers."""
+    """Starlette's router with Elasticsearch's dispatch; `refuse` writes RestController's own answers
+    and `usage` counts what reaches a handler (UsageService)."""
 
-    def __init__(self, table: RouteTable, refuse: Any, **kwargs: Any) -> None:
+    def __init__(self, table: RouteTable, refuse: Any, usage: RestUsage, **kwargs: Any) -> None:
         super().__init__(routes=[], **kwargs)
         self.table = table
         self.refuse = refuse
+        self.usage = usage
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,6 +146,7 @@ class EsRouter(Router):
         decision = self.table.resolve(scope["method"], raw_path)
         if isinstance(decision, Dispatch):
             scope["path_params"] = decision.path_params
+            self.usage.count(scope["method"], decision.template)
             await decision.endpoint(scope, receive, send)
         else:
             await self.refuse(decision, scope, receive, send)

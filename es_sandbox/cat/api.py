@@ -15,9 +15,10 @@ from starlette.responses import Response
 from es_sandbox import host
 from es_sandbox.cat import columns
 from es_sandbox.cat.table import ByteSize, Duration, Table, respond
-from es_sandbox.cluster_api import health, node_attributes, node_processors, store_bytes
+from es_sandbox.cluster_api import health
 from es_sandbox.errors import illegal_argument
 from es_sandbox.http import PRODUCT_HEADERS, Router, bool_param, int_param
+from es_sandbox.node_info import heap_max_bytes, node_processors
 from es_sandbox.tasks.manager import parse_task_id
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def index_stats(index: Index) -> dict[str, Any]:
     """The statistics of one index as cat indices shows them, over all copies (with one data node
     only primaries are assigned, so `pri.` columns equal them). Operation counters (indexing, get,
     search, refresh, merges, caches) are 0: the index store keeps none yet (issue 13, class 2)."""
-    size = ByteSize(store_bytes(index))
+    size = ByteSize(index.store_size_in_bytes())
     stats: dict[str, Any] = {name: columns.zero(name) for name, _, _ in columns.INDEX_STATS}
     stats["dense_vector.value_count"] = _vector_values(index, "dense_vector")
     stats["sparse_vector.value_count"] = _vector_values(index, "sparse_vector")
@@ -255,7 +256,7 @@ def _node_row(request: Request, cluster: Cluster, node: Node) -> dict[str, Any]:
     build = cluster.config.build
     ip, _, port = node.transport_address.partition(":")
     server = request.scope.get("server") or ("127.0.0.1", cluster.config.port)
-    heap_max = int(node_attributes(cluster, node).get("ml.max_jvm_size", "0")) or host.machine_memory().total
+    heap_max = heap_max_bytes(cluster, node)
     heap_used = host.process_resident_bytes()
     ram = host.machine_memory()
     disk = host.disk(cluster.config.data_dir)

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from es_sandbox.cluster_api import _nodes_envelope, _select_nodes
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.http import Router, bool_param, int_param, json_body, parse_time, time_param
 from es_sandbox.ml.assignments import StartRequest
@@ -14,6 +13,8 @@ from es_sandbox.ml.errors import bad_request
 from es_sandbox.ml.memory import node_memory
 from es_sandbox.ml.stats import trained_model_stats
 from es_sandbox.ml.units import parse_byte_size, time_value_str
+from es_sandbox.nodes_api import nodes_envelope as _nodes_envelope
+from es_sandbox.nodes_api import select_nodes as _select_nodes
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster

@@ -199,3 +199,80 @@ def test_helpers_reindex_runs_against_the_sandbox(es):
     assert helpers.reindex(es, "src", "dst") == (5, 0)  # (successes, errors)
     es.indices.refresh(index="dst")
     assert es.count(index="dst")["count"] == 5
+
+
+def test_nodes_info_has_every_section_of_a_9_5_node(es, sandbox):
+    (node,) = es.nodes.info()["nodes"].values()
+    assert list(node) == [
+        "name",
+        "transport_address",
+        "host",
+        "ip",
+        "version",
+        "transport_version",
+        "index_version",
+        "component_versions",
+        "build_flavor",
+        "build_type",
+        "build_hash",
+        "total_indexing_buffer",
+        "roles",
+        "attributes",
+        "settings",
+        "os",
+        "process",
+        "jvm",
+        "thread_pool",
+        "transport",
+        "http",
+        "plugins",
+        "modules",
+        "ingest",
+        "aggregations",
+    ]
+    assert node["index_version"] == 9_108_0_00 and node["transport_version"] == 9_421_0_00
+    assert node["component_versions"] == {"ml_config_version": 12000099, "transform_config_version": 10000099}
+    assert node["build_hash"] == es.info()["version"]["build_hash"]
+    assert node["settings"]["cluster"]["name"] == "es-sandbox"
+    assert node["settings"]["node"]["attr"]["ml"]["allocated_processors"] == "8"
+    assert node["http"]["publish_address"] == sandbox.url.removeprefix("http://")
+    assert node["thread_pool"]["write"] == {"type": "fixed", "size": 8, "queue_size": 10000}
+    assert {"type": "inference"} in node["ingest"]["processors"]
+    assert node["jvm"]["mem"]["heap_max_in_bytes"] == int(node["attributes"]["ml.max_jvm_size"])
+    assert any(m["name"] == "x-pack-ml" and m["has_native_controller"] for m in node["modules"])
+
+
+def test_nodes_info_metrics_and_flat_settings(es):
+    (node,) = es.nodes.info(metric="os,process", flat_settings=True)["nodes"].values()
+    assert "os" in node and "process" in node and "settings" not in node and "jvm" not in node
+    assert "total_indexing_buffer" not in node  # only with the indices metric
+    # After a node id unknown metrics are disregarded; alone, a list that is not all metrics is node ids.
+    (node,) = es.nodes.info(node_id="_all", metric="settings,no_such_metric", flat_settings=True)[
+        "nodes"
+    ].values()
+    assert node["settings"]["cluster.name"] == "es-sandbox"
+    assert es.nodes.info(metric="settings,no_such_metric")["nodes"] == {}
+    assert node["settings"]["node.attr.xpack.installed"] == "true"
+    assert list(es.nodes.info(node_id="_master", metric="os")["nodes"]) == list(es.nodes.info()["nodes"])
+
+
+def test_nodes_usage_counts_each_handler_on_the_receiving_node(es):
+    def rest_actions() -> dict[str, int]:
+        (node,) = es.nodes.usage()["nodes"].values()
+        return node["rest_actions"]
+
+    before = rest_actions()
+    es.indices.create(index="counted")
+    es.search(index="counted")
+    es.search(index="counted")
+    after = rest_actions()
+    assert after["create_index_action"] == before.get("create_index_action", 0) + 1
+    assert after["search_action"] == before.get("search_action", 0) + 2
+    assert after["nodes_usage_action"] == before["nodes_usage_action"] + 1
+    (node,) = es.nodes.usage(metric="aggregations")["nodes"].values()
+    assert set(node) == {"timestamp", "since", "aggregations"}
+    with pytest.raises(ApiError) as info:
+        es.nodes.usage(metric="_all,rest_actions")
+    assert info.value.body["error"]["reason"] == (
+        "request [/_nodes/usage/_all,rest_actions] contains _all and individual metrics [_all,rest_actions]"
+    )
