@@ -282,6 +282,11 @@ async def update_deployment(request: Request, cluster: Cluster):
     )
 
 
+@router.route("/_ml/trained_models/{model_id}/deployment/cache/_clear", "POST")
+async def clear_deployment_cache(request: Request, cluster: Cluster):
+    return cluster.ml.assignments.clear_cache(request.path_params["model_id"])
+
+
 # --- inference -----------------------------------------------------------------------------------
 
 

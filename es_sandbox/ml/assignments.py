@@ -27,7 +27,6 @@ from es_sandbox.ml.errors import (
     process_stopping,
     validation_exception,
 )
-from es_sandbox.ml.inference import RouteWorker
 from es_sandbox.ml.units import time_value_str
 
 if TYPE_CHECKING:
@@ -246,7 +245,7 @@ class AssignmentManager:
             node=node,
             target_allocations=allocations,
             current_allocations=allocations,
-            worker=RouteWorker(allocations, deployment.threads_per_allocation, deployment.queue_capacity),
+            worker=deployment.new_worker(allocations),
         )
         deployment.routes[node_id] = route
         self.launch(deployment, route)
@@ -322,6 +321,16 @@ class AssignmentManager:
         self.remove(deployment)
         await asyncio.sleep(0)
         return {"stopped": True}
+
+    def clear_cache(self, deployment_id: str) -> dict[str, Any]:
+        """ClearDeploymentCacheAction: every route's process forgets its cached results."""
+        deployment = self.deployments.get(deployment_id)
+        if deployment is None:
+            raise missing_deployment(deployment_id)
+        for route in deployment.routes.values():
+            if route.worker.cache is not None:
+                route.worker.cache.clear()
+        return {"cleared": True}
 
     def remove(self, deployment: Deployment) -> None:
         deployment.stopping = True
@@ -428,9 +437,7 @@ class AssignmentManager:
         for deployment in self.deployments.values():
             for route in deployment.routes.values():
                 route.worker.fail_pending(process_stopping())
-                route.worker = RouteWorker(
-                    route.target_allocations, deployment.threads_per_allocation, deployment.queue_capacity
-                )
+                route.worker = deployment.new_worker(route.target_allocations)
                 self.launch(deployment, route)
             deployment.notify()
 
@@ -444,9 +451,7 @@ class AssignmentManager:
                         node=self.service.cluster.node(node_id),
                         target_allocations=allocations,
                         current_allocations=allocations,
-                        worker=RouteWorker(
-                            allocations, deployment.threads_per_allocation, deployment.queue_capacity
-                        ),
+                        worker=deployment.new_worker(allocations),
                     )
             self.deployments[deployment.deployment_id] = deployment
 

@@ -110,6 +110,10 @@ class Deployment:
     async def changed(self) -> None:
         await self._changed.wait()
 
+    def new_worker(self, allocations: int) -> RouteWorker:
+        """A fresh process for one of its routes (queue, counters and cache start empty)."""
+        return RouteWorker(allocations, self.threads_per_allocation, self.queue_capacity, self.cache_size)
+
     def started_routes(self) -> list[Route]:
         return [r for r in self.routes.values() if r.state == STARTED]
 
@@ -234,10 +238,12 @@ def route_stats(route: Route, node: dict[str, Any]) -> dict[str, Any]:
     last_count, last_time = w.window.last_minute(now)
     body["inference_count"] = w.inference_count
     if w.inference_count > 0:
-        average = w.inference_time_ms / w.inference_count
-        body["average_inference_time_ms"] = average
-        body["average_inference_time_ms_excluding_cache_hits"] = average
-    body["inference_cache_hit_count"] = 0
+        body["average_inference_time_ms"] = w.inference_time_ms / w.inference_count
+        misses = w.inference_count - w.cache_hit_count
+        body["average_inference_time_ms_excluding_cache_hits"] = (
+            w.inference_time_ms / misses if misses else 0.0
+        )
+    body["inference_cache_hit_count"] = w.cache_hit_count
     if w.last_access is not None:
         body["last_access"] = w.last_access
     body["number_of_pending_requests"] = w.pending
@@ -250,7 +256,7 @@ def route_stats(route: Route, node: dict[str, Any]) -> dict[str, Any]:
     body["peak_throughput_per_minute"] = w.window.peak
     body["throughput_last_minute"] = last_count
     body["average_inference_time_ms_last_minute"] = last_time / last_count if last_count else 0.0
-    body["inference_cache_hit_count_last_minute"] = 0
+    body["inference_cache_hit_count_last_minute"] = w.hit_window.last_minute(now)[0]
     return body
 
 

@@ -113,6 +113,54 @@ def _entities(text: str) -> tuple[str, list[dict[str, Any]]]:
     return "".join(annotated), entities
 
 
+class BadInput(ValueError):
+    """The input's fault, as ES answers it: 400 with this type and reason."""
+
+    def __init__(self, es_type: str, reason: str) -> None:
+        super().__init__(reason)
+        self.es_type = es_type
+        self.reason = reason
+
+
+def _softmax(scores: list[float]) -> list[float]:
+    top = max(scores)
+    exps = [math.exp(v - top) for v in scores]
+    return [e / sum(exps) for e in exps]
+
+
+def _label_scores(labels: list[str], text: str) -> list[float]:
+    """A stable distribution over labels for a text (the stand-in's classifier)."""
+    return _softmax([3.0 * _digest(f"{label}/{text}", 2)[0] / 255 for label in labels])
+
+
+def classified(field: str, labels: list[str], probabilities: list[float], wanted: int) -> dict[str, Any]:
+    """NlpClassificationInferenceResults: the best label, the top classes asked for (-1: all), and the
+    best label's probability."""
+    ranked = sorted(range(len(labels)), key=lambda i: -probabilities[i])
+    result: dict[str, Any] = {field: labels[ranked[0]]}
+    chosen = ranked if wanted < 0 else ranked[:wanted]
+    if chosen:
+        result["top_classes"] = [
+            {"class_name": labels[i], "class_probability": probabilities[i], "class_score": probabilities[i]}
+            for i in chosen
+        ]
+    result["prediction_probability"] = probabilities[ranked[0]]
+    return result
+
+
+def _fill_mask(field: str, config: dict[str, Any], text: str) -> dict[str, Any]:
+    mask = config.get("mask_token") or "[MASK]"
+    found = text.count(mask)
+    if found == 0:
+        raise BadInput("illegal_argument_exception", f"no {mask} token could be found")
+    if found > 1:
+        raise BadInput("illegal_argument_exception", f"only one {mask} token should exist in the input")
+    tokens = ["the", "a", "and", "of", "to", "in"]
+    result = classified(field, tokens, _label_scores(tokens, text), int(config.get("num_top_classes", 5)))
+    result[f"{field}_sequence"] = text.replace(mask, result[field], 1)
+    return result
+
+
 def infer(task_type: str, config: dict[str, Any], text: str) -> dict[str, Any]:
     """One inference result, shaped as `_infer` returns it for the task type."""
     field = config.get("results_field") or "predicted_value"
@@ -127,31 +175,39 @@ def infer(task_type: str, config: dict[str, Any], text: str) -> dict[str, Any]:
     elif task_type == "pass_through":
         value, truncated = dense_encode(text, 8)
         result = {field: [value]}
-    elif task_type in ("text_classification", "zero_shot_classification"):
-        labels = config.get("classification_labels") or config.get("labels") or ["negative", "positive"]
-        result = {field: _pick(list(labels), text), "prediction_probability": _probability(text)}
+    elif task_type == "text_classification":
+        labels = list(config.get("classification_labels") or [])
+        result = classified(
+            field, labels, _label_scores(labels, text), int(config.get("num_top_classes", -1))
+        )
+    elif task_type == "zero_shot_classification":
+        labels = list(config.get("labels") or [])
+        if not labels:
+            raise BadInput("status_exception", "zero_shot_classification requires non-empty [labels]")
+        result = classified(field, labels, _label_scores(labels, text), -1)
     elif task_type == "fill_mask":
-        token = _pick(["the", "a", "and", "of", "to", "in"], text)
-        mask = config.get("mask_token") or "[MASK]"
-        result = {
-            field: token,
-            "prediction_probability": _probability(text),
-            "sequence": text.replace(mask, token, 1),
-        }
+        result = _fill_mask(field, config, text)
     elif task_type == "ner":
         annotated, entities = _entities(text)
         result = {field: annotated, "entities": entities}
     elif task_type == "question_answering":
+        if not config.get("question"):
+            raise BadInput("status_exception", "Question is required for question answering")
         words = text.split()
         answer = " ".join(words[:3])
         result = {
             field: answer,
             "start_offset": 0,
             "end_offset": len(answer),
-            "prediction_probability": _probability(text),
+            "prediction_probability": _probability(f"{config['question']}/{text}"),
         }
     elif task_type == "text_similarity":
-        result = {field: _probability(text) * 10}
+        if not config.get("text"):
+            raise BadInput(
+                "status_exception",
+                "please provide configuration update for text_similarity task including the desired [text]",
+            )
+        result = {field: _probability(f"{config['text']}/{text}") * 10}
     else:  # classification (lang_ident): every text is English to the stand-in
         result = {
             field: "en",

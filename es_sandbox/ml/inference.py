@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import json
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from typing import Any
 
 PARALLEL_FRACTION = 0.9  # the share of one inference that more threads speed up
 
@@ -59,10 +62,41 @@ class MinuteWindow:
         return self.total, self.time_total
 
 
+class ResultCache:
+    """The process's inference cache (cache_size bytes; 0 disables it): the least recently used
+    results leave first. Sizes are estimated from the text and the result."""
+
+    def __init__(self, capacity_bytes: int) -> None:
+        self.capacity = capacity_bytes
+        self.used = 0
+        self.entries: OrderedDict[tuple[str, ...], tuple[dict[str, Any], int]] = OrderedDict()
+
+    def get(self, key: tuple[str, ...]) -> dict[str, Any] | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        self.entries.move_to_end(key)
+        return copy.deepcopy(entry[0])
+
+    def put(self, key: tuple[str, ...], result: dict[str, Any]) -> None:
+        size = sum(len(part) for part in key) + len(json.dumps(result))
+        if size > self.capacity or key in self.entries:
+            return
+        self.entries[key] = (copy.deepcopy(result), size)
+        self.used += size
+        while self.used > self.capacity:
+            _, (_, freed) = self.entries.popitem(last=False)
+            self.used -= freed
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.used = 0
+
+
 class RouteWorker:
     """Queue, workers and counters of one route. Counters live on the node, so a restart clears them."""
 
-    def __init__(self, allocations: int, threads: int, queue_capacity: int) -> None:
+    def __init__(self, allocations: int, threads: int, queue_capacity: int, cache_size: int = 0) -> None:
         self.allocations = allocations
         self.threads = threads
         self.queue_capacity = queue_capacity
@@ -76,6 +110,13 @@ class RouteWorker:
         self.error_count = 0
         self.last_access: int | None = None
         self.window = MinuteWindow()
+        self.cache = ResultCache(cache_size) if cache_size > 0 else None
+        self.cache_hit_count = 0
+        self.hit_window = MinuteWindow()
+
+    def count_cache_hit(self) -> None:
+        self.cache_hit_count += 1
+        self.hit_window.add(0.0, time.time())
 
     @property
     def queued(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox.errors import EsError, status_exception
@@ -154,7 +155,9 @@ class Serving:
             worker.rejected_execution_count += 1
             raise queue_full()
         text = prefix + input_text(doc, field)
-        seconds = self.service.config.inference_ms / 1000.0
+        key = (task_type, json.dumps(config, sort_keys=True), text)
+        cached = worker.cache.get(key) if worker.cache is not None else None
+        seconds = 0.0 if cached is not None else self.service.config.inference_ms / 1000.0
         try:
             async with asyncio.timeout(timeout):
                 await worker.run(seconds, high_priority=high_priority)
@@ -165,7 +168,17 @@ class Serving:
             ) from None
         if route.generation != generation or deployment.stopping:
             raise process_stopping()
-        return encoders.infer(task_type, config, text)
+        if cached is not None:
+            worker.count_cache_hit()
+            return cached
+        try:
+            result = encoders.infer(task_type, config, text)
+        except encoders.BadInput as bad:
+            worker.error_count += 1
+            raise EsError(400, bad.es_type, bad.reason) from None
+        if worker.cache is not None:
+            worker.cache.put(key, result)
+        return result
 
 
 def effective_config(model: TrainedModel, update: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:

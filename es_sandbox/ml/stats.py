@@ -136,7 +136,7 @@ def _inference_stats(deployments: list[Deployment]) -> dict[str, Any]:
     return {
         "failure_count": failures,
         "inference_count": count,
-        "cache_miss_count": count,
+        "cache_miss_count": count - sum(w.cache_hit_count for w in workers),
         "missing_all_fields_count": 0,
         "timestamp": int(time.time() * 1000),
     }
