@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from es_sandbox.cluster_api import node_attributes
 from es_sandbox.http import Router, bool_param, int_param, time_param
 from es_sandbox.indices.settings import nest_settings
 from es_sandbox.ml.units import iso_millis
+from es_sandbox.node_info import node_attributes
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster, Node
