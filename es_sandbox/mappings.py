@@ -624,6 +624,11 @@ def is_object_valued(mappings: dict[str, Any], path: str) -> bool:
 # --- dynamic mapping and value checks while indexing ----------------------------------------------------------------
 
 
+# Top-level keys of a stored source that are metadata fields, never mapped (the inference subsystem
+# registers `_inference_fields`, where semantic_text keeps its chunks).
+METADATA_SOURCE_KEYS: set[str] = set()
+
+
 def map_document(
     mappings: dict[str, Any], source: dict[str, Any], doc_id: str | None, *, version: Version = LATEST
 ) -> dict[str, Any] | None:
@@ -632,6 +637,8 @@ def map_document(
     document_parsing_exception on bad values. `version` is the release that created the index."""
     dynamic = mappings.get("dynamic", True)
     props = mappings.get("properties", {})
+    if METADATA_SOURCE_KEYS:
+        source = {k: v for k, v in source.items() if k.split(".", 1)[0] not in METADATA_SOURCE_KEYS}
     new_props = _DocumentMapper(doc_id, version).map_object(props, source, "", dynamic)
     if new_props is None:
         return None

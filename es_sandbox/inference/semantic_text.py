@@ -1,15 +1,33 @@
-"""The `semantic_text` field type: where its fields are in a mapping and which endpoint they use."""
+"""The `semantic_text` field type: where its fields are in a mapping, which endpoint they use, their
+chunking settings, their `model_settings`, and the `_inference_fields` metadata that stores their
+chunks (the 9.x format: `_source` keeps the original values only).
+
+Stored shape, per semantic_text field `f` (ES's SemanticTextField, new format):
+    "_inference_fields": {"f": {"inference": {
+        "inference_id": ..., "model_settings": {...}, "chunking_settings": {...}  (only when mapped),
+        "chunks": {"f": [{"start_offset": s, "end_offset": e, "embeddings": <tokens or floats>}]}}}}
+The sandbox keeps `_inference_fields` as a top-level key of the stored source (a metadata field:
+not mapped, not shown in `_source` unless `exclude_vectors: false`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from es_sandbox import mappings
+from es_sandbox.inference.chunking import ChunkingSettings, parse_chunking_settings
+from es_sandbox.search.fields import extract
+
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
+    from es_sandbox.indices import Index
+    from es_sandbox.inference.endpoints import Endpoint
 
 TYPE = "semantic_text"
+INFERENCE_FIELDS = "_inference_fields"
 DEFAULT_INFERENCE_ID = ".elser-2-elasticsearch"
+mappings.METADATA_SOURCE_KEYS.add(INFERENCE_FIELDS)
 
 
 def semantic_fields(mappings: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -28,11 +46,21 @@ def semantic_fields(mappings: dict[str, Any]) -> Iterator[tuple[str, dict[str, A
     yield from walk(mappings.get("properties") or {}, "")
 
 
+def has_semantic_fields(index: Index) -> bool:
+    return next(semantic_fields(index.mappings), None) is not None
+
+
+def inference_id_of(spec: dict[str, Any]) -> str:
+    return spec.get("inference_id") or DEFAULT_INFERENCE_ID
+
+
+def search_inference_id_of(spec: dict[str, Any]) -> str:
+    """Query-time inference uses `search_inference_id`, else `inference_id`."""
+    return spec.get("search_inference_id") or inference_id_of(spec)
+
+
 def endpoint_ids(spec: dict[str, Any]) -> set[str]:
-    ids = {spec.get("inference_id") or DEFAULT_INFERENCE_ID}
-    if spec.get("search_inference_id"):
-        ids.add(spec["search_inference_id"])
-    return ids
+    return {inference_id_of(spec), search_inference_id_of(spec)}
 
 
 def indices_using(cluster: Cluster, inference_id: str) -> list[str]:
@@ -42,3 +70,59 @@ def indices_using(cluster: Cluster, inference_id: str) -> list[str]:
         for index in cluster.indices.indices.values()
         if any(inference_id in endpoint_ids(spec) for _, spec in semantic_fields(index.mappings))
     )
+
+
+def mapped_chunking(spec: dict[str, Any]) -> ChunkingSettings | None:
+    """The field's own chunking settings (they win over the endpoint's); None when unset."""
+    return parse_chunking_settings(spec.get("chunking_settings"), default_when_empty=False)
+
+
+def model_settings(endpoint: Endpoint) -> dict[str, Any]:
+    """MinimalServiceSettings of the endpoint, as the field's `model_settings` shows them."""
+    settings: dict[str, Any] = {"service": endpoint.service, "task_type": endpoint.task_type}
+    if endpoint.task_type == "text_embedding":
+        settings.update(dimensions=endpoint_dimensions(endpoint), similarity="cosine", element_type="float")
+    return settings
+
+
+def endpoint_dimensions(endpoint: Endpoint) -> int:
+    from es_sandbox.inference.endpoints import E5_DIMENSIONS, E5_IDS
+
+    return E5_DIMENSIONS if endpoint.model_id in E5_IDS else 0
+
+
+def field_values(source: dict[str, Any], path: str) -> list[Any]:
+    """The field's values in a document (arrays flattened, nulls dropped)."""
+    return extract(source, path)
+
+
+def stored_inference(source: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """`_inference_fields.<path>.inference` of a document, in either the nested or the dotted form."""
+    fields = source.get(INFERENCE_FIELDS)
+    found = fields.get(path) if isinstance(fields, dict) else None
+    if found is None:
+        found = source.get(f"{INFERENCE_FIELDS}.{path}")
+    inference = found.get("inference") if isinstance(found, dict) else None
+    return inference if isinstance(inference, dict) else None
+
+
+def stored_chunks(source: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    """The field's chunks, in order (a copy_to target holds chunks under each source field)."""
+    inference = stored_inference(source, path)
+    chunks = (inference or {}).get("chunks")
+    if isinstance(chunks, dict):
+        return [c for part in chunks.values() if isinstance(part, list) for c in part if isinstance(c, dict)]
+    if isinstance(chunks, list):  # the legacy format keeps a plain list
+        return [c for c in chunks if isinstance(c, dict)]
+    return []
+
+
+def joined_values(values: list[Any]) -> str:
+    """The virtual text chunk offsets point into: values joined by one separator character."""
+    return " ".join(value_text(v) for v in values)
+
+
+def value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from es_sandbox.errors import EsError, resource_not_found, status_exception, validation_failed
 from es_sandbox.inference import endpoints as ep
 from es_sandbox.inference.chunking import OLD_DEFAULT_SETTINGS, parse_chunking_settings
+from es_sandbox.inference.ingestion import SemanticTextWriteStep
+from es_sandbox.inference.semantic_text import indices_using
 from es_sandbox.ml.assignments import StartRequest
 from es_sandbox.ml.endpoints import EndpointUse
 
@@ -66,6 +68,7 @@ class InferenceService:
         self.endpoints: dict[str, ep.Endpoint] = {}
         self._starting: dict[str, asyncio.Future[None]] = {}
         cluster.ml.endpoints.register(self)  # the _ml APIs refuse to change deployments endpoints manage
+        cluster.documents.register_write_step(SemanticTextWriteStep(self))
 
     # --- subsystem contract --------------------------------------------------------------------
 
@@ -382,10 +385,9 @@ class InferenceService:
     def references(self, inference_id: str) -> tuple[list[str], list[str]]:
         """Pipelines whose inference processor names the endpoint, and indices whose semantic_text
         fields use it."""
-        pipelines = self.cluster.ml.pipelines_referencing({inference_id})
-        from es_sandbox.inference.semantic_text import indices_using
-
-        return pipelines, indices_using(self.cluster, inference_id)
+        return self.cluster.ml.pipelines_referencing({inference_id}), indices_using(
+            self.cluster, inference_id
+        )
 
     @staticmethod
     def reference_error(inference_id: str, pipelines: list[str], indexes: list[str]) -> str:
