@@ -1,0 +1,275 @@
+"""semantic_text with the real client: ingestion on every write path into `_inference_fields`, the
+per-item failures, `model_settings` in the mapping, and the queries and highlighting on it."""
+
+from __future__ import annotations
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from tests.sandbox.ml_support import api_error, arm_faults, assert_error, strict
+
+ES_SENTENCE = (
+    "Elasticsearch is an open source, distributed, RESTful, search engine which is built on top of Lucene "
+    "internally and enjoys all the features it provides."
+)
+E5 = ".multilingual-e5-small-elasticsearch"
+WORDS_10_1 = {"strategy": "word", "max_chunk_size": 10, "overlap": 1}
+
+
+def inference_of(es: Elasticsearch, index: str, doc_id: str, field: str = "body") -> dict:
+    return es.get(index=index, id=doc_id)["_source"]["_inference_fields"][field]["inference"]
+
+
+def field_mapping(es: Elasticsearch, index: str, field: str = "body") -> dict:
+    return es.indices.get_mapping(index=index)[index]["mappings"]["properties"][field]
+
+
+@pytest.fixture
+def sparse(es):
+    es.indices.create(
+        index="docs", mappings={"properties": {"body": {"type": "semantic_text"}, "title": {"type": "text"}}}
+    )
+    return es
+
+
+def test_a_document_is_chunked_embedded_and_stored_in_inference_fields(sparse):
+    es = sparse
+    assert "model_settings" not in field_mapping(es, "docs")
+    assert es.index(index="docs", id="1", document={"body": ES_SENTENCE})["result"] == "created"
+    inference = inference_of(es, "docs", "1")
+    assert inference["inference_id"] == ".elser-2-elasticsearch"
+    assert inference["model_settings"] == {"service": "elasticsearch", "task_type": "sparse_embedding"}
+    (chunk,) = inference["chunks"]["body"]
+    assert (chunk["start_offset"], chunk["end_offset"]) == (0, len(ES_SENTENCE))
+    assert {"elasticsearch", "lucene"} <= set(chunk["embeddings"])
+    assert field_mapping(es, "docs")["model_settings"] == {
+        "service": "elasticsearch",
+        "task_type": "sparse_embedding",
+    }
+    assert es.get(index="docs", id="1")["_source"]["body"] == ES_SENTENCE
+
+
+def test_arrays_blank_values_and_nulls(sparse):
+    es = sparse
+    es.index(index="docs", id="a", document={"body": ["some test data", "    ", "now with chunks"]})
+    offsets = [(c["start_offset"], c["end_offset"]) for c in inference_of(es, "docs", "a")["chunks"]["body"]]
+    assert offsets == [(0, 14), (20, 35)]  # values joined by one character; the blank one has no chunk
+    for doc_id, body in (("blank", "   "), ("empty", ""), ("null", None)):
+        es.index(index="docs", id=doc_id, document={"body": body})
+        assert "_inference_fields" not in es.get(index="docs", id=doc_id)["_source"]
+    es.index(index="docs", id="n", document={"body": 75})
+    assert [
+        (c["start_offset"], c["end_offset"]) for c in inference_of(es, "docs", "n")["chunks"]["body"]
+    ] == [(0, 2)]
+
+
+def test_chunking_settings_of_the_mapping_win_over_the_endpoint(es):
+    es.indices.create(
+        index="e5",
+        mappings={
+            "properties": {
+                "body": {"type": "semantic_text", "inference_id": E5, "chunking_settings": WORDS_10_1}
+            }
+        },
+    )
+    es.index(index="e5", id="1", document={"body": ES_SENTENCE})
+    inference = inference_of(es, "e5", "1")
+    assert inference["chunking_settings"] == WORDS_10_1
+    assert inference["model_settings"] == {
+        "service": "elasticsearch",
+        "task_type": "text_embedding",
+        "dimensions": 384,
+        "similarity": "cosine",
+        "element_type": "float",
+    }
+    chunks = inference["chunks"]["body"]
+    assert [ES_SENTENCE[c["start_offset"] : c["end_offset"]] for c in chunks] == [
+        "Elasticsearch is an open source, distributed, RESTful, search engine which",
+        " which is built on top of Lucene internally and enjoys",
+        " enjoys all the features it provides.",
+    ]
+    assert all(len(c["embeddings"]) == 384 for c in chunks)
+
+
+def test_embeddings_brought_along_are_kept(sparse):
+    es = sparse
+    brought = {
+        "inference_id": ".elser-2-elasticsearch",
+        "model_settings": {"task_type": "sparse_embedding"},
+        "chunks": {"body": [{"start_offset": 0, "end_offset": 5, "embeddings": {"feature_0": 1.0}}]},
+    }
+    es.index(
+        index="docs",
+        id="byo",
+        document={"body": "hello world", "_inference_fields.body": {"inference": brought}},
+    )
+    assert inference_of(es, "docs", "byo") == brought
+
+
+def test_per_item_failures(sparse):
+    es = sparse
+    es.indices.create(
+        index="orphan", mappings={"properties": {"body": {"type": "semantic_text", "inference_id": "nope"}}}
+    )
+    result = es.bulk(
+        operations=[
+            {"index": {"_index": "orphan", "_id": "1"}},
+            {"body": "no endpoint"},
+            {"index": {"_index": "docs", "_id": "2"}},
+            {"body": "fine"},
+            {"update": {"_index": "docs", "_id": "2"}},
+            {"script": {"source": "ctx._source.x = 1"}},
+        ]
+    ).body
+    missing, ok, scripted = (next(iter(i.values())) for i in result["items"])
+    assert result["errors"] is True and ok["status"] == 201
+    assert missing["status"] == 404
+    assert missing["error"] == {
+        "type": "resource_not_found_exception",
+        "reason": "Inference id [nope] not found for field [body]",
+    }
+    assert scripted["status"] == 400
+    assert scripted["error"] == {
+        "type": "status_exception",
+        "reason": "Cannot apply update with a script on indices that contain [semantic_text] field(s)",
+    }
+    exc = api_error(lambda: es.index(index="orphan", id="1", document={"body": "single"}))
+    assert_error(exc, 404, "resource_not_found_exception", "Inference id [nope] not found for field [body]")
+
+
+def test_a_rejected_inference_fails_the_items_of_its_request_with_the_cause(sparse):
+    es = sparse
+    es.index(index="docs", id="warm", document={"body": "deploys the endpoint"})
+    arm_faults(es, inference_rejection={"burst": 1})
+    operations = [
+        {"index": {"_index": "docs", "_id": "1"}},
+        {"body": "rejected"},
+        {"index": {"_index": "docs", "_id": "2"}},
+        {"body": "with it"},
+    ]
+    result = strict(es).bulk(operations=operations).body
+    expected = {
+        "type": "inference_exception",
+        "reason": "Exception when running inference id [.elser-2-elasticsearch] on field [body]",
+        "caused_by": {
+            "type": "es_rejected_execution_exception",
+            "reason": "inference process queue is full. Unable to execute command",
+        },
+    }
+    # Both chunks went in one inference request of up to 10: its rejection fails both items.
+    assert [(i["index"]["status"], i["index"]["error"]) for i in result["items"]] == [(429, expected)] * 2
+    retried = strict(es).bulk(operations=operations).body
+    assert retried["errors"] is False
+
+
+def test_an_update_re_embeds_the_fields_it_changes_and_keeps_the_others(es):
+    es.indices.create(
+        index="two",
+        mappings={
+            "properties": {"a": {"type": "semantic_text"}, "b": {"type": "semantic_text", "inference_id": E5}}
+        },
+    )
+    es.index(index="two", id="1", document={"a": "first text", "b": "second text"})
+    before = es.get(index="two", id="1")["_source"]["_inference_fields"]
+    es.update(index="two", id="1", doc={"a": "changed text"})
+    after = es.get(index="two", id="1")["_source"]["_inference_fields"]
+    assert after["b"] == before["b"]
+    assert "changed" in after["a"]["inference"]["chunks"]["a"][0]["embeddings"]
+
+
+# --- queries --------------------------------------------------------------------------------------------
+
+
+def corpus(es: Elasticsearch, index: str = "docs") -> None:
+    docs = {
+        "es": ES_SENTENCE,
+        "cats": "Cats sleep most of the day and hunt small animals at night.",
+        "bread": "Bread rises because yeast ferments the sugars in the dough.",
+    }
+    for doc_id, body in docs.items():
+        es.index(index=index, id=doc_id, document={"body": body, "title": doc_id})
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"semantic": {"field": "body", "query": "search engine on Lucene"}},
+        {"match": {"body": "search engine on Lucene"}},
+        {"sparse_vector": {"field": "body", "query": "search engine on Lucene"}},
+    ],
+)
+def test_semantic_match_and_sparse_vector_rank_by_the_best_chunk(sparse, query):
+    corpus(sparse)
+    hits = sparse.search(index="docs", query=query)["hits"]["hits"]
+    assert hits[0]["_id"] == "es"
+    assert "_inference_fields" not in str(hits[0].get("fields", {}))
+
+
+def test_dense_semantic_query(es):
+    es.indices.create(
+        index="dense", mappings={"properties": {"body": {"type": "semantic_text", "inference_id": E5}}}
+    )
+    corpus(es, "dense")
+    hits = es.search(index="dense", query={"semantic": {"field": "body", "query": "yeast in the dough"}})[
+        "hits"
+    ]["hits"]
+    assert hits[0]["_id"] == "bread"
+    assert all(0.0 <= h["_score"] <= 1.0 for h in hits)  # (1 + cosine) / 2
+
+
+def test_semantic_query_errors(sparse):
+    es = sparse
+    corpus(es)
+    exc = api_error(lambda: es.search(index="docs", query={"semantic": {"field": "title", "query": "x"}}))
+    assert exc.meta.status == 400
+    assert exc.body["error"]["type"] == "search_phase_execution_exception"
+    assert exc.body["error"]["root_cause"][0] == {
+        "type": "illegal_argument_exception",
+        "reason": "Field [title] of type [text] does not support semantic queries",
+    }
+    assert (
+        es.search(index="docs", query={"semantic": {"field": "nowhere", "query": "x"}})["hits"]["total"][
+            "value"
+        ]
+        == 0
+    )
+    es.indices.create(
+        index="orphan", mappings={"properties": {"body": {"type": "semantic_text", "inference_id": "gone"}}}
+    )
+    exc = api_error(lambda: es.search(index="orphan", query={"semantic": {"field": "body", "query": "x"}}))
+    assert_error(exc, 404, "resource_not_found_exception", "Inference endpoint not found [gone]")
+
+
+def test_exists_counts_documents_with_chunks(sparse):
+    es = sparse
+    corpus(es)
+    es.index(index="docs", id="blank", document={"body": "  "})
+    es.index(index="docs", id="none", document={"title": "no body"})
+    lacking = es.count(index="docs", query={"bool": {"must_not": {"exists": {"field": "body"}}}})["count"]
+    assert (es.count(index="docs", query={"exists": {"field": "body"}})["count"], lacking) == (3, 2)
+
+
+def test_semantic_highlighting_returns_chunk_texts(es):
+    es.indices.create(
+        index="words",
+        mappings={"properties": {"body": {"type": "semantic_text", "chunking_settings": WORDS_10_1}}},
+    )
+    es.index(index="words", id="1", document={"body": ES_SENTENCE})
+    query = {"semantic": {"field": "body", "query": "which enjoys Lucene"}}
+    chunks = [
+        "Elasticsearch is an open source, distributed, RESTful, search engine which",
+        " which is built on top of Lucene internally and enjoys",
+        " enjoys all the features it provides.",
+    ]
+    hit = es.search(
+        index="words",
+        query=query,
+        highlight={"fields": {"body": {"type": "semantic", "number_of_fragments": 3}}},
+    )
+    assert hit["hits"]["hits"][0]["highlight"] == {"body": chunks}
+    best = es.search(
+        index="words",
+        query=query,
+        highlight={"fields": {"body": {"number_of_fragments": 1, "order": "score"}}},
+    )
+    assert best["hits"]["hits"][0]["highlight"] == {"body": [chunks[1]]}  # it holds all three terms
