@@ -123,13 +123,13 @@ async def get_doc(request: Request, cluster: Cluster):
     doc = index.get_document(doc_id)
     if doc is None:
         return 404, {"_index": index.name, "_id": doc_id, "found": False}
-    return _found(index.name, doc_id, doc, SourceFilter.parse(param(request, {}, "_source"), request))
+    return _found(index, doc_id, doc, SourceFilter.parse(param(request, {}, "_source"), request))
 
 
-def _found(index_name: str, doc_id: str, doc: Doc, source_filter: SourceFilter) -> dict[str, Any]:
+def _found(index: Index, doc_id: str, doc: Doc, source_filter: SourceFilter) -> dict[str, Any]:
     """GetResult.toXContent of a document that exists: _source as the filter leaves it."""
     body: dict[str, Any] = {
-        "_index": index_name,
+        "_index": index.name,
         "_id": doc_id,
         "_version": doc.version,
         "_seq_no": doc.seq_no,
@@ -137,7 +137,7 @@ def _found(index_name: str, doc_id: str, doc: Doc, source_filter: SourceFilter) 
         "found": True,
     }
     if source_filter.enabled:
-        body["_source"] = source_filter.apply(doc.source)
+        body["_source"] = source_filter.render(doc.source, index)
     return body
 
 
@@ -157,7 +157,7 @@ async def get_source(request: Request, cluster: Cluster):
     doc = index.get_document(doc_id)
     if doc is None:
         raise EsError(404, "resource_not_found_exception", f"Document not found [{index.name}]/[{doc_id}]")
-    return SourceFilter.parse(None, request).apply(doc.source)
+    return SourceFilter.parse(None, request).render(doc.source, index)
 
 
 @router.route("/_mget", "GET", "POST")
@@ -182,5 +182,5 @@ async def mget(request: Request, cluster: Cluster):
             out.append({"_index": index.name, "_id": doc_id, "found": False})
             continue
         source_filter = SourceFilter.parse(spec.get("_source", body.get("_source")), request)
-        out.append(_found(index.name, doc_id, doc, source_filter))
+        out.append(_found(index, doc_id, doc, source_filter))
     return {"docs": out}

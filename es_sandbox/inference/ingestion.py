@@ -48,6 +48,15 @@ def inference_failed(inference_id: str, field_name: str, cause: EsError) -> EsEr
     )
 
 
+def mismatched_inference_id(configured: str, field_name: str, reported: Any) -> EsError:
+    return EsError(
+        400,
+        "document_parsing_exception",
+        f"The configured inference_id [{configured}] for field [{field_name}] doesn't match the inference_id "
+        f"[{reported}] reported in the document.",
+    )
+
+
 def scripted_update_refused() -> EsError:
     return status_exception(
         400, "Cannot apply update with a script on indices that contain [semantic_text] field(s)"
@@ -115,12 +124,16 @@ class SemanticTextWriteStep:
         for path, spec in fields:
             if write.error is not None:
                 return
-            if st.stored_inference(source, path) is not None:
-                continue  # embeddings brought along are trusted as they are
+            inference_id = st.inference_id_of(spec)
+            brought = st.stored_inference(source, path)
+            if brought is not None:  # embeddings brought along are trusted, made with the field's endpoint
+                if brought.get("inference_id", inference_id) != inference_id:
+                    write.fail(mismatched_inference_id(inference_id, path, brought.get("inference_id")))
+                    return
+                continue
             values = st.field_values(source, path)
             if not values or all(isinstance(v, str) and not v.strip() for v in values):
                 continue
-            inference_id = st.inference_id_of(spec)
             try:
                 self.service.check_license()
                 endpoint = self.service.endpoint(inference_id)

@@ -26,8 +26,10 @@ from es_sandbox.search import (
     QueryContext,
 )
 from es_sandbox.search.queries.common import boost_of, single
-from es_sandbox.search.queries.inference import dense_model_error, register_query_model_provider
+from es_sandbox.search.queries.inference import register_query_model_provider
 from es_sandbox.search.queries.sparse import token_weights
+from es_sandbox.search.queries.vectors import RESOLVED as RESOLVED_VECTOR
+from es_sandbox.search.queries.vectors import parse_knn
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -173,6 +175,45 @@ def exists_semantic_text(ctx: QueryContext, f: Field, body: dict[str, Any]) -> M
     return lambda doc_id, source: boost if st.stored_chunks(source, f.name) else None
 
 
+async def _prepare_knn(body: dict[str, Any], pctx: PrepareContext, field_name: str) -> dict[str, Any]:
+    """knn on semantic_text (8.18+): the builder's `model_id` may be left out, the field's endpoint
+    embeds `model_text`; an index mapping the name as a plain dense_vector still needs it (the knn
+    query's own step then refuses the builder without it)."""
+    builder = (body.get("query_vector_builder") or {}).get("text_embedding")
+    if not isinstance(builder, dict) or builder.get("model_id") is not None or RESOLVED_VECTOR in body:
+        return body
+    if pctx.field_types(field_name) != {st.TYPE}:
+        return body
+    resolved = await _resolve(pctx, field_name, builder.get("model_text"), {})
+    return {**body, RESOLVED_VECTOR: next(iter(resolved.values()))} if resolved else body
+
+
+@QUERIES.field_type("knn", st.TYPE, prepare=_prepare_knn)
+def knn_semantic_text(ctx: QueryContext, f: Field, body: dict[str, Any]) -> Matcher:
+    """The k documents whose best chunk is nearest to the query vector, scored (1 + cosine) / 2."""
+    assert f.spec is not None
+    if (f.spec.get("model_settings") or {}).get("task_type") == "sparse_embedding":
+        raise illegal_argument(
+            f"Field [{f.name}] of type [{st.TYPE}] does not support knn queries: its inference endpoint "
+            "produces sparse embeddings"
+        )
+    spec = parse_knn(body, top_level=False)
+    if spec.vector is None:
+        raise illegal_argument("knn query with a query_vector_builder must be rewritten before it runs")
+    best_chunk = semantic_matcher(ctx, f, {st.search_inference_id_of(f.spec): spec.vector}, spec.boost)
+    filters = [ctx.compile(q) for q in spec.filters]
+    k, candidates = spec.sizes(ctx.request_size)
+    scored = []
+    for doc_id, doc in ctx.documents().items():
+        if any(flt(doc_id, doc.source) is None for flt in filters):
+            continue
+        score = best_chunk(doc_id, doc.source)
+        if score is not None and (spec.similarity is None or 2 * score / spec.boost - 1 >= spec.similarity):
+            scored.append((score, -doc.seq_no, doc_id))
+    nearest = {doc_id: score for score, _, doc_id in sorted(scored, reverse=True)[: min(k, candidates)]}
+    return lambda doc_id, source: nearest.get(doc_id)
+
+
 # --- query-time inference for other query types -------------------------------------------------------
 
 
@@ -184,7 +225,15 @@ async def endpoint_query_model(cluster: Cluster, model_id: str, text: str, task:
         return None  # not an endpoint: the ML subsystem answers
     if endpoint.task_type != task:
         if task == "text_embedding":
-            raise illegal_argument(dense_model_error(model_id, None))
+            received = (
+                "text_expansion_result" if endpoint.task_type == "sparse_embedding" else "text_similarity"
+            )
+            raise EsError(
+                500,
+                "illegal_state_exception",
+                f"expected a result of type [text_embedding_result] received [{received}]. "
+                f"Is [{model_id}] a text embedding model?",
+            )
         raise illegal_argument(
             f"model [{model_id}] must be a sparse embedding (text_expansion) model to be used by this query"
         )
@@ -209,6 +258,8 @@ def _query_embeddings(query: Any, field_name: str) -> dict[str, Any]:
             targets = node.get("field") == field_name or field_name in node
             if targets and isinstance(node.get(RESOLVED), dict):
                 found.update(node[RESOLVED])
+            if targets and isinstance(node.get(RESOLVED_VECTOR), list):
+                found.setdefault("*", node[RESOLVED_VECTOR])  # a knn's query vector
             for value in node.values():
                 walk(value)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from es_sandbox import mappings
 from es_sandbox.inference.chunking import ChunkingSettings, parse_chunking_settings
+from es_sandbox.search import source as source_rendering
 from es_sandbox.search.fields import extract
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 TYPE = "semantic_text"
 INFERENCE_FIELDS = "_inference_fields"
 DEFAULT_INFERENCE_ID = ".elser-2-elasticsearch"
-mappings.METADATA_SOURCE_KEYS.add(INFERENCE_FIELDS)
+mappings.METADATA_SOURCE_KEYS.add(INFERENCE_FIELDS)  # a metadata field: never mapped
+source_rendering.HIDDEN_SOURCE_KEYS.add(INFERENCE_FIELDS)  # shown only with exclude_vectors: false
 
 
 def semantic_fields(mappings: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:

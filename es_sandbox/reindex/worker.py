@@ -201,6 +201,10 @@ class Worker:
                 if_seq_no=doc.seq_no,
                 if_primary_term=doc.primary_term,
             )
+        if source_filter is None or source_filter.exclude_vectors is not False:
+            # Metadata kept in the stored source (semantic_text's `_inference_fields`) is not part of the
+            # `_source` a reindex reads unless exclude_vectors is false: the destination embeds again.
+            source = {k: v for k, v in source.items() if k not in search.source.HIDDEN_SOURCE_KEYS}
         body = source_filter.apply(source) if source_filter is not None else source
         if job.kind == "update_by_query":
             return documents.BulkAction(

@@ -16,8 +16,13 @@ E5 = ".multilingual-e5-small-elasticsearch"
 WORDS_10_1 = {"strategy": "word", "max_chunk_size": 10, "overlap": 1}
 
 
+def stored(es: Elasticsearch, index: str, doc_id: str) -> dict:
+    """The stored source, `_inference_fields` included (9.2+: `_source.exclude_vectors: false`)."""
+    return es.get(index=index, id=doc_id, source_exclude_vectors=False)["_source"]
+
+
 def inference_of(es: Elasticsearch, index: str, doc_id: str, field: str = "body") -> dict:
-    return es.get(index=index, id=doc_id)["_source"]["_inference_fields"][field]["inference"]
+    return stored(es, index, doc_id)["_inference_fields"][field]["inference"]
 
 
 def field_mapping(es: Elasticsearch, index: str, field: str = "body") -> dict:
@@ -46,7 +51,7 @@ def test_a_document_is_chunked_embedded_and_stored_in_inference_fields(sparse):
         "service": "elasticsearch",
         "task_type": "sparse_embedding",
     }
-    assert es.get(index="docs", id="1")["_source"]["body"] == ES_SENTENCE
+    assert es.get(index="docs", id="1")["_source"] == {"body": ES_SENTENCE}  # the chunks are not in _source
 
 
 def test_arrays_blank_values_and_nulls(sparse):
@@ -56,7 +61,7 @@ def test_arrays_blank_values_and_nulls(sparse):
     assert offsets == [(0, 14), (20, 35)]  # values joined by one character; the blank one has no chunk
     for doc_id, body in (("blank", "   "), ("empty", ""), ("null", None)):
         es.index(index="docs", id=doc_id, document={"body": body})
-        assert "_inference_fields" not in es.get(index="docs", id=doc_id)["_source"]
+        assert "_inference_fields" not in stored(es, "docs", doc_id)
     es.index(index="docs", id="n", document={"body": 75})
     assert [
         (c["start_offset"], c["end_offset"]) for c in inference_of(es, "docs", "n")["chunks"]["body"]
@@ -170,9 +175,9 @@ def test_an_update_re_embeds_the_fields_it_changes_and_keeps_the_others(es):
         },
     )
     es.index(index="two", id="1", document={"a": "first text", "b": "second text"})
-    before = es.get(index="two", id="1")["_source"]["_inference_fields"]
+    before = stored(es, "two", "1")["_inference_fields"]
     es.update(index="two", id="1", doc={"a": "changed text"})
-    after = es.get(index="two", id="1")["_source"]["_inference_fields"]
+    after = stored(es, "two", "1")["_inference_fields"]
     assert after["b"] == before["b"]
     assert "changed" in after["a"]["inference"]["chunks"]["a"][0]["embeddings"]
 
@@ -202,7 +207,7 @@ def test_semantic_match_and_sparse_vector_rank_by_the_best_chunk(sparse, query):
     corpus(sparse)
     hits = sparse.search(index="docs", query=query)["hits"]["hits"]
     assert hits[0]["_id"] == "es"
-    assert "_inference_fields" not in str(hits[0].get("fields", {}))
+    assert hits[0]["_source"] == {"body": ES_SENTENCE, "title": "es"}
 
 
 def test_dense_semantic_query(es):
@@ -273,3 +278,66 @@ def test_semantic_highlighting_returns_chunk_texts(es):
         highlight={"fields": {"body": {"number_of_fragments": 1, "order": "score"}}},
     )
     assert best["hits"]["hits"][0]["highlight"] == {"body": [chunks[1]]}  # it holds all three terms
+
+
+# --- reindex ----------------------------------------------------------------------------------------------
+
+
+def test_reindex_embeds_again_unless_the_embeddings_are_copied(es):
+    es.indices.create(index="src", mappings={"properties": {"body": {"type": "semantic_text"}}})
+    es.index(index="src", id="1", document={"body": "copied or embedded again"})
+    es.indices.create(
+        index="dense", mappings={"properties": {"body": {"type": "semantic_text", "inference_id": E5}}}
+    )
+    result = es.reindex(
+        source={"index": "src"}, dest={"index": "dense"}, wait_for_completion=True, refresh=True
+    )
+    assert (result["created"], result["failures"]) == (1, [])
+    assert inference_of(es, "dense", "1")["inference_id"] == E5  # embedded by the destination's endpoint
+    es.indices.create(index="same", mappings={"properties": {"body": {"type": "semantic_text"}}})
+    copied = es.reindex(
+        source={"index": "src", "_source": {"exclude_vectors": False}},
+        dest={"index": "same"},
+        wait_for_completion=True,
+    )
+    assert copied["created"] == 1
+    assert inference_of(es, "same", "1") == inference_of(es, "src", "1")
+    exc = api_error(
+        lambda: es.reindex(
+            source={"index": "src", "_source": {"exclude_vectors": False}},
+            dest={"index": "dense"},
+            wait_for_completion=True,
+        )
+    )
+    mismatch = exc.body
+    (failure,) = mismatch["failures"]
+    assert failure["status"] == 400
+    assert failure["cause"] == {
+        "type": "document_parsing_exception",
+        "reason": f"The configured inference_id [{E5}] for field [body] doesn't match the inference_id "
+        "[.elser-2-elasticsearch] reported in the document.",
+    }
+
+
+def test_knn_on_semantic_text_takes_the_model_from_the_field(es):
+    es.indices.create(
+        index="dense", mappings={"properties": {"body": {"type": "semantic_text", "inference_id": E5}}}
+    )
+    corpus(es, "dense")
+    builder = {"text_embedding": {"model_text": "yeast in the dough"}}
+    hits = es.search(
+        index="dense",
+        query={"knn": {"field": "body", "k": 2, "num_candidates": 10, "query_vector_builder": builder}},
+    )["hits"]["hits"]
+    assert [h["_id"] for h in hits][0] == "bread" and len(hits) == 2
+    top_level = es.search(
+        index="dense", knn={"field": "body", "k": 1, "num_candidates": 5, "query_vector_builder": builder}
+    )
+    assert [h["_id"] for h in top_level["hits"]["hits"]] == ["bread"]
+    es.indices.create(index="plain", mappings={"properties": {"body": {"type": "dense_vector", "dims": 384}}})
+    exc = api_error(
+        lambda: es.search(
+            index="dense,plain", query={"knn": {"field": "body", "query_vector_builder": builder}}
+        )
+    )
+    assert_error(exc, 400, "illegal_argument_exception", "[model_id] must not be null.")
