@@ -116,7 +116,7 @@ class SemanticTextWriteStep:
         await asyncio.gather(*(self._embed(items) for items in by_endpoint.values()))
         for item in work:
             if item.write.error is None:
-                self._store(index, item)
+                self._store(item)
 
     def _plan(self, write: PendingWrite, fields: list[tuple[str, dict[str, Any]]]) -> Iterator[_FieldWork]:
         source = write.source
@@ -179,7 +179,7 @@ class SemanticTextWriteStep:
         for (item, _), embedding in zip(chunks, flat, strict=True):
             item.embeddings.append(embedding)
 
-    def _store(self, index: Index, item: _FieldWork) -> None:
+    def _store(self, item: _FieldWork) -> None:
         """The field's `_inference_fields` entry, and its `model_settings` in the mapping once known."""
         settings = st.model_settings(item.endpoint)
         units = Utf16Offsets(item.text)
@@ -198,5 +198,4 @@ class SemanticTextWriteStep:
         source[st.INFERENCE_FIELDS] = fields
         item.write.source = source
         if "model_settings" not in item.spec:
-            item.spec["model_settings"] = {k: v for k, v in settings.items()}
-            index.mutations += 1
+            st.set_model_settings(item.spec, settings)

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox import mappings
-from es_sandbox.inference.chunking import ChunkingSettings, parse_chunking_settings
+from es_sandbox.errors import EsError, illegal_argument
+from es_sandbox.inference.chunking import ChunkingSettings, java_str, parse_chunking_settings
 from es_sandbox.search import source as source_rendering
 from es_sandbox.search.fields import extract
 
@@ -128,3 +129,81 @@ def value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else str(value)
+
+
+# --- the mapping -------------------------------------------------------------------------------------
+
+_INDEX_OPTION_KINDS = ("dense_vector", "sparse_vector")
+
+
+def normalize_mapping(path: str, spec: dict[str, Any], version: mappings.Version) -> None:
+    """SemanticTextFieldMapper's parameters as a mapping stores them: `inference_id` always shown
+    (the default endpoint when left out), `chunking_settings` only when set (null or {} unset them)."""
+    inference_id = spec.get("inference_id")
+    if inference_id is None:
+        if version >= (8, 16, 0):
+            spec["inference_id"] = DEFAULT_INFERENCE_ID
+    elif not isinstance(inference_id, str) or not inference_id:
+        raise mappings.mapper_parsing(f"[inference_id] on mapper [{path}] of type [{TYPE}] must not be empty")
+    search_id = spec.get("search_inference_id")
+    if search_id is not None and (not isinstance(search_id, str) or not search_id):
+        raise mappings.mapper_parsing(
+            f"[search_inference_id] on mapper [{path}] of type [{TYPE}] must not be empty"
+        )
+    if "chunking_settings" in spec:
+        try:
+            settings = parse_chunking_settings(spec["chunking_settings"], default_when_empty=False)
+        except EsError as err:
+            raise illegal_argument(err.reason) from None
+        if settings is None:
+            del spec["chunking_settings"]
+        else:
+            spec["chunking_settings"] = settings.to_xcontent()
+    options = spec.get("index_options")
+    if options is not None:
+        if (
+            not isinstance(options, dict)
+            or len(options) != 1
+            or next(iter(options)) not in _INDEX_OPTION_KINDS
+        ):
+            raise mappings.mapper_parsing(f"Unsupported index options type {java_str(options)}")
+    model = spec.get("model_settings")
+    if model is not None and (not isinstance(model, dict) or "task_type" not in model):
+        raise mappings.mapper_parsing(f"Failed to parse [model_settings] of [{path}]: Required [task_type]")
+    put_in_order(spec)
+
+
+_PARAM_ORDER = (
+    "type",
+    "inference_id",
+    "search_inference_id",
+    "model_settings",
+    "chunking_settings",
+    "index_options",
+)
+
+
+def put_in_order(spec: dict[str, Any]) -> None:
+    """The parameters in the order the mapper writes them (the others after them, as given)."""
+    ordered = {k: spec[k] for k in _PARAM_ORDER if k in spec}
+    rest = {k: v for k, v in spec.items() if k not in ordered}
+    spec.clear()
+    spec.update(ordered)
+    spec.update(rest)
+
+
+def set_model_settings(spec: dict[str, Any], settings: dict[str, Any]) -> None:
+    """The field learns its endpoint's model settings from its first document."""
+    spec["model_settings"] = dict(settings)
+    put_in_order(spec)
+
+
+mappings.register_field_type(
+    TYPE,
+    mappings.FieldType(
+        mappings.FIELD_TYPES[TYPE].params,
+        updatable=mappings.FIELD_TYPES[TYPE].updatable,
+        normalize=normalize_mapping,
+    ),
+    replace=True,
+)

@@ -341,3 +341,62 @@ def test_knn_on_semantic_text_takes_the_model_from_the_field(es):
         )
     )
     assert_error(exc, 400, "illegal_argument_exception", "[model_id] must not be null.")
+
+
+# --- the mapping --------------------------------------------------------------------------------------------
+
+
+def test_the_mapping_shows_the_endpoint_then_learns_the_model_settings(es):
+    es.indices.create(
+        index="m",
+        mappings={
+            "properties": {
+                "body": {"type": "semantic_text"},
+                "unset": {"type": "semantic_text", "chunking_settings": None},
+                "words": {"type": "semantic_text", "inference_id": E5, "chunking_settings": WORDS_10_1},
+            }
+        },
+    )
+    props = es.indices.get_mapping(index="m")["m"]["mappings"]["properties"]
+    assert props["body"] == {"type": "semantic_text", "inference_id": ".elser-2-elasticsearch"}
+    assert props["unset"] == {"type": "semantic_text", "inference_id": ".elser-2-elasticsearch"}
+    assert props["words"] == {"type": "semantic_text", "inference_id": E5, "chunking_settings": WORDS_10_1}
+    es.index(index="m", id="1", document={"words": "learns its model"})
+    assert field_mapping(es, "m", "words") == {
+        "type": "semantic_text",
+        "inference_id": E5,
+        "model_settings": {
+            "service": "elasticsearch",
+            "task_type": "text_embedding",
+            "dimensions": 384,
+            "similarity": "cosine",
+            "element_type": "float",
+        },
+        "chunking_settings": WORDS_10_1,
+    }
+    es.indices.put_mapping(
+        index="m", properties={"body": {"type": "semantic_text", "chunking_settings": WORDS_10_1}}
+    )
+    assert field_mapping(es, "m")["chunking_settings"] == WORDS_10_1
+    es.indices.put_mapping(index="m", properties={"body": {"type": "semantic_text"}})
+    assert "chunking_settings" not in field_mapping(es, "m")
+
+
+@pytest.mark.parametrize(
+    ("chunking", "reason"),
+    [
+        (
+            {**WORDS_10_1, "extra": "stuff"},
+            "Validation Failed: 1: Word based chunking settings can not have the following settings: [extra];",
+        ),
+        (
+            {"strategy": "word"},
+            "Validation Failed: 1: [chunking_settings] does not contain the required setting [max_chunk_size];",
+        ),
+        ({"strategy": "invalid"}, "Invalid chunkingStrategy invalid"),
+    ],
+)
+def test_invalid_chunking_settings_are_refused(es, chunking, reason):
+    mappings = {"properties": {"body": {"type": "semantic_text", "chunking_settings": chunking}}}
+    exc = api_error(lambda: es.indices.create(index="bad", mappings=mappings))
+    assert_error(exc, 400, "mapper_parsing_exception", f"Failed to parse mapping: {reason}")
