@@ -139,6 +139,10 @@ _INDEX_OPTION_KINDS = ("dense_vector", "sparse_vector")
 def normalize_mapping(path: str, spec: dict[str, Any], version: mappings.Version) -> None:
     """SemanticTextFieldMapper's parameters as a mapping stores them: `inference_id` always shown
     (the default endpoint when left out), `chunking_settings` only when set (null or {} unset them)."""
+    if version < (8, 15, 0):
+        raise mappings.mapper_parsing(
+            f"No handler for type [{TYPE}] declared on field [{path.rsplit('.', 1)[-1]}]"
+        )
     inference_id = spec.get("inference_id")
     if inference_id is None:
         if version >= (8, 16, 0):

@@ -575,6 +575,14 @@ def test_versions_before_8_15_have_no_inference_api_and_8_15_no_chunking_setting
     exc = api_error(lambda: compat8(old, "GET", "/_inference"))
     assert exc.meta.status == 400
     assert exc.body == {"error": "no handler found for uri [/_inference] and method [GET]"}
+    mappings = {"mappings": {"properties": {"body": {"type": "semantic_text"}}}}
+    exc = api_error(lambda: compat8(old, "PUT", "/docs", mappings))
+    assert_error(
+        exc,
+        400,
+        "mapper_parsing_exception",
+        "Failed to parse mapping: No handler for type [semantic_text] declared on field [body]",
+    )
     es = Elasticsearch(start_sandbox(version="8.15.5").url)
     assert compat8(es, "GET", "/_inference").body == {
         "endpoints": []
@@ -605,3 +613,13 @@ def test_an_endpoint_scaled_to_zero_shows_0_allocations_and_inference_wakes_it(s
     }
     assert es.inference.inference(inference_id=elser, input="wakes it up")["sparse_embedding"][0]["embedding"]
     assert allocations() == 1
+
+
+def test_endpoint_inference_times_out_as_ml_inference_does(es):
+    put_endpoint(es)
+    texts = [f"text number {i}" for i in range(200)]  # one allocation, 1 ms each: far past 20 ms
+    exc = api_error(
+        lambda: strict(es).inference.inference(inference_id="my-elser", input=texts, timeout="20ms")
+    )
+    assert_error(exc, 408, "status_exception", "timeout [20ms] waiting for inference result")
+    assert deployment_stats(es, "my-elser")["timeout_count"] >= 1
