@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from es_sandbox.documents.parsing import parse_bulk
-from es_sandbox.documents.writes import BulkAction, check_id
+from es_sandbox.documents.parsing import parse_bulk, update_body, validate
+from es_sandbox.documents.writes import BulkAction
 from es_sandbox.errors import EsError, illegal_argument, index_not_found, validation_failed
-from es_sandbox.http import PRODUCT_HEADERS, Router, int_param, json_body, param
+from es_sandbox.http import PRODUCT_HEADERS, Router, bool_param, int_param, json_body, param
 from es_sandbox.indices import Doc, Index
 from es_sandbox.search import SourceFilter
 
@@ -32,13 +32,30 @@ def _refresh_param(request: Request) -> bool:
     raise illegal_argument(f"Unknown value for refresh: [{value}].")
 
 
+def _rest_api_v8(request: Request, cluster: Cluster) -> bool:
+    """A request to an 8.x node, or one sent compatible-with=8: ES parses bulk action lines leniently."""
+    content_type = request.headers.get("content-type", "")
+    return cluster.config.major < 9 or "compatible-with=8" in content_type.replace(" ", "")
+
+
+def _require_alias_param(request: Request) -> bool | None:
+    return bool_param(request, "require_alias") if "require_alias" in request.query_params else None
+
+
 @router.route("/_bulk", "POST", "PUT")
 @router.route("/{index}/_bulk", "POST", "PUT")
 async def bulk(request: Request, cluster: Cluster):
-    actions = parse_bulk(await request.body(), request.path_params.get("index"))
-    return await cluster.documents.bulk(
-        actions, pipeline=request.query_params.get("pipeline"), refresh=_refresh_param(request)
+    raw = await request.body()
+    if not raw:
+        raise EsError(400, "parse_exception", "request body is required")
+    actions = parse_bulk(
+        raw,
+        request.path_params.get("index"),
+        pipeline=request.query_params.get("pipeline"),
+        require_alias=_require_alias_param(request),
+        strict=not _rest_api_v8(request, cluster),
     )
+    return await cluster.documents.bulk(actions, refresh=_refresh_param(request))
 
 
 # --- single documents -----------------------------------------------------------------------------------
@@ -52,13 +69,22 @@ async def _single(
     *,
     seq_params: bool = True,
 ):
-    """The document the path names (no id: an auto-generated one) as a bulk of one; `?pipeline=` only
-    ever applies to index and create."""
+    """The document the path names (no id: an auto-generated one) as a bulk of one, validated as its
+    request is; `?pipeline=` applies to index and create (an update's pipelines are the index's)."""
     params = _seq_params(request) if seq_params else {}
-    action = BulkAction(op, request.path_params["index"], request.path_params.get("id"), source, **params)
-    outcomes, _ = await cluster.documents.run(
-        [action], pipeline=request.query_params.get("pipeline"), refresh=_refresh_param(request)
+    action = BulkAction(
+        op,
+        request.path_params["index"],
+        request.path_params.get("id"),
+        source,
+        pipeline=request.query_params.get("pipeline") if op in ("index", "create") else None,
+        require_alias=bool(_require_alias_param(request)) if op != "delete" else False,
+        **params,
     )
+    problems = validate(action)
+    if problems:
+        raise validation_failed(*problems)
+    outcomes, _ = await cluster.documents.run([action], refresh=_refresh_param(request))
     outcome = outcomes[0]
     if outcome.error is not None:
         raise outcome.error
@@ -80,7 +106,6 @@ async def index_doc(request: Request, cluster: Cluster):
     if op_type not in ("index", "create"):
         raise illegal_argument(f"opType must be 'create' or 'index', found: [{op_type}]")
     source = await json_body(request, required=True)
-    check_id(request.path_params["id"])
     return await _single(request, cluster, op_type, source)
 
 
@@ -92,13 +117,14 @@ async def index_doc_auto_id(request: Request, cluster: Cluster):
 @router.route("/{index}/_create/{id}", "PUT", "POST")
 async def create_doc(request: Request, cluster: Cluster):
     source = await json_body(request, required=True)
-    check_id(request.path_params["id"])
     return await _single(request, cluster, "create", source, seq_params=False)
 
 
 @router.route("/{index}/_update/{id}", "POST")
 async def update_doc(request: Request, cluster: Cluster):
-    return await _single(request, cluster, "update", await json_body(request, required=True))
+    await json_body(request, required=True)  # the body's presence and JSON, as the REST layer checks them
+    body = update_body((await request.body()).decode("utf-8", errors="replace"))
+    return await _single(request, cluster, "update", body)
 
 
 @router.route("/{index}/_doc/{id}", "DELETE")

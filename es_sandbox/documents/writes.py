@@ -33,7 +33,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from es_sandbox.errors import EsError, illegal_argument, validation_failed
+from es_sandbox.errors import EsError, illegal_argument, index_not_found
 from es_sandbox.indices import Index, random_id
 from es_sandbox.indices.stats import sources_size
 
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 OPS = ("index", "create", "update", "delete")
 MAX_ID_BYTES = 512
 _CREATED, _OK, _NOT_FOUND = 201, 200, 404
-UPDATE_FIELDS = ("doc", "upsert", "doc_as_upsert", "detect_noop", "scripted_upsert", "_source", "script")
 
 
 @dataclass
@@ -59,6 +58,34 @@ class BulkAction:
     if_primary_term: int | None = None
     version: int | None = None
     version_type: str | None = None
+    require_alias: bool = False
+    source_error: EsError | None = None  # a source the shard cannot parse: this item fails alone
+
+
+def require_alias_missing(name: str) -> EsError:
+    err = index_not_found(name)
+    err.reason += f" and [require_alias] request flag is [true] and [{name}] is not an alias"
+    return err
+
+
+def _ingest_document(
+    action: BulkAction, request_pipeline: str | None
+) -> tuple[str, dict[str, Any], str | None] | None:
+    """What an item's ingest pipelines process (TransportBulkAction.getIndexWriteRequest): an index or
+    create item's source; an update's `doc` when doc_as_upsert (with the index's pipelines only), else
+    its `upsert` (with the item's or the request's pipeline too); None when nothing goes through."""
+    if action.op in ("index", "create"):
+        if action.source_error is not None or action.source is None:
+            return None
+        return "source", action.source, action.pipeline or request_pipeline
+    if action.op != "update" or not isinstance(action.source, dict):
+        return None
+    body = action.source
+    if body.get("doc_as_upsert") and isinstance(body.get("doc"), dict):
+        return "doc", body["doc"], None
+    if isinstance(body.get("upsert"), dict):
+        return "upsert", body["upsert"], action.pipeline or request_pipeline
+    return None
 
 
 @dataclass
@@ -137,10 +164,8 @@ class _Touched(dict):
         shard.took_ns += time.monotonic_ns() - started
 
 
-def _pipeline_for(action: BulkAction, request_pipeline: str | None, target: Index | None) -> str | None:
-    """The item's pipeline wins over the request's (as BulkRequest parsing does), then the index default;
-    `_none` disables the default."""
-    chosen = action.pipeline or request_pipeline
+def _pipeline_for(chosen: str | None, target: Index | None) -> str | None:
+    """The item's pipeline (else the request's), else the index default; `_none` disables the default."""
     if chosen is None and target is not None:
         chosen = target.default_pipeline
     return None if chosen in (None, "_none") else chosen
@@ -174,18 +199,6 @@ def _dropped_response(index_name: str, doc_id: str | None) -> dict[str, Any]:
         "result": "noop",
         "_shards": {"total": 0, "successful": 0, "failed": 0},
     }
-
-
-def check_id(doc_id: str | None) -> None:
-    if doc_id is None:
-        return
-    if doc_id == "":
-        raise validation_failed("if _id is specified it must not be empty")
-    size = len(doc_id.encode())
-    if size > MAX_ID_BYTES:
-        raise validation_failed(
-            f"id [{doc_id}] is too long, must be no longer than 512 bytes but was: {size}"
-        )
 
 
 def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -303,10 +316,11 @@ class DocumentService:
 
     async def _ingest(self, action: BulkAction, request_pipeline: str | None) -> _Prepared:
         ingest = self.cluster.ingest
+        part, source, chosen = _ingest_document(action, request_pipeline)
         target = self._existing_target(action.index)
-        pipeline = _pipeline_for(action, request_pipeline, target)
+        pipeline = _pipeline_for(chosen, target)
         final = target.final_pipeline if target is not None else None
-        doc: dict[str, Any] | None = {"_index": action.index, "_id": action.id, "_source": action.source}
+        doc: dict[str, Any] | None = {"_index": action.index, "_id": action.id, "_source": source}
         if action.version is not None:
             doc["_version"] = action.version
         try:
@@ -321,28 +335,33 @@ class DocumentService:
             return _Prepared(action.index, action.id, None, error=err)
         if doc is None:
             return _Prepared(action.index, action.id, None, dropped=True)
+        if part != "source":  # an update keeps its index and id; its doc or upsert is the processed one
+            return _Prepared(
+                action.index, action.id, None, update={**action.source, part: doc.get("_source")}
+            )
         doc_id = doc.get("_id")
         return _Prepared(
             doc.get("_index") or action.index, None if doc_id is None else str(doc_id), doc.get("_source")
         )
 
     def _ingest_slots(self, actions: list[BulkAction], request_pipeline: str | None) -> list[int]:
-        """The index/create items that go through a pipeline (targets looked up once per name)."""
+        """The items that go through a pipeline (targets looked up once per name)."""
         has_pipelines: dict[str, bool] = {}
         slots = []
         for i, action in enumerate(actions):
-            if action.op not in ("index", "create"):
+            found = _ingest_document(action, request_pipeline)
+            if found is None:
                 continue
-            if action.pipeline or request_pipeline:
+            if found[2] not in (None, "_none"):
                 slots.append(i)
                 continue
-            found = has_pipelines.get(action.index)
-            if found is None:
+            defaults = has_pipelines.get(action.index)
+            if defaults is None:
                 target = self._existing_target(action.index)
-                found = has_pipelines[action.index] = target is not None and bool(
+                defaults = has_pipelines[action.index] = target is not None and bool(
                     target.default_pipeline or target.final_pipeline
                 )
-            if found:
+            if defaults:
                 slots.append(i)
         return slots
 
@@ -353,12 +372,14 @@ class DocumentService:
         targets: dict[str, tuple[Index, list[WriteStep]] | None] = {}
         groups: dict[str, list[tuple[int, PendingWrite]]] = {}
         for i, action in enumerate(actions):
-            if action.op == "delete":
-                continue
             ready = prepared.get(i)
+            if action.op == "delete" or action.source_error is not None:
+                continue
             if ready is not None and (ready.error is not None or ready.dropped):
                 continue
-            name = ready.index if ready is not None else action.index
+            name = ready.index if ready is not None and action.op != "update" else action.index
+            if self._require_alias_failure(action, name) is not None:
+                continue
             if name not in targets:
                 target = self._existing_target(name)
                 steps = [s for s in self.write_steps if target is not None and s.applies_to(target)]
@@ -381,7 +402,7 @@ class DocumentService:
             source = ready.source if ready is not None else action.source
             doc_id = ready.id if ready is not None else action.id
             return PendingWrite(action.op, doc_id, source)
-        body = action.source or {}
+        body = _update_body(action, ready)
         part = _update_stepped_field(body)
         return PendingWrite("update", action.id, body.get(part) if part else None, script="script" in body)
 
@@ -404,13 +425,19 @@ class DocumentService:
         if action.op != "update":
             name = ready.index if ready is not None else action.index
             return _Prepared(name, write.id, write.source, error=write.error)
-        body = dict(action.source or {})
+        body = dict(_update_body(action, ready))
         part = _update_stepped_field(body)
         if part is not None:
             body[part] = write.source
         return _Prepared(action.index, action.id, None, error=write.error, update=body)
 
     # --- phase 3: apply ----------------------------------------------------------------------------
+
+    def _require_alias_failure(self, action: BulkAction, name: str) -> EsError | None:
+        """BulkOperation: an item that requires an alias fails when its target is none (never created)."""
+        if action.require_alias and not self.cluster.indices.is_alias(name):
+            return require_alias_missing(name)
+        return None
 
     def _apply_index(
         self, action: BulkAction, prepared: _Prepared, refresh: bool, touched: _Touched
@@ -421,20 +448,24 @@ class DocumentService:
             )
         if prepared.dropped:
             return Outcome(action.op, _OK, _dropped_response(prepared.index, prepared.id))
-        source = prepared.source
+        name, doc_id = prepared.index, prepared.id
         try:
-            if not isinstance(source, dict):
-                raise EsError(
-                    400, "document_parsing_exception", "[1:1] failed to parse: source is not a JSON object"
-                )
-            index = self.cluster.indices.write_index(prepared.index)
-            doc_id = prepared.id if prepared.id is not None else random_id()
-            check_id(doc_id)
+            missing_alias = self._require_alias_failure(action, name)
+            if missing_alias is not None:
+                raise missing_alias
+            index = self.cluster.indices.write_index(name)
+            name = index.name
+            if doc_id == "":
+                raise illegal_argument("if _id is specified it must not be empty")
+            if doc_id is None:
+                doc_id = random_id()
+            if action.source_error is not None:
+                raise action.source_error
             started = time.monotonic_ns()
             try:
                 doc, result = index.put(
                     doc_id,
-                    source,
+                    prepared.source,
                     op_type=action.op,
                     if_seq_no=action.if_seq_no,
                     if_primary_term=action.if_primary_term,
@@ -442,15 +473,17 @@ class DocumentService:
                     version_type=action.version_type,
                 )
             finally:
-                touched.reached(index, source, started)
+                touched.reached(index, prepared.source, started)
         except EsError as err:
-            return Outcome(action.op, err.status, error=err, index=prepared.index, id=prepared.id)
+            return Outcome(action.op, err.status, error=err, index=name, id=doc_id)
         body = _write_response(index, doc_id, doc.version, doc.seq_no, result, forced_refresh=refresh)
         return Outcome(action.op, _CREATED if result == "created" else _OK, body)
 
     def _apply_delete(self, action: BulkAction, refresh: bool, touched: _Touched) -> Outcome:
+        name = action.index
         try:
-            index = self.cluster.indices.write_index(action.index, auto_create=False)
+            index = self.cluster.indices.write_index(name, auto_create=False)
+            name = index.name
             started = time.monotonic_ns()
             try:
                 version, seq_no, found = index.delete(
@@ -459,31 +492,31 @@ class DocumentService:
             finally:
                 touched.reached(index, None, started)
         except EsError as err:
-            return Outcome("delete", err.status, error=err, index=action.index, id=action.id)
+            return Outcome("delete", err.status, error=err, index=name, id=action.id)
         body = _write_response(
             index, action.id, version, seq_no, "deleted" if found else "not_found", forced_refresh=refresh
         )
         return Outcome("delete", _OK if found else _NOT_FOUND, body)
 
     def _apply_update(
-        self, action: BulkAction, stepped: _Prepared | None, refresh: bool, touched: _Touched
+        self, action: BulkAction, prepared: _Prepared | None, refresh: bool, touched: _Touched
     ) -> Outcome:
-        if stepped is not None and stepped.error is not None:
+        if prepared is not None and prepared.error is not None:
             return Outcome(
-                "update", stepped.error.status, error=stepped.error, index=action.index, id=action.id
+                "update", prepared.error.status, error=prepared.error, index=action.index, id=action.id
             )
-        body = stepped.update if stepped is not None else (action.source or {})
+        if prepared is not None and prepared.dropped:
+            return Outcome("update", _OK, _dropped_response(action.index, action.id))
+        body = _update_body(action, prepared)
+        name = action.index
         try:
-            for key in body:
-                if key not in UPDATE_FIELDS:
-                    raise EsError(
-                        400, "x_content_parse_exception", f"[1:2] [UpdateRequest] unknown field [{key}]"
-                    )
+            missing_alias = self._require_alias_failure(action, name)
+            if missing_alias is not None:
+                raise missing_alias
+            index = self.cluster.indices.write_index(name)
+            name = index.name
             if "script" in body:
                 raise illegal_argument("es_sandbox does not run scripts: use [doc] updates")
-            if "doc" not in body and "upsert" not in body:
-                raise validation_failed("script or doc is missing")
-            index = self.cluster.indices.write_index(action.index)
             started = time.monotonic_ns()
             current = index.docs.get(action.id)
             index.stats.got(current is not None, time.monotonic_ns() - started)  # the update's own get
@@ -506,6 +539,13 @@ class DocumentService:
                     return Outcome("update", _OK, noop)
             doc, result = index.put(action.id, new_source)
         except EsError as err:
-            return Outcome("update", err.status, error=err, index=action.index, id=action.id)
+            return Outcome("update", err.status, error=err, index=name, id=action.id)
         response = _write_response(index, action.id, doc.version, doc.seq_no, result, forced_refresh=refresh)
         return Outcome("update", _CREATED if result == "created" else _OK, response)
+
+
+def _update_body(action: BulkAction, prepared: _Prepared | None) -> dict[str, Any]:
+    """An update's body as ingest and the write steps left it."""
+    if prepared is not None and prepared.update is not None:
+        return prepared.update
+    return action.source or {}

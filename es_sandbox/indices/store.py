@@ -114,6 +114,9 @@ class IndexStore:
             )
         raise index_not_found(name)
 
+    def is_alias(self, name: str) -> bool:
+        return bool(self._holders(name))
+
     def _holders(self, alias: str) -> list[Index]:
         return [i for i in self.indices.values() if alias in i.aliases]
 

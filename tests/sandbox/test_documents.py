@@ -204,7 +204,7 @@ def test_bulk_request_errors(es, sandbox):
     with pytest.raises(BadRequestError) as info:
         es.bulk(operations=[{"upsert": {"_index": "x"}}, {"x": 1}])
     assert info.value.body["error"]["reason"] == (
-        "Malformed action/metadata line [1], expected one of [create, delete, index, update] but found [upsert]"
+        "Malformed action/metadata line [1], expected field [create], [delete], [index] or [update] but found [upsert]"
     )
     no_newline = httpx.post(
         sandbox.url + "/_bulk",

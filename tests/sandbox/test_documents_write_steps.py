@@ -123,7 +123,7 @@ def test_single_document_writes_and_updates_pass_through_the_step(served):
     # An update shows the step its partial doc; the stepped doc is merged into the stored one.
     assert es.update(index="stepped", id="1", doc={"title": "uno"}).meta.status == 200
     assert es.get(index="stepped", id="1")["_source"] == {"title": "UNO", "n": 1}
-    assert es.update(index="stepped", id="5", upsert={"title": "five"}).meta.status == 201
+    assert es.update(index="stepped", id="5", doc={"title": "five"}, doc_as_upsert=True).meta.status == 201
     assert es.get(index="stepped", id="5")["_source"] == {"title": "FIVE"}
     with pytest.raises(ApiError) as failed:
         es.update(index="stepped", id="1", doc={"title": "bad"})
