@@ -51,6 +51,13 @@ def parse_args(argv: list[str] | None = None) -> SandboxConfig:
     auth.add_argument("--user", default=None, metavar="NAME:PASSWORD", help="require HTTP basic auth")
     p.add_argument("--license", choices=["trial", "basic"], default="trial")
     p.add_argument("--cluster-name", default="es-sandbox")
+    p.add_argument(
+        "--tls",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve HTTPS: a CA and a certificate for --host are kept in DIR; clients trust DIR/ca.crt",
+    )
     args = p.parse_args(argv)
     try:
         return SandboxConfig(**vars(args))

@@ -31,6 +31,7 @@ class SandboxConfig:
     user: str | None = field(default=None, repr=False)  # "name:password"
     license: str = "trial"
     cluster_name: str = "es-sandbox"
+    tls: Path | None = None  # serve HTTPS with a CA and certificate kept in this directory
 
     def __post_init__(self) -> None:
         if not _VERSION_RE.match(self.version):
@@ -56,6 +57,10 @@ class SandboxConfig:
     @property
     def minor(self) -> int:
         return int(self.version.split(".")[1])
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     @property
     def build(self) -> BuildInfo:

@@ -18,6 +18,7 @@ import uvicorn
 
 from es_sandbox.app import create_app
 from es_sandbox.config import SandboxConfig
+from es_sandbox.tls import ensure_server_files
 
 READY_PREFIX = "es_sandbox listening on "
 
@@ -37,6 +38,7 @@ def serve(config: SandboxConfig) -> None:
     sock.bind((config.host, config.port))
     port = sock.getsockname()[1]
     app = create_app(config)
+    tls = ensure_server_files(config.tls, config.host) if config.tls else None
     server = _Server(
         uvicorn.Config(
             app,
@@ -46,13 +48,15 @@ def serve(config: SandboxConfig) -> None:
             timeout_graceful_shutdown=5,
             server_header=False,
             date_header=False,
+            ssl_certfile=str(tls.cert) if tls else None,
+            ssl_keyfile=str(tls.key) if tls else None,
         )
     )
 
     async def announce() -> None:
         while not server.started:
             await asyncio.sleep(0.01)
-        print(f"{READY_PREFIX}http://{config.host}:{port}", flush=True)
+        print(f"{READY_PREFIX}{config.scheme}://{config.host}:{port}", flush=True)
 
     async def main() -> None:
         # Our own handlers: uvicorn's would re-raise the signal after a graceful shutdown, and a
