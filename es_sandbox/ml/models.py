@@ -169,11 +169,19 @@ def unknown_inference_config(task: str) -> EsError:
 
 @dataclass
 class Definition:
-    """The definition parts stored for a model (lengths only: the sandbox runs no real model)."""
+    """The definition parts stored for a model: their lengths (persisted), and the bytes of parts
+    uploaded in this run (kept in memory only, for a real run of a TorchScript model)."""
 
     total_length: int
     total_parts: int
     part_lengths: dict[int, int] = field(default_factory=dict)
+    part_bytes: dict[int, bytes] = field(default_factory=dict, repr=False)
+
+    def assembled(self) -> bytes | None:
+        """The whole definition, when every part's bytes are here."""
+        if not self.complete or len(self.part_bytes) != len(self.part_lengths):
+            return None
+        return b"".join(self.part_bytes[i] for i in sorted(self.part_bytes))
 
     @property
     def stored_length(self) -> int:

@@ -48,6 +48,7 @@ from es_sandbox.ml.models import (
     packaged_model,
     validate_model_id,
 )
+from es_sandbox.ml.runners import ModelRunners
 from es_sandbox.ml.serving import PREFIX_TYPES, Serving
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class MlService:
         self.adaptive = AdaptiveAllocations(self)
         self.serving = Serving(self)
         self.endpoints = EndpointLinks()
+        self.runners = ModelRunners()
         self.notifications: list[dict[str, Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -99,6 +101,7 @@ class MlService:
         for deployment in list(self.assignments.deployments.values()):
             self.assignments.remove(deployment)  # requests still queued fail as the process stops
         self.models.clear()
+        self.runners.clear()
         self.aliases.clear()
         self.notifications.clear()
 
@@ -441,7 +444,7 @@ class MlService:
         if model is None:
             raise model_not_found(model_id)
         try:
-            length = len(base64.b64decode(body["definition"], validate=True))
+            data = base64.b64decode(body["definition"], validate=True)
         except (binascii.Error, ValueError, TypeError):
             raise bad_request(
                 f"[definition] of model [{model_id}] part [{part}] is not valid base64"
@@ -454,7 +457,9 @@ class MlService:
                 "resource_already_exists_exception",
                 f"Trained machine learning model chunked doc [{model_id}][{part}] already exists",
             )
-        model.definition.part_lengths[part] = length
+        model.definition.part_lengths[part] = len(data)
+        model.definition.part_bytes[part] = data
+        self.runners.forget(model_id)
         return {"acknowledged": True}
 
     def put_vocabulary(self, model_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -467,6 +472,8 @@ class MlService:
         if model.model_type != "pytorch":
             raise bad_request(f"cannot put vocabulary for model [{model_id}] as it is not an NLP model")
         model.has_vocabulary = True
+        model.vocabulary = [str(token) for token in body["vocabulary"]]
+        self.runners.forget(model_id)
         return {"acknowledged": True}
 
     def delete_model(self, model_id: str, *, force: bool) -> dict[str, Any]:
@@ -498,6 +505,7 @@ class MlService:
         for alias in aliases:
             del self.aliases[alias]
         del self.models[model_id]
+        self.runners.forget(model_id)
         return {"acknowledged": True}
 
     def put_alias(self, model_id: str, alias: str, *, reassign: bool) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from es_sandbox.ml.units import time_value_str
 
 if TYPE_CHECKING:
     from es_sandbox.ml.models import TrainedModel
+    from es_sandbox.ml.runners import Infer
     from es_sandbox.ml.service import MlService
 
 API_INFER_TIMEOUT = 10.0  # InferModelAction.DEFAULT_TIMEOUT_FOR_API
@@ -91,9 +92,11 @@ class Serving:
                 raise not_allocated(target_id)
             deployment = await self.wait_for_allocation(deployment.deployment_id, timeout)
 
+        runner = self.service.runners.runner(model)
+
         async def one(doc: dict[str, Any]) -> dict[str, Any]:
             return await self._infer_one(
-                deployment, task_type, config, doc, field, prefix, timeout, high_priority
+                deployment, runner, task_type, config, doc, field, prefix, timeout, high_priority
             )
 
         if len(docs) == 1:
@@ -138,6 +141,7 @@ class Serving:
     async def _infer_one(
         self,
         deployment: Deployment,
+        runner: tuple[Infer, bool],
         task_type: str,
         config: dict[str, Any],
         doc: dict[str, Any],
@@ -171,8 +175,13 @@ class Serving:
         if cached is not None:
             worker.count_cache_hit()
             return cached
+        compute, real = runner
         try:
-            result = encoders.infer(task_type, config, text)
+            # a real model computes off the event loop (torch releases the GIL while it works)
+            if real:
+                result = await asyncio.to_thread(compute, task_type, config, text)
+            else:
+                result = compute(task_type, config, text)
         except encoders.BadInput as bad:
             worker.error_count += 1
             raise EsError(400, bad.es_type, bad.reason) from None
