@@ -101,7 +101,7 @@ def follow(api, es, run_id: str, timeout: float) -> str:
 
 def run_report(api, run_id: str) -> str | None:
     from airflow_local import DAG_ID
-    from es_embedding.run_report import render
+    from es_embedding.report.summary import render
 
     resp = api.get(f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/run_report/xcomEntries/return_value")
     if resp.status_code != 200:

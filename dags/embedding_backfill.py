@@ -26,13 +26,16 @@ import os
 import pendulum
 from airflow.sdk import DAG, Param, task_group
 
-from es_embedding.assets import AnnounceReadyOperator
 from es_embedding.errors import transient_retry_args
-from es_embedding.fanout import PooledReindexOperator, ResolveSourcesOperator
-from es_embedding.lifecycle import ApplyRetentionOperator
-from es_embedding.model_stages import model_stages
-from es_embedding.operators import CreateDestIndexOperator, SwapAliasOperator, VerifyEmbeddingsOperator
-from es_embedding.resume import CompleteIndexOperator
+from es_embedding.index import CompleteIndexOperator, CreateDestIndexOperator, PooledReindexOperator
+from es_embedding.model import model_stages
+from es_embedding.publish import (
+    AnnounceReadyOperator,
+    ApplyRetentionOperator,
+    SwapAliasOperator,
+    VerifyEmbeddingsOperator,
+)
+from es_embedding.resolve import ResolveSourcesOperator
 from es_embedding.settings import snapshot_from
 
 POOL = os.environ.get("EMBEDDING_POOL", "es_embedding").strip() or "es_embedding"
@@ -97,6 +100,7 @@ with DAG(
             **embedding,
             pipeline_id=stages.pipeline_id,
             share=CONCURRENCY,
+            deferrable=True,
             pool=POOL,
             max_active_tis_per_dagrun=CONCURRENCY,
         )

@@ -33,20 +33,22 @@ import os
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
-from es_embedding.assets import AnnounceReadyOperator
 from es_embedding.errors import transient_retry_args
-from es_embedding.lifecycle import ApplyRetentionOperator
-from es_embedding.model_stages import model_stages
-from es_embedding.operators import (
+from es_embedding.index import (
+    CompleteIndexOperator,
     CreateDestIndexOperator,
+    ReindexTaskSensor,
     StartReindexOperator,
+)
+from es_embedding.model import model_stages
+from es_embedding.publish import (
+    AnnounceReadyOperator,
+    ApplyRetentionOperator,
     SwapAliasOperator,
-    ValidateRunOperator,
     VerifyEmbeddingsOperator,
 )
-from es_embedding.resume import CompleteIndexOperator
-from es_embedding.run_report import RunReportOperator
-from es_embedding.sensors import ReindexTaskSensor
+from es_embedding.report import RunReportOperator
+from es_embedding.resolve import ValidateRunOperator
 from es_embedding.settings import snapshot_from
 
 DEFAULT_SCHEDULE = "0 2 * * *"
@@ -153,7 +155,10 @@ with DAG(
         task_id="start_reindex", **embedding, pipeline_id=stages.pipeline_id, mode=validate.output["mode"]
     )
     wait_reindex = ReindexTaskSensor(
-        task_id="wait_reindex", es_task_id=start_reindex.output["es_task_id"], settings=settings
+        task_id="wait_reindex",
+        es_task_id=start_reindex.output["es_task_id"],
+        settings=settings,
+        deferrable=True,
     )
     complete_index = CompleteIndexOperator(
         task_id="complete_index", **embedding, pipeline_id=stages.pipeline_id

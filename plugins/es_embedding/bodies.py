@@ -1,8 +1,10 @@
-"""Request bodies this package sends: the ingest pipeline and the destination index. Pure functions."""
+"""Request bodies this package sends: the ingest pipeline, the destination index, and the reindex and
+copy requests. Pure functions."""
 
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from es_embedding.errors import EmbeddingError
 from es_embedding.naming import MANAGED_BY
@@ -101,3 +103,50 @@ def source_value(source: dict, dotted: str):
     for part in dotted.split("."):
         node = node.get(part) if isinstance(node, dict) else None
     return node
+
+
+def reindex_request(
+    source: str,
+    dest: str,
+    query: dict | None,
+    pipeline_id: str,
+    *,
+    batch_size: int,
+    slices: int,
+    requests_per_second: float,
+    conflicts: str,
+    max_docs: int | None,
+) -> dict[str, Any]:
+    """The `_reindex` that embeds while it copies: through the pipeline, as an ES task."""
+    request: dict[str, Any] = {
+        "source": {"index": source, "query": query or {"match_all": {}}, "size": batch_size},
+        "dest": {"index": dest, "pipeline": pipeline_id},
+        "wait_for_completion": False,
+        "slices": slices,
+        "requests_per_second": requests_per_second,
+        "conflicts": conflicts,
+    }
+    if max_docs:
+        request["max_docs"] = max_docs
+    return request
+
+
+def copy_request(
+    source: str, dest: str, query: dict | None, *, slices: int | str, max_docs: int | None
+) -> dict[str, Any]:
+    """The `_reindex` of a copy pass: no pipeline, create only, conflicts counted not fatal."""
+    request: dict[str, Any] = {
+        "source": {"index": source, "query": query or {"match_all": {}}},
+        "dest": {"index": dest, "op_type": "create"},
+        "conflicts": "proceed",
+        "slices": slices,
+        "wait_for_completion": False,
+    }
+    if max_docs:
+        request["max_docs"] = max_docs
+    return request
+
+
+def missing_query(output_field: str) -> dict:
+    """Documents of the destination still lacking their embedding (with or without a failure record)."""
+    return {"bool": {"must_not": [{"exists": {"field": output_field}}]}}

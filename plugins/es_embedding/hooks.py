@@ -1,5 +1,5 @@
 """One place that turns an Airflow connection into Elasticsearch clients (sync for operators, async
-for triggers).
+for triggers, and async in a worker for a sensor that runs its trigger's poll).
 
 Connection (type `elasticsearch`, default id `elasticsearch_default`):
 - where: `host` (a host name, a full URL such as `https://es.example.com:9243`, or several of either
@@ -15,12 +15,13 @@ Secrets stay out of every repr, log line and error message of this module.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
@@ -33,6 +34,8 @@ DEFAULT_REQUEST_TIMEOUT = 30.0
 # Seconds a client waits beyond a server-side wait (`timeout`, `wait_for_completion`) so the server,
 # not the client, decides when the wait is over.
 SERVER_WAIT_MARGIN = 30.0
+
+T = TypeVar("T")
 
 _COMPAT_RE = re.compile(r"application/(?:vnd\.elasticsearch\+)?(json|x-ndjson|vnd\.mapbox-vector-tile)[^,]*")
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
@@ -237,6 +240,19 @@ class ElasticsearchEmbeddingHook(BaseHook):
     def waiting(self, server_seconds: float) -> Elasticsearch:
         """The client for a call that waits `server_seconds` server-side."""
         return self.client.options(request_timeout=wait_timeout(server_seconds))
+
+    def run_async(self, work: Callable[[AsyncElasticsearch], Awaitable[T]]) -> T:
+        """`work(client)` with an AsyncElasticsearch of this connection, in an event loop of its own
+        (closed after): how a worker runs a trigger's poll (es_embedding.waits)."""
+
+        async def with_client() -> T:
+            client = AsyncElasticsearch(**self.spec.client_kwargs(asynchronous=True))
+            try:
+                return await work(client)
+            finally:
+                await client.close()
+
+        return asyncio.run(with_client())
 
     @classmethod
     async def async_client(cls, es_conn_id: str = DEFAULT_CONN_ID) -> tuple[AsyncElasticsearch, ClientSpec]:

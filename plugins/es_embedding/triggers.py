@@ -1,6 +1,10 @@
 """Async pollers behind the sensors. They run in the triggerer, so they hold only ids, the connection
 id and intervals (never a client or a secret), build their client from the connection, and end with
 one event: {"status": "success", ...} or {"status": "error", "message": ...}.
+
+A trigger's `poll` is the only code that asks the cluster how a wait stands: a sensor's first poll
+and its pokes run the same coroutine in the worker (es_embedding.waits). Their classpaths
+(`es_embedding.triggers.<Class>`) are stored with every deferred task: they do not move.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ from es_embedding.hooks import DEFAULT_CONN_ID, ElasticsearchEmbeddingHook
 MAX_TRANSIENT_ERRORS = 5
 
 
-class _PollingTrigger(BaseTrigger):
+class PollingTrigger(BaseTrigger):
+    """Polls until `poll` returns an event, tolerating a few transient errors in a row, and ends at
+    its deadline with the last state it saw. Subclasses name their serialized fields and poll."""
+
     serialized_fields: ClassVar[tuple[str, ...]]
 
     def __init__(
@@ -97,7 +104,7 @@ class _PollingTrigger(BaseTrigger):
             await client.close()
 
 
-class ModelDownloadTrigger(_PollingTrigger):
+class ModelDownloadTrigger(PollingTrigger):
     """Waits until the model is `fully_defined`; reports a download that ended without it."""
 
     serialized_fields = ("model_id", "import_task_id")
@@ -149,7 +156,7 @@ async def _or_none(call) -> dict | None:
         return None
 
 
-class DeploymentStateTrigger(_PollingTrigger):
+class DeploymentStateTrigger(PollingTrigger):
     """Waits until the deployment reaches `wanted_state`, logging each node's routing state and
     reason when they change; fails when the deployment fails or vanishes."""
 
@@ -169,7 +176,7 @@ class DeploymentStateTrigger(_PollingTrigger):
         return checks.deployment(dict(stats), self.deployment_id, self.wanted_state)
 
 
-class ReindexTaskTrigger(_PollingTrigger):
+class ReindexTaskTrigger(PollingTrigger):
     """Polls the reindex task, logging created/total, docs/s and ETA; cancels it when the Airflow
     task is killed by a user (mark failed/success, clear)."""
 

@@ -455,10 +455,10 @@ def assert_the_next_run_puts_the_model_again(es, run_dag, monkeypatch, model: di
     """The cluster downloads normally again: the next run deletes the incomplete model, puts it anew
     (the grace that protects another run's just-started download, 5 s, is not waited for here) and
     completes the index."""
-    from es_embedding import operators
+    from es_embedding.model import trained_model
 
     arm_faults(es, model_download=None)
-    monkeypatch.setattr(operators, "DOWNLOAD_START_GRACE", 0.0)
+    monkeypatch.setattr(trained_model, "DOWNLOAD_START_GRACE", 0.0)
     set_variables(monkeypatch, embedding_model=FAST["embedding_model"])
     again = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 

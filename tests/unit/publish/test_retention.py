@@ -1,10 +1,11 @@
-"""Retention's choice of indices (es_embedding.lifecycle.retention_plan) and the fan-out's choice of
-sources (es_embedding.fanout.pick_sources): pure functions over `GET <indices>` entries."""
+"""apply_retention (es_embedding.publish.retention): its choice of indices (retention_plan, a pure
+function over `GET <indices>` entries), and the deletes it makes of that choice."""
 
 from __future__ import annotations
 
-from es_embedding.fanout import pick_sources
-from es_embedding.lifecycle import retention_plan
+from es_embedding.publish import ApplyRetentionOperator
+from es_embedding.publish.retention import retention_plan
+from tests.unit.fakes import FakeEs, FakeHook, context, not_found, settings, with_hook
 
 ALIAS = "articles-embedded"
 
@@ -53,17 +54,18 @@ def test_keep_null_keeps_all_and_a_missing_alias_deletes_nothing():
     assert retention_plan({"v1": entry(1)}, ALIAS, keep=1).delete == []
 
 
-def test_fanout_sources_skip_hidden_and_managed_indices():
-    found = {"logs-a": entry(1, managed=False), ".kibana": {}, "logs-a-elser-1": entry(2), "logs-b": {}}
-    sources, skipped = pick_sources(found, ["logs-*"])
-    assert sources == ["logs-a", "logs-b"]
-    assert set(skipped) == {".kibana", "logs-a-elser-1"}
-
-
-def test_pipelines_naming_the_deployment_at_any_depth_and_whose_they_are():
-    from es_embedding.lifecycle import inference_users
-
-    ours = {"_meta": {"managed_by": "es_embedding"}, "processors": [{"inference": {"model_id": "dep"}}]}
-    theirs = {"processors": [{"foreach": {"processor": {"inference": {"model_id": "dep"}}}}]}
-    other = {"processors": [{"inference": {"model_id": "another"}}], "on_failure": [{"set": {}}]}
-    assert inference_users({"a": ours, "b": theirs, "c": other}, "dep") == {"a": True, "b": False}
+def test_it_deletes_what_the_plan_says_and_an_index_deleted_meanwhile_is_no_error():
+    indices = {"v1": entry(1), "v2": entry(2), "v3": entry(3, aliases=[ALIAS])}
+    client = FakeEs(
+        **{
+            "indices.get": [indices],
+            "indices.delete": [not_found("no such index [v1]"), {"acknowledged": True}],
+        }
+    )
+    operator = ApplyRetentionOperator(
+        task_id="apply_retention", alias=ALIAS, settings=settings(embedding_reindex={"keep_indices": 1})
+    )
+    result = with_hook(operator, FakeHook(client)).execute(context())
+    assert result == {"deleted": ["v2", "v1"], "kept": ["v3"]}
+    assert client.calls["indices.delete"] == [{"index": "v2"}, {"index": "v1"}]
+    assert client.calls["indices.get"] == [{"index": "*", "expand_wildcards": "open"}]

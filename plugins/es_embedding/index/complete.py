@@ -1,18 +1,18 @@
-"""Resuming without waste: after the first reindex, copy what is missing, then embed only what lacks
-an embedding.
+"""Completing the destination without waste, `complete_index`: after the first reindex, copy what is
+missing, then embed only what lacks an embedding.
 
-The first reindex (StartReindexOperator) embeds while it copies: one write per document on the
-happy path. When the destination already holds documents (an earlier attempt or run), it copies
-without the pipeline instead (`copy_request`). After it, the destination is completed in two kinds
-of passes, both Elasticsearch bulk-by-scroll tasks:
+The first reindex (es_embedding.index.start) embeds while it copies: one write per document on
+the happy path. When the destination already holds documents (an earlier attempt or run), it
+copies without the pipeline instead (`bodies.copy_request`). After it, the destination is completed
+in two kinds of passes, both Elasticsearch bulk-by-scroll tasks:
 
 - copy: `_reindex` source -> destination WITHOUT the pipeline, `op_type: create`,
   `conflicts: proceed`. No inference runs, so it is cheap; documents already in the destination
   are version conflicts and are left alone (with their embeddings). Re-running it copies exactly the
   documents a lost or failed copy did not.
 - embed: `_update_by_query?pipeline=<embedding pipeline>` on the destination over the documents
-  that still lack the output field (`missing_query`). A document embedded once is never selected
-  again, so neither a retry nor a re-run of the DAG pays its inference twice. A document whose
+  that still lack the output field (`bodies.missing_query`). A document embedded once is never
+  selected again, so neither a retry nor a re-run of the DAG pays its inference twice. A document whose
   inference failed carries a failure record (the pipeline's on_failure) and is selected again by
   the next pass, which uses half the batch of the previous one so the deployment's queue is not
   overflowed again.
@@ -29,38 +29,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from elasticsearch import NotFoundError
-
-from es_embedding import checks
+from es_embedding import bodies, checks
+from es_embedding.base import TaskMemory
 from es_embedding.errors import EmbeddingError, ReindexFailedError
-from es_embedding.operators import ReindexStageOperator
+from es_embedding.index.start import ReindexStage, copy_missing, deployment_queues
 from es_embedding.settings import PipelineSettings, ReindexSettings
 from es_embedding.triggers import ReindexTaskTrigger
 
 TASK_KEY = "es_task_id"  # task_state_store key of the pass running now
 PASS_KEY = "resume_pass"  # task_state_store key of {"kind", "number", "batch_size"} of that pass
 HISTORY_KEY = "resume_history"  # task_state_store key of the finished passes
-
-
-def missing_query(output_field: str) -> dict:
-    """Documents of the destination still lacking their embedding (with or without a failure record)."""
-    return {"bool": {"must_not": [{"exists": {"field": output_field}}]}}
-
-
-def copy_request(
-    source: str, dest: str, query: dict | None, *, slices: int | str, max_docs: int | None
-) -> dict[str, Any]:
-    """The `_reindex` body of a copy pass: no pipeline, create only, conflicts counted not fatal."""
-    request: dict[str, Any] = {
-        "source": {"index": source, "query": query or {"match_all": {}}},
-        "dest": {"index": dest, "op_type": "create"},
-        "conflicts": "proceed",
-        "slices": slices,
-        "wait_for_completion": False,
-    }
-    if max_docs:
-        request["max_docs"] = max_docs
-    return request
 
 
 # Share of the deployment's queues one embed batch may fill (the rest: search and routing skew).
@@ -83,34 +61,8 @@ def next_batch_size(previous: int | None, planned: int, failed_before: bool) -> 
     return max(1, previous // 2) if failed_before else previous
 
 
-def task_gone(exc: Exception) -> bool:
-    return isinstance(exc, NotFoundError)
-
-
-class TaskMemory:
-    """The ES task ids of one Airflow task instance, kept across its retries in `task_state_store`
-    (Airflow 3.3, AIP-103). Without a store (an older Airflow), it remembers nothing."""
-
-    def __init__(self, context: Any) -> None:
-        self.store = context.get("task_state_store")
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.store.get(key, default) if self.store is not None else default
-
-    def set(self, key: str, value: Any) -> None:
-        if self.store is None:
-            return
-        from airflow.sdk.execution_time.context import NEVER_EXPIRE
-
-        self.store.set(key, value, retention=NEVER_EXPIRE)
-
-    def delete(self, key: str) -> None:
-        if self.store is not None:
-            self.store.delete(key)
-
-
-class CompleteIndexOperator(ReindexStageOperator):
-    """Stage 8b: copies what the destination lacks and embeds what lacks an embedding, pass after
+class CompleteIndexOperator(ReindexStage):
+    """`complete_index`: copies what the destination lacks and embeds what lacks an embedding, pass after
     pass (each one an ES task the operator defers on), until nothing is missing or
     `max_embed_passes` embed passes ran. Pushes `resume` ({passes, copied, embedded, failed,
     still_missing})."""
@@ -198,7 +150,7 @@ class CompleteIndexOperator(ReindexStageOperator):
             if reindex.max_docs:
                 expected = min(expected, reindex.max_docs)
             present = self.es.count(index=self.dest_index)["count"]
-            missing = self.es.count(index=self.dest_index, query=missing_query(pipeline.output_field))[
+            missing = self.es.count(index=self.dest_index, query=bodies.missing_query(pipeline.output_field))[
                 "count"
             ]
         return expected, present, missing
@@ -209,7 +161,7 @@ class CompleteIndexOperator(ReindexStageOperator):
             self.log.info("A copy into [%s] is already running as %s: following it", self.dest_index, running)
             es_task_id = running
         else:
-            es_task_id = self.copy_missing(reindex)
+            es_task_id = copy_missing(self, self.source_index, self.dest_index, self.query, reindex)
         self.remember(memory, es_task_id, {"kind": "copy", "number": number})
         self.log.info(
             "Copy pass %d: ES task %s copies the documents [%s] lacks", number, es_task_id, self.dest_index
@@ -233,8 +185,8 @@ class CompleteIndexOperator(ReindexStageOperator):
                 memory, running, {"kind": "embed", "number": number, "batch_size": reindex.batch_size}
             )
             return self.wait_for(running)
-        allocations, queue_capacity = self.deployment_queues()
-        planned = embed_batch_size(reindex.batch_size, allocations, queue_capacity)
+        queues = deployment_queues(self, self.deployment_id, "nothing could be embedded")
+        planned = embed_batch_size(reindex.batch_size, queues.allocations, queues.queue_capacity)
         failed_before = bool(previous and (previous.get("lost") or previous.get("failed_docs")))
         batch = next_batch_size(previous and previous.get("batch_size"), planned, failed_before)
         with self.calling(
@@ -242,7 +194,7 @@ class CompleteIndexOperator(ReindexStageOperator):
         ):
             es_task_id = self.hook.once().update_by_query(
                 index=self.dest_index,
-                query=missing_query(pipeline.output_field),
+                query=bodies.missing_query(pipeline.output_field),
                 pipeline=self.pipeline_id,
                 scroll_size=batch,
                 conflicts="proceed",
@@ -306,13 +258,3 @@ class CompleteIndexOperator(ReindexStageOperator):
         with self.calling("listing running bulk-by-scroll tasks"):
             tasks = dict(self.es.tasks.list(actions="*byquery,*reindex", detailed=True))
         return checks.running_task(tasks, description)
-
-    def deployment_queues(self) -> tuple[int, int]:
-        with self.calling(f"reading deployment [{self.deployment_id}]"):
-            stats = checks.deployment_stats(dict(self.es.ml.get_trained_models_stats()), self.deployment_id)
-        if stats is None:
-            raise EmbeddingError(
-                f"deployment [{self.deployment_id}] is not running; nothing could be embedded"
-            )
-        allocations = (stats.get("allocation_status") or {}).get("allocation_count") or 1
-        return allocations, stats.get("queue_capacity") or 1024

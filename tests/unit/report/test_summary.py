@@ -1,11 +1,8 @@
-"""The run report's pure pieces and the Kibana links' URLs: no cluster, no Airflow run."""
+"""The run report's pure pieces (es_embedding.report.summary): no cluster, no Airflow run."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, unquote, urlsplit
-
-from es_embedding.links import index_url, model_url
-from es_embedding.run_report import (
+from es_embedding.report.summary import (
     docs_per_second,
     failure_kind,
     inference_stats,
@@ -177,24 +174,3 @@ def test_render_shows_every_section():
         "12.5 docs/s",
     ):
         assert expected in text, expected
-
-
-def test_kibana_urls():
-    base = "https://kb.example.com:9243"
-    url = model_url(base, ".elser_model_2_linux-x86_64")
-    parts = urlsplit(url)
-    assert parts.path == "/app/ml/trained_models"
-    assert (
-        unquote(parse_qs(parts.query)["_a"][0])
-        == "(trained_models:(queryText:'.elser_model_2_linux-x86_64'))"
-    )
-    assert model_url(base, "it's!").endswith(quote_state("(trained_models:(queryText:'it!'s!!'))"))
-    assert index_url(base, "articles-x") == (
-        "https://kb.example.com:9243/app/management/data/index_management/indices/index_details?indexName=articles-x"
-    )
-
-
-def quote_state(state: str) -> str:
-    from urllib.parse import quote
-
-    return quote(state, safe="():,")

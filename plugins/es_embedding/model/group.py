@@ -11,13 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from es_embedding.lifecycle import StopDeploymentOperator
-from es_embedding.operators import (
-    EnsureModelOperator,
-    PutPipelineOperator,
-    StartDeploymentOperator,
-)
-from es_embedding.sensors import DeploymentStateSensor, ModelDownloadSensor
+from es_embedding.model.deployment import DeploymentStateSensor, StartDeploymentOperator
+from es_embedding.model.pipeline import PutPipelineOperator
+from es_embedding.model.teardown import StopDeploymentOperator
+from es_embedding.model.trained_model import EnsureModelOperator, ModelDownloadSensor
 
 if TYPE_CHECKING:
     from airflow.sdk import XComArg
@@ -49,13 +46,15 @@ def model_stages(settings: str) -> ModelStages:
     """ensure_model >> wait_model_download >> start_deployment >> wait_deployment >> put_pipeline."""
     ensure_model = EnsureModelOperator(task_id="ensure_model", settings=settings)
     model_id = ensure_model.output["model_id"]
-    wait_model = ModelDownloadSensor(task_id="wait_model_download", model_id=model_id, settings=settings)
+    wait_model = ModelDownloadSensor(
+        task_id="wait_model_download", model_id=model_id, settings=settings, deferrable=True
+    )
     start_deployment = StartDeploymentOperator(
         task_id="start_deployment", model_id=model_id, settings=settings
     )
     deployment_id = start_deployment.output["deployment_id"]
     wait_deployment = DeploymentStateSensor(
-        task_id="wait_deployment", deployment_id=deployment_id, settings=settings
+        task_id="wait_deployment", deployment_id=deployment_id, settings=settings, deferrable=True
     )
     put_pipeline = PutPipelineOperator(
         task_id="put_pipeline", model_id=model_id, deployment_id=deployment_id, settings=settings

@@ -1,0 +1,220 @@
+"""Starting the reindex: `ReindexStarter`, the one place that starts (or re-attaches to) the reindex
+of a source into its destination, called by `start_reindex` (StartReindexOperator) and by the
+fan-out's pooled reindex (es_embedding.index.pooled); and the copy of what a destination lacks,
+which `complete_index` starts too.
+
+A start happens once. The ES task id is kept in the task's `task_state_store` as soon as the cluster
+returns it, so a retry after a worker crash follows that task (running or completed); a reindex of
+the same source to the same destination that is already running is followed, not started twice;
+a destination that already holds documents gets only the missing ones, copied without the pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, ClassVar, NamedTuple
+
+from es_embedding import bodies, checks
+from es_embedding.base import EsStage, TaskMemory
+from es_embedding.errors import DeploymentFailedError
+from es_embedding.settings import ReindexSettings
+from es_embedding.sizing import Queues, auto_slices, plan_reindex
+
+
+class ReindexStage(EsStage):
+    """Base of the operators that write the source's documents into the destination through the
+    deployment's ingest pipeline (StartReindexOperator, CompleteIndexOperator): their arguments."""
+
+    template_fields: Sequence[str] = (
+        *EsStage.template_fields,
+        "source_index",
+        "dest_index",
+        "query",
+        "deployment_id",
+        "pipeline_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        source_index: str,
+        dest_index: str,
+        deployment_id: str,
+        pipeline_id: str,
+        query: dict | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source_index = source_index
+        self.dest_index = dest_index
+        self.deployment_id = deployment_id
+        self.pipeline_id = pipeline_id
+        self.query = query
+
+
+def deployment_queues(stage: EsStage, deployment_id: str, purpose: str) -> Queues:
+    """The running deployment's allocations and queues (what a round of batches may fill)."""
+    with stage.calling(f"reading deployment [{deployment_id}]"):
+        stats = checks.deployment_stats(dict(stage.es.ml.get_trained_models_stats()), deployment_id)
+    if stats is None:
+        raise DeploymentFailedError(f"deployment [{deployment_id}] is not running; {purpose}")
+    return Queues.of(stats)
+
+
+def copy_missing(
+    stage: EsStage, source: str, dest: str, query: dict | None, settings: ReindexSettings
+) -> str:
+    """Starts copying what `dest` lacks from `source`, without the pipeline (bodies.copy_request);
+    returns the ES task id. Sent once: a retry finds the task instead of starting a second one."""
+    request = bodies.copy_request(source, dest, query, slices=settings.slices, max_docs=settings.max_docs)
+    with stage.calling(f"copying what [{dest}] lacks from [{source}]"):
+        return stage.hook.once().reindex(**request)["task"]
+
+
+class Started(NamedTuple):
+    """A started (or followed) reindex: its ES task id, and the sizing when this start chose one."""
+
+    es_task_id: str
+    batch_size: int | None = None
+    slices: int | None = None
+
+    def xcom(self) -> dict[str, Any]:
+        return {key: value for key, value in self._asdict().items() if value is not None}
+
+
+@dataclasses.dataclass
+class ReindexStarter:
+    """Starts `_reindex?wait_for_completion=false` from `source_index` into `dest_index` through the
+    pipeline, sized so that one round of batches (slices x batch_size) fits the deployment's queues,
+    or 1/`share` of them when `share` reindexes run side by side. `stage` is the task it starts for:
+    its cluster calls, its log. `mode` incremental writes into the alias's index on purpose: its
+    interval's documents are overwritten through the pipeline, never "copy only the missing ones"."""
+
+    STORE_KEY: ClassVar[str] = "reindex_task_id"  # task_state_store key; renaming it breaks retries in flight
+
+    stage: EsStage
+    source_index: str
+    dest_index: str
+    query: dict | None
+    deployment_id: str
+    pipeline_id: str
+    settings: ReindexSettings
+    mode: str = "full"
+    share: int = 1
+
+    def start(self, memory: TaskMemory) -> Started:
+        stage, log = self.stage, self.stage.log
+        if stored := memory.get(self.STORE_KEY):
+            # A retry (worker crash, lost answer): the task this task instance started before.
+            found = stage.get_or_none(f"reading reindex task {stored}", stage.es.tasks.get, task_id=stored)
+            if found is not None:
+                state = "completed" if found.get("completed") else "running"
+                log.info("Reindex task %s started by an earlier try is %s: following it", stored, state)
+                return Started(stored)
+            log.warning("Reindex task %s started by an earlier try is lost (node restart?)", stored)
+        with stage.calling("listing running reindex tasks"):
+            running = checks.running_reindex(
+                dict(stage.es.tasks.list(actions=checks.REINDEX_ACTIONS, detailed=True)),
+                self.source_index,
+                self.dest_index,
+            )
+        if running:
+            log.info(
+                "Reindex [%s] -> [%s] already running as %s: following it",
+                self.source_index,
+                self.dest_index,
+                running,
+            )
+            memory.set(self.STORE_KEY, running)
+            return Started(running)
+        with stage.calling(f"counting [{self.dest_index}]"):
+            present = stage.es.count(index=self.dest_index)["count"]
+        if present and self.mode != "incremental":
+            # An earlier try or run left documents (with embeddings or not): copying through the
+            # pipeline again would pay their inference twice. Copy only what is missing, without
+            # the pipeline; complete_index embeds what lacks an embedding.
+            es_task_id = copy_missing(stage, self.source_index, self.dest_index, self.query, self.settings)
+            memory.set(self.STORE_KEY, es_task_id)
+            log.info(
+                "[%s] already holds %d documents: task %s copies only the missing ones, without inference",
+                self.dest_index,
+                present,
+                es_task_id,
+            )
+            return Started(es_task_id)
+        return self.start_through_pipeline(memory)
+
+    def start_through_pipeline(self, memory: TaskMemory) -> Started:
+        stage, settings = self.stage, self.settings
+        queues = self.queues()
+        plan = plan_reindex(
+            settings.batch_size, self.requested_slices(queues), queues, settings.requests_per_second
+        )
+        if plan.note:
+            (stage.log.warning if plan.resized else stage.log.info)("Reindex sizing: %s", plan.note)
+        request = bodies.reindex_request(
+            self.source_index,
+            self.dest_index,
+            self.query,
+            self.pipeline_id,
+            batch_size=plan.batch_size,
+            slices=plan.slices,
+            requests_per_second=plan.requests_per_second,
+            conflicts=settings.conflicts,
+            max_docs=settings.max_docs,
+        )
+        with stage.calling(f"starting reindex [{self.source_index}] -> [{self.dest_index}]"):
+            es_task_id = stage.hook.once().reindex(**request)["task"]
+        # Kept before anything else can fail: a retry re-attaches to it instead of starting another.
+        memory.set(self.STORE_KEY, es_task_id)
+        with stage.calling(f"reading reindex task {es_task_id}"):
+            first = stage.es.tasks.get(task_id=es_task_id)
+        stage.log.info("Reindex task %s: %s", es_task_id, (first.get("task") or {}).get("description"))
+        stage.log.info(
+            "Reindex started as task %s (batch_size %d, slices %d)", es_task_id, plan.batch_size, plan.slices
+        )
+        return Started(es_task_id, plan.batch_size, plan.slices)
+
+    def queues(self) -> Queues:
+        """The deployment's queues, or this reindex's share of them."""
+        queues = deployment_queues(self.stage, self.deployment_id, "the reindex would fail")
+        if self.share <= 1:
+            return queues
+        return dataclasses.replace(queues, queue_capacity=max(1, queues.queue_capacity // self.share))
+
+    def requested_slices(self, queues: Queues) -> int:
+        if self.settings.slices != "auto":
+            return int(self.settings.slices)
+        # ES's "auto" is one slice per shard; resolved here (at least two, see auto_slices) so that
+        # the queue sizing knows the number.
+        with self.stage.calling(f"reading the shards of [{self.source_index}]"):
+            entries = self.stage.es.indices.get_settings(
+                index=self.source_index, name="index.number_of_shards"
+            )
+        shards = [int(e["settings"]["index"]["number_of_shards"]) for e in entries.values()]
+        return auto_slices(min(shards) if shards else 1, queues.allocations)
+
+
+class StartReindexOperator(ReindexStage):
+    """`start_reindex`: starts the reindex (ReindexStarter) and hands its ES task id to `wait_reindex`.
+    Pushes es_task_id, and batch_size and slices when it sized a new reindex."""
+
+    template_fields: Sequence[str] = (*ReindexStage.template_fields, "mode")
+
+    def __init__(self, *, mode: str = "full", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mode = mode
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        starter = ReindexStarter(
+            stage=self,
+            source_index=self.source_index,
+            dest_index=self.dest_index,
+            query=self.query,
+            deployment_id=self.deployment_id,
+            pipeline_id=self.pipeline_id,
+            settings=self.run_settings[ReindexSettings],
+            mode=self.mode,
+        )
+        return self.publish(context, **starter.start(TaskMemory(context)).xcom())
