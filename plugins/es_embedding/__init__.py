@@ -21,6 +21,7 @@ Layout (imports point down this list, never up; a test holds the graph free of c
 - leaves, pure or nearly: `settings` (the Variables' models and the run's snapshot), `hooks`
   (connection to clients), `errors`, `checks` (what one poll's answer means), `reports`, `bodies`,
   `sizing`, `intervals`, `naming`
+- `provider_info`: what Airflow reads when the library is installed as a package
 """
 
 __version__ = "0.1.0"
