@@ -146,3 +146,54 @@ def test_fill_mask_reads_the_logits_at_the_mask(es):
     assert result["predicted_value"] == best
     assert result["predicted_value_sequence"] == f"the {best}"
     assert len(result["top_classes"]) == 5
+
+
+def test_zero_shot_runs_one_nli_pair_per_label(es):
+    module = Encoder(outputs=3)  # entailment, neutral, contradiction
+    upload(es, "tiny-nli", module, "zero_shot_classification")
+    labels = ["sky", "words"]
+    # [CLS] text [SEP] "This example is <label>." [SEP]; words outside the vocabulary are [UNK]
+    pairs = [
+        ["[CLS]", "blue", "sky", "[SEP]", "[UNK]", "[UNK]", "[UNK]", label, "[UNK]", "[SEP]"]
+        for label in labels
+    ]
+    entailment = [run_locally(module, tokens)[0][0].item() for tokens in pairs]
+    exps = [math.exp(v) for v in entailment]
+    expected = {label: e / sum(exps) for label, e in zip(labels, exps, strict=True)}
+    result = es.ml.infer_trained_model(
+        model_id="tiny-nli",
+        docs=[{"text_field": "blue sky"}],
+        inference_config={"zero_shot_classification": {"labels": labels}},
+    )["inference_results"][0]
+    assert result["predicted_value"] == max(expected, key=expected.get)
+    assert {c["class_name"]: c["class_probability"] for c in result["top_classes"]} == pytest.approx(expected)
+
+
+def test_text_similarity_scores_the_pair(es):
+    module = Encoder(outputs=1)
+    upload(es, "tiny-similarity", module, "text_similarity")
+    expected = run_locally(module, ["[CLS]", "my", "words", "[SEP]", "these", "words", "[SEP]"])[0][0].item()
+    result = es.ml.infer_trained_model(
+        model_id="tiny-similarity",
+        docs=[{"text_field": "these words"}],
+        inference_config={"text_similarity": {"text": "my words"}},
+    )["inference_results"][0]
+    assert result["predicted_value"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_ner_tags_words_by_their_first_piece(es):
+    module = Encoder(outputs=9, per_token=True)
+    upload(es, "tiny-ner", module, "ner")
+    tokens = ["[CLS]", "these", "are", "my", "words", "[SEP]"]
+    labels = ["O", "B_MISC", "I_MISC", "B_PER", "I_PER", "B_ORG", "I_ORG", "B_LOC", "I_LOC"]
+    per_token = run_locally(module, tokens)[0]
+    tagged = {tokens[i]: labels[int(per_token[i].argmax())] for i in range(1, 5)}
+    result = infer(es, "tiny-ner", "these are my words")
+    entities = result["entities"]
+    assert entities, tagged
+    for entity in entities:  # words tagged I_ of the same class continue the entity before them
+        words = entity["entity"].split()
+        assert all(tagged[w] != "O" for w in words)
+        assert entity["class_name"] == tagged[words[0]][2:]
+        assert "these are my words"[entity["start_pos"] : entity["end_pos"]] == entity["entity"]
+        assert f"[{entity['entity']}]({entity['class_name']}&" in result["predicted_value"]
