@@ -52,8 +52,9 @@ class ModelRunners:
         tokenization = next(iter(config.values()), {}).get("tokenization") or {}
         if (
             definition is None
-            or not torch_available()
+            or not definition.startswith(b"PK")  # a TorchScript archive is a zip file
             or next(iter(tokenization), "bert") not in ("bert", "mpnet")
+            or not torch_available()
         ):
             return None
         from es_sandbox.ml.torchscript import TorchScriptModel
