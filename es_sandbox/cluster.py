@@ -71,12 +71,13 @@ def make_nodes(config: SandboxConfig) -> list[Node]:
 
 # The subsystems' attributes on Cluster, in start order (stopped in reverse); each name is also the
 # name of the subsystem's file in --data-dir.
-SUBSYSTEMS = ("indices", "documents", "tasks", "ingest", "ml", "search", "inference")
+SUBSYSTEMS = ("settings", "indices", "documents", "tasks", "ingest", "ml", "search", "inference")
 
 # Every module that declares endpoints on a module-level `router` (served by es_sandbox.app).
 ROUTE_MODULES = (
     "es_sandbox.faults",
     "es_sandbox.cluster_api",
+    "es_sandbox.cluster_settings",
     "es_sandbox.data_streams",
     "es_sandbox.cat",
     "es_sandbox.nodes_api",
@@ -96,6 +97,7 @@ ROUTE_MODULES = (
 class Cluster:
     def __init__(self, config: SandboxConfig) -> None:
         # Imported here: the subsystem modules import Cluster for typing only.
+        from es_sandbox.cluster_settings import ClusterSettings
         from es_sandbox.documents import DocumentService
         from es_sandbox.faults import Faults
         from es_sandbox.indices import IndexStore
@@ -113,6 +115,7 @@ class Cluster:
         self.faults = Faults(self)
         self.security = Security(config)
         # SUBSYSTEMS, in order: a later one may register itself with an earlier one (write steps).
+        self.settings = ClusterSettings(self)
         self.indices = IndexStore(self)
         self.documents = DocumentService(self)
         self.tasks = TaskManager(self)

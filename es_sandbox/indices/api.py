@@ -47,7 +47,9 @@ async def create_index(request: Request, cluster: Cluster):
 @router.route("/{index}", "DELETE")
 async def delete_index(request: Request, cluster: Cluster):
     cluster.indices.delete_expression(
-        request.path_params["index"], ignore_unavailable=bool_param(request, "ignore_unavailable")
+        request.path_params["index"],
+        ignore_unavailable=bool_param(request, "ignore_unavailable"),
+        allow_no_indices=bool_param(request, "allow_no_indices", True),
     )
     return {"acknowledged": True}
 

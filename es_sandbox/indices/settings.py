@@ -3,6 +3,7 @@ APIs show, and which settings a user may give or change."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from es_sandbox.errors import illegal_argument
@@ -29,6 +30,7 @@ KNOWN_SETTINGS = {
     "index.creation_date",
     "index.provided_name",
     "index.version.created",
+    "index.soft_deletes.enabled",
 }
 KNOWN_PREFIXES = (
     "index.analysis.",
@@ -50,7 +52,17 @@ KNOWN_PREFIXES = (
     "index.version.",
     "index.soft_deletes.",
 )
-STATIC_SETTINGS = {"index.number_of_shards", "index.number_of_routing_shards", "index.codec", "index.mode"}
+STATIC_SETTINGS = {
+    "index.number_of_shards",
+    "index.number_of_routing_shards",
+    "index.codec",
+    "index.mode",
+    "index.soft_deletes.enabled",
+    "index.mapping.source.mode",
+    "index.store.type",
+    "index.routing_partition_size",
+}
+STATIC_PREFIXES = ("index.sort.", "index.analysis.")
 INTERNAL_SETTINGS = {"index.uuid", "index.creation_date", "index.provided_name", "index.version.created"}
 
 
@@ -90,13 +102,50 @@ def nest_settings(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def check_settings(flat: dict[str, Any]) -> None:
-    for key, value in flat.items():
+BOOLEAN_SETTINGS = {
+    "index.hidden",
+    "index.soft_deletes.enabled",
+    "index.blocks.read_only",
+    "index.blocks.read",
+    "index.blocks.write",
+    "index.blocks.metadata",
+    "index.blocks.read_only_allow_delete",
+    "index.knn",
+}
+TIME_SETTINGS = {
+    "index.refresh_interval",
+    "index.translog.sync_interval",
+    "index.unassigned.node_left.delayed_timeout",
+}
+SOURCE_MODES = ("disabled", "stored", "synthetic")
+_TIME_VALUE = re.compile(r"^-?\d+(\.\d+)?(nanos|micros|ms|s|m|h|d)$")
+
+
+def is_static(key: str) -> bool:
+    """A setting an open index cannot change (Can't update non dynamic settings)."""
+    return key in STATIC_SETTINGS or key in INTERNAL_SETTINGS or key.startswith(STATIC_PREFIXES)
+
+
+def check_new_index(flat: dict[str, Any]) -> None:
+    """MetadataCreateIndexService's checks of the settings an index is created with."""
+    if flat.get("index.soft_deletes.enabled") == "false":
+        raise illegal_argument(
+            "Creating indices with soft-deletes disabled is no longer supported. Please do not specify a value for "
+            "setting [index.soft_deletes.enabled]."
+        )
+
+
+def check_settings(flat: dict[str, Any], *, values: bool = True) -> None:
+    """IndexScopedSettings.validate: every setting known, and (with `values`) every value of its type."""
+    for key in flat:
         if key not in KNOWN_SETTINGS and not key.startswith(KNOWN_PREFIXES):
             raise illegal_argument(
                 f"unknown setting [{key}] please check that any required plugins are installed, or check the "
                 "breaking changes documentation for removed settings"
             )
+    if not values:
+        return
+    for key, value in flat.items():
         if (
             key in ("index.number_of_shards", "index.number_of_replicas", "index.max_result_window")
             and value is not None
@@ -112,3 +161,15 @@ def check_settings(flat: dict[str, Any]) -> None:
                 )
             if key == "index.number_of_shards" and number > 1024:
                 raise illegal_argument(f"Failed to parse value [{value}] for setting [{key}] must be <= 1024")
+        if value is None:
+            continue
+        if key in BOOLEAN_SETTINGS and value not in ("true", "false"):
+            raise illegal_argument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+        if key in TIME_SETTINGS and value != "-1" and not _TIME_VALUE.match(str(value)):
+            raise illegal_argument(
+                f"failed to parse setting [{key}] with value [{value}] as a time value: unit is missing or unrecognized"
+            )
+        if key == "index.mapping.source.mode" and str(value).lower() not in SOURCE_MODES:
+            raise illegal_argument(
+                f"No enum constant org.elasticsearch.index.mapper.SourceFieldMapper.Mode.{str(value).upper()}"
+            )

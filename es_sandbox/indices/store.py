@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from es_sandbox import mappings as mp
 from es_sandbox.errors import EsError, illegal_argument, index_not_found
+from es_sandbox.indices import date_math
 from es_sandbox.indices.index import Doc, Index
 from es_sandbox.indices.names import (
     invalid_alias_name,
@@ -30,7 +31,13 @@ from es_sandbox.indices.names import (
     random_id,
     validate_index_name,
 )
-from es_sandbox.indices.settings import INTERNAL_SETTINGS, STATIC_SETTINGS, check_settings, flatten_settings
+from es_sandbox.indices.settings import (
+    INTERNAL_SETTINGS,
+    check_new_index,
+    check_settings,
+    flatten_settings,
+    is_static,
+)
 from es_sandbox.indices.stats import IndexStats
 
 if TYPE_CHECKING:
@@ -100,7 +107,8 @@ class IndexStore:
         return name in self.indices or any(name in index.aliases for index in self.indices.values())
 
     def get(self, name: str) -> Index:
-        """A concrete index, or an alias that resolves to exactly one index."""
+        """A concrete index, or an alias that resolves to exactly one index (date math resolved)."""
+        name = date_math.resolve(name)
         index = self.indices.get(name)
         if index is not None:
             return index
@@ -122,7 +130,8 @@ class IndexStore:
 
     def write_index(self, name: str, *, auto_create: bool = True) -> Index:
         """The index a document write to `name` lands in: the index, an alias's write index, or a new
-        index created on the fly (action.auto_create_index defaults to true)."""
+        index created on the fly when action.auto_create_index lets it."""
+        name = date_math.resolve(name)
         index = self.indices.get(name)
         if index is not None:
             return index
@@ -140,6 +149,7 @@ class IndexStore:
             )
         if not auto_create:
             raise index_not_found(name)
+        self.cluster.settings.check_auto_create(name)
         return self.create(name, {})
 
     def resolve(
@@ -148,9 +158,12 @@ class IndexStore:
         *,
         ignore_unavailable: bool = False,
         allow_no_indices: bool = True,
+        aliases: bool = True,
     ) -> list[Index]:
         """Comma lists, wildcards (which skip hidden and dot-prefixed indices unless the pattern starts
-        with a dot), `-exclusions`, aliases and _all."""
+        with a dot), `-exclusions`, aliases, date math and _all (IndexNameExpressionResolver).
+        With allow_no_indices=false every wildcard must match something. With aliases=false (DELETE
+        index), wildcards do not match aliases and an alias named outright is refused."""
         if expression is None or expression == "" or expression == []:
             parts = ["_all"]
         elif isinstance(expression, list):
@@ -164,26 +177,39 @@ class IndexStore:
             if not part:
                 continue
             if part.startswith("-") and (saw_wildcard or chosen):
-                pattern = part[1:]
+                pattern = date_math.resolve(part[1:])
                 for name in [n for n in chosen if fnmatch.fnmatchcase(n, pattern)]:
                     del chosen[name]
                 continue
             if part in ("_all", "*") or "*" in part:
                 saw_wildcard = True
                 pattern = "*" if part == "_all" else part
-                for index in self.indices.values():
-                    if self._wildcard_hit(index, index.name, pattern):
-                        chosen.setdefault(index.name, index)
-                    for alias in index.aliases:
-                        if self._wildcard_hit(index, alias, pattern):
-                            chosen.setdefault(index.name, index)
+                hits = [
+                    index
+                    for index in self.indices.values()
+                    if self._wildcard_hit(index, index.name, pattern)
+                    or (aliases and any(self._wildcard_hit(index, a, pattern) for a in index.aliases))
+                ]
+                if not hits and not allow_no_indices:
+                    raise index_not_found(part)
+                for index in hits:
+                    chosen.setdefault(index.name, index)
                 continue
-            found = [self.indices[part]] if part in self.indices else self._holders(part)
-            if not found:
+            name = date_math.resolve(part)
+            if name in self.indices:
+                chosen.setdefault(name, self.indices[name])
+                continue
+            holders = self._holders(name)
+            if holders and not aliases and not ignore_unavailable:
+                raise illegal_argument(
+                    f"The provided expression [{name}] matches an alias, specify the corresponding concrete indices "
+                    "instead."
+                )
+            if not holders or not aliases:
                 if ignore_unavailable:
                     continue
-                raise index_not_found(part)
-            for index in found:
+                raise index_not_found(name)
+            for index in holders:
                 chosen.setdefault(index.name, index)
         if not chosen and not allow_no_indices:
             raise index_not_found(expression if isinstance(expression, str) and expression else "_all")
@@ -222,7 +248,9 @@ class IndexStore:
         return index, doc_id, doc
 
     # -- indices --
-    def create(self, name: str, body: dict[str, Any] | None) -> Index:
+    def create(self, expression: str, body: dict[str, Any] | None) -> Index:
+        """A new index named by `expression` (a name, or date math like `<logs-{now/d}>`)."""
+        name = date_math.resolve(expression)
         validate_index_name(name)
         if name in self.indices:
             existing = self.indices[name]
@@ -242,6 +270,7 @@ class IndexStore:
         flat = flatten_settings(body.get("settings"))
         check_settings(flat)
         flat = {k: v for k, v in flat.items() if k not in INTERNAL_SETTINGS and v is not None}
+        check_new_index(flat)
         mappings = mp.normalize(body.get("mappings"), version=mp.release_of(self._index_version()))
         uuid = random_id(16)[:22]
         created = now_ms()
@@ -252,7 +281,7 @@ class IndexStore:
             **flat,
             "index.uuid": uuid,
             "index.creation_date": str(created),
-            "index.provided_name": name,
+            "index.provided_name": expression,
             "index.version.created": self._index_version(),
         }
         index = Index(name, uuid, created, settings, mappings)
@@ -281,25 +310,22 @@ class IndexStore:
             )
             del self.tombstones[:-MAX_TOMBSTONES]
 
-    def delete_expression(self, expression: str, *, ignore_unavailable: bool) -> None:
-        """DELETE /{index}: concrete names and wildcards; an alias is refused."""
-        if expression in ("_all", "*"):
-            names = [i.name for i in self.resolve(expression)]
-        else:
-            names = []
-            for part in expression.split(","):
-                if part in self.indices:
-                    names.append(part)
-                elif "*" in part:
-                    names += [i.name for i in self.resolve(part)]
-                elif self._holders(part):
-                    raise illegal_argument(
-                        f"The provided expression [{part}] matches an alias, specify the corresponding concrete "
-                        "indices instead."
-                    )
-                elif not ignore_unavailable:
-                    raise index_not_found(part)
+    def delete_expression(
+        self, expression: str, *, ignore_unavailable: bool, allow_no_indices: bool
+    ) -> list[str]:
+        """DELETE /{index} (TransportDeleteIndexAction): no wildcard or _all while
+        action.destructive_requires_name holds; wildcards match indices only; an alias named outright
+        is refused; all or nothing. Returns the names deleted."""
+        parts = [p.strip() for p in expression.split(",") if p.strip()]
+        if self.cluster.settings.destructive_requires_name and parts != ["*", "-*"]:
+            if not parts or any(p == "_all" or "*" in p for p in parts):
+                raise illegal_argument("Wildcard expressions or all indices are not allowed")
+        found = self.resolve(
+            parts, ignore_unavailable=ignore_unavailable, allow_no_indices=allow_no_indices, aliases=False
+        )
+        names = [index.name for index in found]
         self.delete(names)
+        return names
 
     def put_mapping(self, indices: list[Index], update: dict[str, Any]) -> None:
         """Merge a mapping update into every index, or into none if one of them refuses it."""
@@ -310,14 +336,16 @@ class IndexStore:
                 index.changed("mapping")
 
     def put_settings(self, indices: list[Index], flat: dict[str, Any]) -> None:
-        """Dynamic settings only; a null value removes the setting."""
-        check_settings(flat)
-        static = sorted(k for k in flat if k in STATIC_SETTINGS or k in INTERNAL_SETTINGS)
+        """Dynamic settings only (MetadataUpdateSettingsService: known names, then static ones refused,
+        then the values); a null value removes the setting."""
+        check_settings(flat, values=False)
+        static = sorted(k for k in flat if is_static(k))
         if static:
             names = ", ".join(f"[{i.name}/{i.uuid}]" for i in indices)
             raise illegal_argument(
                 f"Can't update non dynamic settings [[{', '.join(static)}]] for open indices [{names}]"
             )
+        check_settings(flat)
         for index in indices:
             before = dict(index.flat_settings)
             for key, value in flat.items():

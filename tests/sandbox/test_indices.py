@@ -127,6 +127,10 @@ def test_delete_lists_wildcards_and_missing(es):
     assert es.indices.exists(index="logs-a")  # nothing deleted when one name is missing
     assert es.indices.delete(index="logs-a,nope", ignore_unavailable=True).body == {"acknowledged": True}
     assert not es.indices.exists(index="logs-a")
+    with pytest.raises(BadRequestError) as wildcard:  # action.destructive_requires_name defaults to true
+        es.indices.delete(index="logs-*")
+    assert error_of(wildcard)["reason"] == "Wildcard expressions or all indices are not allowed"
+    es.cluster.put_settings(transient={"action.destructive_requires_name": False})
     es.indices.delete(index="logs-*")
     assert es.indices.exists(index="keep") and not es.indices.exists(index="logs-b")
     assert es.indices.delete(index="logs-*").body == {"acknowledged": True}  # a wildcard may match nothing

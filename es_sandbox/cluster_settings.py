@@ -1,0 +1,197 @@
+"""Cluster settings (cluster.settings): the dynamic cluster-wide settings the sandbox honours, with
+`GET/PUT _cluster/settings` (ClusterUpdateSettingsRequest, SettingsUpdater).
+
+    action.destructive_requires_name   true: deleting indices by wildcard or _all is refused
+    action.auto_create_index           true | false | patterns (+a*,-b*): which writes create indices
+
+Persistent settings survive a restart (--data-dir), transient ones do not. Any other setting is
+refused as Elasticsearch refuses a setting it does not know.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+from es_sandbox.errors import EsError, illegal_argument, index_not_found, validation_failed
+from es_sandbox.http import Router, bool_param, json_body
+
+if TYPE_CHECKING:
+    from es_sandbox.cluster import Cluster
+
+router = Router()
+
+DESTRUCTIVE_REQUIRES_NAME = "action.destructive_requires_name"
+AUTO_CREATE_INDEX = "action.auto_create_index"
+DEFAULTS = {DESTRUCTIVE_REQUIRES_NAME: "true", AUTO_CREATE_INDEX: "true"}
+SCOPES = ("persistent", "transient")
+
+
+def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key in sorted(flat):
+        node = nested
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = flat[key]
+    return nested
+
+
+def _setting_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_setting_text(v) for v in value)
+    return str(value)
+
+
+def _check(key: str, value: str) -> None:
+    if key == DESTRUCTIVE_REQUIRES_NAME and value not in ("true", "false"):
+        raise illegal_argument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+    if key == AUTO_CREATE_INDEX and value not in ("true", "false"):
+        for pattern in value.split(","):
+            if not pattern.strip() or pattern.strip() in ("+", "-"):
+                raise illegal_argument(
+                    f"Can't parse [{value}] for setting [{AUTO_CREATE_INDEX}] must be either [true, false, or a "
+                    "comma separated list of index patterns]"
+                )
+
+
+class ClusterSettings:
+    """The subsystem holding persistent and transient cluster settings (cluster.settings)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.persistent: dict[str, str] = {}
+        self.transient: dict[str, str] = {}
+
+    # --- subsystem contract ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def reset(self) -> None:
+        self.persistent.clear()
+        self.transient.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"persistent": self.persistent}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.persistent = dict(state.get("persistent", {}))
+
+    def on_node_restart(self) -> None:
+        self.transient.clear()  # transient settings do not survive a full cluster restart
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get(self, key: str) -> str:
+        """Transient over persistent over the default."""
+        return self.transient.get(key, self.persistent.get(key, DEFAULTS[key]))
+
+    @property
+    def destructive_requires_name(self) -> bool:
+        return self.get(DESTRUCTIVE_REQUIRES_NAME) == "true"
+
+    def check_auto_create(self, name: str) -> None:
+        """AutoCreateIndex.shouldAutoCreate: refuse to create `name` by writing into it."""
+        value = self.get(AUTO_CREATE_INDEX)
+        if value == "true":
+            return
+        if value == "false":
+            raise _auto_create_refused(name, f"[{AUTO_CREATE_INDEX}] is [false]")
+        for pattern in (p.strip() for p in value.split(",")):
+            include = not pattern.startswith("-")
+            glob = pattern.lstrip("+-")
+            if fnmatch.fnmatchcase(name, glob):
+                if include:
+                    return
+                raise _auto_create_refused(
+                    name,
+                    f"[{AUTO_CREATE_INDEX}] contains [-{glob}] which forbids automatic creation of the index",
+                )
+        raise _auto_create_refused(name, f"[{AUTO_CREATE_INDEX}] ([{value}]) doesn't match")
+
+    # --- changing --------------------------------------------------------------------------
+
+    def update(self, body: dict[str, Any]) -> dict[str, dict[str, str]]:
+        """Validates both scopes before applying either; returns what each scope applied."""
+        changes = {scope: _flatten(body.get(scope) or {}) for scope in SCOPES}
+        if not changes["persistent"] and not changes["transient"]:
+            raise validation_failed("no settings to update")
+        for scope in ("transient", "persistent"):
+            for key, value in changes[scope].items():
+                if value is None and (key in DEFAULTS or key.endswith("*")):
+                    continue
+                if key not in DEFAULTS:
+                    raise illegal_argument(f"{scope} setting [{key}], not recognized")
+                _check(key, _setting_text(value))
+        applied: dict[str, dict[str, str]] = {}
+        for scope in SCOPES:
+            store = getattr(self, scope)
+            applied[scope] = {}
+            for key, value in changes[scope].items():
+                if value is None:
+                    for name in [n for n in store if fnmatch.fnmatchcase(n, key)]:
+                        del store[name]
+                else:
+                    store[key] = applied[scope][key] = _setting_text(value)
+        return applied
+
+
+def _auto_create_refused(name: str, why: str) -> EsError:
+    err = index_not_found(name)
+    err.reason += f" and {why}"
+    return err
+
+
+@router.route("/_cluster/settings", "GET")
+async def get_cluster_settings(request: Request, cluster: Cluster):
+    flat = bool_param(request, "flat_settings")
+    render = (lambda s: dict(sorted(s.items()))) if flat else _nest
+    settings = cluster.settings
+    body: dict[str, Any] = {
+        "persistent": render(settings.persistent),
+        "transient": render(settings.transient),
+    }
+    if bool_param(request, "include_defaults"):
+        chosen = {**settings.persistent, **settings.transient}
+        body["defaults"] = render({k: v for k, v in DEFAULTS.items() if k not in chosen})
+    return body
+
+
+@router.route("/_cluster/settings", "PUT")
+async def put_cluster_settings(request: Request, cluster: Cluster):
+    body = await json_body(request, required=True)
+    for key in body:
+        if key not in SCOPES:
+            raise EsError(
+                400,
+                "x_content_parse_exception",
+                f"[1:2] [cluster_update_settings_request] unknown field [{key}]",
+            )
+    applied = cluster.settings.update(body)
+    flat = bool_param(request, "flat_settings")
+    render = (lambda s: dict(sorted(s.items()))) if flat else _nest
+    return {
+        "acknowledged": True,
+        "persistent": render(applied["persistent"]),
+        "transient": render(applied["transient"]),
+    }
