@@ -4,7 +4,9 @@ a snapshot (point in time + search_after, scroll).
 Layout (state, then routes, as in `ml/`):
     service.py   SearchService, the subsystem at `cluster.search`: open points in time and scrolls
                  (node memory: reset and node restarts drop them, persistence keeps none)
-    api.py       the REST endpoints
+    api.py       the search endpoints: _search, _msearch, _count, scroll, point in time
+    discovery.py _field_caps, _mapping/field, _resolve/index;  analyze.py  _analyze
+    introspect.py _validate/query and _explain
     request.py   the search request as RestSearchAction parses it
     hits.py      matching, ordering and paging hits; the response's shape
     sorting.py   sort specs and sort values;  source.py  `_source` filtering
@@ -65,7 +67,8 @@ every subsystem package), never by editing the compiler:
   model aliases); an inference subsystem registers one that answers for its endpoint ids.
 """
 
-from es_sandbox.search.api import router
+from es_sandbox.http import Router
+from es_sandbox.search import analyze, api, discovery, introspect
 from es_sandbox.search.fields import Field
 from es_sandbox.search.highlight import HIGHLIGHTERS, HighlightContext
 from es_sandbox.search.queries import (
@@ -78,6 +81,14 @@ from es_sandbox.search.queries import (
 )
 from es_sandbox.search.service import SearchService
 from es_sandbox.search.source import SourceFilter
+
+router = Router()  # the package's endpoints: search, discovery, _analyze, _validate and _explain
+router.entries = [
+    *api.router.entries,
+    *discovery.router.entries,
+    *analyze.router.entries,
+    *introspect.router.entries,
+]
 
 __all__ = [
     "HIGHLIGHTERS",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import bisect
+import json
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from es_sandbox.errors import EsError, parse_error
+from es_sandbox.errors import EsError, illegal_argument, parse_error, validation_failed
 from es_sandbox.http import Router, bool_param, json_body
+from es_sandbox.search.errors import all_shards_failed
 from es_sandbox.search.fields import FieldResolver
 from es_sandbox.search.hits import (
     bisect_after,
@@ -61,11 +64,18 @@ def _hits(req: SearchRequest, indices: list[Index], docs_of: list, cluster: Clus
 @router.route("/_search", "GET", "POST")
 @router.route("/{index}/_search", "GET", "POST")
 async def search(request: Request, cluster: Cluster):
-    started = time.monotonic()
     body = await json_body(request)
+    return await execute_search(cluster, body, request, request.path_params.get("index"))
+
+
+async def execute_search(
+    cluster: Cluster, body: dict[str, Any], request: Any, expression: str | None
+) -> dict[str, Any]:
+    """One search: `request` gives its URI parameters (`query_params`), as `_search` and each search
+    of `_msearch` (whose header lines become parameters) pass them."""
+    started = time.monotonic()
     req = SearchRequest.parse(body, request)
     cluster.search.expire()
-    expression = request.path_params.get("index")
     if "pit" in body:
         return await _search_pit(request, cluster, body, req, started, expression)
     indices = _resolve(request, cluster, expression)
@@ -154,6 +164,93 @@ async def _search_pit(
     return response(cluster, started, indices, page, len(ordered), req, sort, {"pit_id": pit.id})
 
 
+# --- _msearch ---------------------------------------------------------------------------------------
+
+_MSEARCH_HEADER_KEYS = {
+    "index",
+    "indices",
+    "expand_wildcards",
+    "ignore_unavailable",
+    "allow_no_indices",
+    "ignore_throttled",
+    "search_type",
+    "ccs_minimize_roundtrips",
+    "request_cache",
+    "preference",
+    "routing",
+    "allow_partial_search_results",
+}
+
+
+@dataclass
+class _SearchParams:
+    """The URI parameters one search of an _msearch runs with: the request's, then its header's."""
+
+    query_params: dict[str, str]
+    path_params: dict[str, str] = field(default_factory=dict)
+
+
+@router.route("/_msearch", "GET", "POST")
+@router.route("/{index}/_msearch", "GET", "POST")
+async def msearch(request: Request, cluster: Cluster):
+    """MultiSearchRequest.readMultiLineFormat: header and body lines, each search answered in order
+    with its own status; a failed search is an error item, not a failed request."""
+    started = time.monotonic()
+    raw = (await request.body()).decode("utf-8")
+    if not raw.strip():
+        raise validation_failed("no requests added")
+    if not raw.endswith("\n"):
+        raise illegal_argument("The msearch request must be terminated by a newline [\n]")
+    lines = raw.split("\n")[:-1]
+    searches = []
+    for i in range(0, len(lines), 2):
+        header = _json_line(lines[i]) if lines[i].strip() else {}
+        if i + 1 >= len(lines):
+            break
+        for key in header:
+            if key not in _MSEARCH_HEADER_KEYS:
+                raise illegal_argument(f"key [{key}] is not supported in the metadata section")
+        searches.append((header, _json_line(lines[i + 1]) if lines[i + 1].strip() else {}))
+    if not searches:
+        raise validation_failed("no requests added")
+    if bool_param(request, "rest_total_hits_as_int"):  # RestMultiSearchAction checks every search first
+        for _, body in searches:
+            tracked = body.get("track_total_hits", True)
+            if tracked not in (True, False, -1, 2147483647):
+                raise illegal_argument(
+                    "[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, "
+                    f"got {tracked}"
+                )
+    responses = []
+    for header, body in searches:
+        names = header.get("index", header.get("indices", request.path_params.get("index")))
+        expression = ",".join(names) if isinstance(names, list) else names
+        params = {**request.query_params}
+        params.update({k: _param_text(v) for k, v in header.items() if k not in ("index", "indices")})
+        try:
+            result = await execute_search(cluster, body, _SearchParams(params), expression)
+            responses.append({**result, "status": 200})
+        except EsError as err:
+            responses.append(err.body())
+    return {"took": int((time.monotonic() - started) * 1000), "responses": responses}
+
+
+def _json_line(line: str) -> dict[str, Any]:
+    try:
+        value = json.loads(line)
+    except ValueError as exc:
+        raise EsError(400, "x_content_parse_exception", f"Failed to parse request body: {exc}") from None
+    if not isinstance(value, dict):
+        raise EsError(400, "x_content_parse_exception", "msearch lines must be JSON objects")
+    return value
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return ",".join(value) if isinstance(value, list) else str(value)
+
+
 @router.route("/_search/scroll", "GET", "POST")
 @router.route("/_search/scroll/{scroll_id}", "GET", "POST")
 async def scroll_next(request: Request, cluster: Cluster):
@@ -185,12 +282,14 @@ async def scroll_next(request: Request, cluster: Cluster):
 @router.route("/_search/scroll/{scroll_id}", "DELETE")
 async def clear_scroll(request: Request, cluster: Cluster):
     body = await json_body(request)
-    ids = request.path_params.get("scroll_id") or body.get("scroll_id")
+    ids = body.get("scroll_id") or request.path_params.get("scroll_id")  # the body wins, as in ES
     if ids is None:
-        raise EsError(
-            400, "action_request_validation_exception", "Validation Failed: 1: no scroll ids specified;"
-        )
+        raise validation_failed("no scroll ids specified")
     ids = ids.split(",") if isinstance(ids, str) else list(ids)
+    if ids == ["_all"]:
+        # ClearScrollController.cleanAllScrolls: every node that answers counts as one freed context
+        cluster.search.clear_scrolls(ids)
+        return {"succeeded": True, "num_freed": len(cluster.nodes)}
     freed = cluster.search.clear_scrolls(ids)
     return (200 if freed else 404), {"succeeded": True, "num_freed": freed}
 
@@ -227,8 +326,7 @@ async def count(request: Request, cluster: Cluster):
             raise parse_error(f"request does not support [{key}]")
     query = body.get("query")
     if "q" in request.query_params:
-        p = request.query_params
-        query = q_param(p["q"], p.get("df"), p.get("default_operator", "OR"))
+        query = q_param(request.query_params)
     indices = cluster.indices.resolve(
         request.path_params.get("index"),
         ignore_unavailable=bool_param(request, "ignore_unavailable"),
@@ -238,7 +336,12 @@ async def count(request: Request, cluster: Cluster):
     total = 0
     for index in indices:
         started = time.monotonic_ns()
-        matcher = compile_query(query, cluster, index=index)
-        total += sum(1 for doc_id, doc in index.docs.items() if matcher(doc_id, doc.source) is not None)
+        try:
+            matcher = compile_query(query, cluster, index=index, docs=index.docs)
+            total += sum(1 for doc_id, doc in index.docs.items() if matcher(doc_id, doc.source) is not None)
+        except EsError as err:
+            if err.type in ("parsing_exception", "x_content_parse_exception"):
+                raise
+            raise all_shards_failed(err, [index], cluster) from None
         index.stats.record_query(time.monotonic_ns() - started)
     return {"count": total, "_shards": shards(indices)}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import heapq
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.indices.stats import record_search
 from es_sandbox.search.errors import all_shards_failed
 from es_sandbox.search.fetch_fields import fetch_fields
-from es_sandbox.search.queries import compile_query
+from es_sandbox.search.queries import Matcher, compile_query
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -59,18 +59,34 @@ def collect_hits(
             if err.type in ("parsing_exception", "x_content_parse_exception"):
                 raise
             raise all_shards_failed(err, [index], cluster) from None
-        for doc_id, doc in docs.items():
-            score = matcher(doc_id, doc.source) if matcher is not None else None
-            if knn_scores:
-                near = knn_scores.get((index.name, doc_id))
-                if near is not None:
-                    score = near if score is None else score + near
-            if score is None or (req.min_score is not None and score < req.min_score):
-                continue
-            if post is not None and post(doc_id, doc.source) is None:
-                continue
-            hits.append(Hit(index, doc_id, doc, score, shard))
+        try:
+            matched = list(_matches(index, docs, matcher, post, req, knn_scores))
+        except EsError as err:
+            raise all_shards_failed(err, [index], cluster) from None
+        hits.extend(Hit(index, doc_id, doc, score, shard) for doc_id, doc, score in matched)
     return hits
+
+
+def _matches(
+    index: Index,
+    docs: Mapping[str, Doc],
+    matcher: Matcher | None,
+    post: Matcher | None,
+    req: SearchRequest,
+    knn_scores: dict[tuple[str, str], float] | None,
+) -> Iterator[tuple[str, Doc, float]]:
+    """(doc id, doc, score) of the documents of one shard the search keeps."""
+    for doc_id, doc in docs.items():
+        score = matcher(doc_id, doc.source) if matcher is not None else None
+        if knn_scores:
+            near = knn_scores.get((index.name, doc_id))
+            if near is not None:
+                score = near if score is None else score + near
+        if score is None or (req.min_score is not None and score < req.min_score):
+            continue
+        if post is not None and post(doc_id, doc.source) is None:
+            continue
+        yield doc_id, doc, score
 
 
 def order(hits: list[Hit], sort: list[SortField], limit: int | None = None) -> list[Hit]:
@@ -145,7 +161,9 @@ def response(
     scored = not sort or req.track_scores or any(s.name == "_score" for s in sort)
     hits_obj: dict[str, Any] = {}
     total_obj = total_hits(total, req.track_total_hits)
-    if total_obj is not None:
+    if req.total_as_int:
+        hits_obj["total"] = total_obj["value"] if total_obj is not None else -1
+    elif total_obj is not None:
         hits_obj["total"] = total_obj
     hits_obj["max_score"] = max((h.score for h in page), default=None) if scored else None
     if scored and total and not page and not sort:

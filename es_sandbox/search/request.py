@@ -70,6 +70,7 @@ class SearchRequest:
     terminate_after: int | None
     highlight: HighlightRequest | None = None
     knn: list[dict[str, Any]] | None = None
+    total_as_int: bool = False  # rest_total_hits_as_int
     fields: list[tuple[str, str | None]] | None = None  # the `fields` option: (pattern, format)
 
     @classmethod
@@ -90,8 +91,14 @@ class SearchRequest:
         if "track_total_hits" in params:
             raw = params["track_total_hits"]
             tth = raw == "true" if raw in ("true", "false") else int(raw)
-        if tth is True:
-            tth = True
+        total_as_int = bool_param(request, "rest_total_hits_as_int")
+        if total_as_int:  # RestSearchAction.checkRestTotalHits
+            if "track_total_hits" not in body and "track_total_hits" not in params:
+                tth = True
+            elif tth is not True and tth is not False and tth not in (-1, 2147483647):
+                raise illegal_argument(
+                    f"[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got {tth}"
+                )
         sort = body.get("sort")
         if "sort" in params:
             sort = [
@@ -100,7 +107,7 @@ class SearchRequest:
             ]
         query = body.get("query")
         if "q" in params:
-            query = q_param(params["q"], params.get("df"), params.get("default_operator", "OR"))
+            query = q_param(params)
         return cls(
             query=query,
             size=size,
@@ -119,6 +126,7 @@ class SearchRequest:
             terminate_after=body.get("terminate_after", int_param(request, "terminate_after")),
             highlight=HighlightRequest.parse(body.get("highlight")),
             knn=_parse_knn(body, request),
+            total_as_int=total_as_int,
             fields=_parse_fields(body.get("fields")),
         )
 
@@ -148,17 +156,16 @@ def _parse_fields(value: Any) -> list[tuple[str, str | None]] | None:
     return out
 
 
-def q_param(q: str, default_field: str | None, operator: str) -> dict[str, Any]:
-    """The `q` URI parameter, for the simple forms `field:value` and free text."""
-    clauses = []
-    for part in q.split():
-        if part in ("AND", "OR"):
-            operator = part
-            continue
-        name, sep, value = part.partition(":")
-        if sep:
-            clauses.append({"match": {name: value}})
-        else:
-            clauses.append({"multi_match": {"query": part, "fields": [default_field or "*"]}})
-    key = "must" if operator.upper() == "AND" else "should"
-    return {"bool": {key: clauses}} if clauses else {"match_all": {}}
+def q_param(params: Any) -> dict[str, Any]:
+    """The `q` URI parameter: a query_string query (RestSearchAction.parseSearchSource)."""
+    body: dict[str, Any] = {"query": params["q"]}
+    for name, key in (
+        ("df", "default_field"),
+        ("default_operator", "default_operator"),
+        ("analyzer", "analyzer"),
+    ):
+        if name in params:
+            body[key] = params[name]
+    if "lenient" in params:
+        body["lenient"] = params["lenient"] != "false"
+    return {"query_string": body}

@@ -63,7 +63,9 @@ def cluster(es, sandbox, monkeypatch):
 
 def docs(es, index: str) -> dict[str, dict]:
     es.indices.refresh(index=index)
-    return {h["_id"]: h["_source"] for h in helpers.scan(es, index=index, query={"query": {"match_all": {}}})}
+    # Elasticsearch 9.2+ leaves vectors out of _source unless asked.
+    query = {"query": {"match_all": {}}, "_source": {"exclude_vectors": False}}
+    return {h["_id"]: h["_source"] for h in helpers.scan(es, index=index, query=query)}
 
 
 def alias_target(es, alias: str = ALIAS) -> str:

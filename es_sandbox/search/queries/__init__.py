@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox.search.fields import FieldResolver
-from es_sandbox.search.queries import compound, full_text, sparse, term_level, vectors  # noqa: F401  (registration)
+from es_sandbox.search.queries import (  # noqa: F401  (registration)
+    compound,
+    full_text,
+    query_string,
+    script_score,
+    sparse,
+    term_level,
+    vectors,
+)
 from es_sandbox.search.queries.registry import QUERIES, Matcher, PrepareContext, QueryContext
 
 if TYPE_CHECKING:

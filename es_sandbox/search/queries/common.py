@@ -102,14 +102,15 @@ def term_test(f: Field, values: list[Any], insensitive: bool) -> Callable[[dict[
             try:
                 wanted.add(float(v))
             except (TypeError, ValueError):
-                raise EsError(
-                    400, "query_shard_exception", f'failed to create query: For input string: "{v}"'
-                ) from None
+                raise query_shard(f'For input string: "{v}"') from None
         return lambda source: any(num(v) in wanted for v in f.values(source))
     if kind == "date":
-        wanted = {parse_date(v) for v in values}
+        wanted = {date_value(v) for v in values}
         return lambda source: any(date_or_none(v) in wanted for v in f.values(source))
     if kind == "boolean":
+        for v in values:
+            if bool_str(v) not in ("true", "false"):
+                raise query_shard(f"Can't parse boolean value [{v}], expected [true] or [false]")
         wanted_b = {bool_str(v) for v in values}
         return lambda source: any(bool_str(v) in wanted_b for v in f.values(source))
     if kind == "text":
@@ -131,6 +132,22 @@ def term_test(f: Field, values: list[Any], insensitive: bool) -> Callable[[dict[
     if insensitive:
         return lambda source: any(keyword_str(v).lower() in wanted_k for v in f.values(source))
     return lambda source: any(keyword_str(v) in wanted_k for v in f.values(source))
+
+
+def query_shard(reason: str) -> EsError:
+    """A query that cannot be built for a field's type (SearchExecutionContext.toQuery's wrapping)."""
+    return EsError(400, "query_shard_exception", f"failed to create query: {reason}")
+
+
+def date_value(value: Any, **kwargs: Any) -> float:
+    """A date a query compares with, or ES's failure to parse it with the default format."""
+    try:
+        return parse_date(value, **kwargs)
+    except (TypeError, ValueError, OverflowError):
+        problem = (
+            f"failed to parse date field [{value}] with format [strict_date_optional_time||epoch_millis]"
+        )
+        raise query_shard(f"{problem}: [{problem}]") from None
 
 
 def minimum_should_match(spec: Any, optional: int, default: int) -> int:

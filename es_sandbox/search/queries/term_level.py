@@ -10,7 +10,16 @@ from typing import Any
 from es_sandbox.errors import parse_error
 from es_sandbox.search.dates import looks_like_date, parse_date
 from es_sandbox.search.fields import Field, analyze
-from es_sandbox.search.queries.common import boost_of, named_field, single, single_field, term_test, to_number
+from es_sandbox.search.queries.common import (
+    boost_of,
+    date_value,
+    named_field,
+    query_shard,
+    single,
+    single_field,
+    term_test,
+    to_number,
+)
 from es_sandbox.search.queries.registry import QUERIES, Matcher, QueryContext
 
 
@@ -116,7 +125,12 @@ def range_query(ctx: QueryContext, body: dict[str, Any]) -> Matcher:
     for op, raw in bounds:
         if kind == "date":
             up = op in ("gt", "lte", "to")  # date math rounding rounds these bounds up
-            bound = parse_date(raw, now=now, round_up=up)
+            bound = date_value(raw, now=now, round_up=up)
+        elif kind == "numeric":
+            try:
+                bound = convert(raw)
+            except (TypeError, ValueError):
+                raise query_shard(f'For input string: "{raw}"') from None
         else:
             bound = convert(raw)
         checks.append((op, bound))
