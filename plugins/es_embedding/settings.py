@@ -284,6 +284,132 @@ class ReindexSettings(VariableSettings):
         return self
 
 
+# Chunking as Elasticsearch takes it (x-pack inference `chunking`): each strategy's keys, the least
+# max_chunk_size it accepts, and the chunking an endpoint uses when it is given none.
+CHUNKING_KEYS = {
+    "sentence": ("strategy", "max_chunk_size", "sentence_overlap"),
+    "word": ("strategy", "max_chunk_size", "overlap"),
+    "recursive": ("strategy", "max_chunk_size", "separators", "separator_group"),
+    "none": ("strategy",),
+}
+CHUNK_SIZE_MIN = {"sentence": 20, "word": 10, "recursive": 10}
+SEPARATOR_GROUPS = ("plaintext", "markdown")
+ES_DEFAULT_CHUNKING = {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}
+# Since when Elasticsearch has them: (major, minor).
+SEMANTIC_TEXT_SINCE = (8, 15)
+CHUNKING_STRATEGY_SINCE = {"recursive": (9, 1), "none": (9, 1)}
+CHUNKING_HELP = 'an object such as {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}'
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_chunking_settings(value: Any) -> dict[str, Any] | None:
+    """Chunking settings checked as Elasticsearch checks them (ChunkingSettingsBuilder and each
+    strategy's fromMap), with its default filled in (sentence_overlap 1); None (or {}) leaves the
+    chunking to the endpoint."""
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, dict):
+        raise _KeyError("chunking_settings", value, f"{CHUNKING_HELP}, or null (the endpoint's chunking)")
+    strategy = value.get("strategy")
+    if strategy not in CHUNKING_KEYS:
+        raise _KeyError(
+            "chunking_settings.strategy", strategy, f"one of {', '.join(map(repr, CHUNKING_KEYS))}"
+        )
+    known = CHUNKING_KEYS[strategy]
+    for key in value:
+        if key not in known:
+            raise _KeyError(
+                f"chunking_settings.{key}",
+                value[key],
+                f"no such key for strategy '{strategy}'; known keys: {', '.join(sorted(known))}",
+            )
+    if strategy == "none":
+        return {"strategy": "none"}
+    size, least = value.get("max_chunk_size"), CHUNK_SIZE_MIN[strategy]
+    if not _is_int(size) or size < least:
+        raise _KeyError(
+            "chunking_settings.max_chunk_size", size, f"an integer >= {least} (words per chunk; required)"
+        )
+    settings: dict[str, Any] = {"strategy": strategy, "max_chunk_size": size}
+    if strategy == "sentence":
+        overlap = value.get("sentence_overlap", 1)
+        if overlap not in (0, 1) or isinstance(overlap, bool):
+            raise _KeyError("chunking_settings.sentence_overlap", overlap, "0 or 1 (default 1)")
+        settings["sentence_overlap"] = overlap
+    elif strategy == "word":
+        overlap = value.get("overlap")
+        if not _is_int(overlap) or not 1 <= overlap <= size // 2:
+            raise _KeyError(
+                "chunking_settings.overlap",
+                overlap,
+                f"an integer 1..{size // 2} (at most half of max_chunk_size; required)",
+            )
+        settings["overlap"] = overlap
+    else:
+        separators, group = value.get("separators"), value.get("separator_group")
+        if separators is not None and group is not None:
+            raise _KeyError(
+                "chunking_settings.separators", separators, "not both separators and separator_group"
+            )
+        if group is not None:
+            if group not in SEPARATOR_GROUPS:
+                raise _KeyError("chunking_settings.separator_group", group, f"one of {SEPARATOR_GROUPS}")
+            settings["separator_group"] = group
+        if separators is not None:
+            if not (
+                isinstance(separators, list) and separators and all(isinstance(s, str) for s in separators)
+            ):
+                raise _KeyError(
+                    "chunking_settings.separators", separators, "a non-empty list of regular expressions"
+                )
+            settings["separators"] = separators
+    return settings
+
+
+ChunkingSettings = Annotated[dict[str, Any] | None, BeforeValidator(parse_chunking_settings)]
+
+
+# Elasticsearch's rule for inference ids (a leading dot marks the preconfigured ones).
+_INFERENCE_ID = re.compile(r"^\.?[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$")
+
+
+def parse_inference_id(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and _INFERENCE_ID.match(value)):
+        return value
+    raise _KeyError(
+        "inference_id",
+        value,
+        "lowercase letters, digits, '-' and '_', starting and ending with a letter or digit "
+        "(a leading '.' names a preconfigured endpoint), or null (es-embedding-<model>)",
+    )
+
+
+class InferenceSettings(VariableSettings):
+    """Variable `embedding_inference`: which backend embeds the documents, and for `semantic_text`, the
+    inference endpoint and how it chunks long documents."""
+
+    variable = "embedding_inference"
+
+    backend: Literal["ingest_pipeline", "semantic_text"] = Field(
+        "ingest_pipeline",
+        description="ingest_pipeline: a deployment and an inference processor; semantic_text: an inference "
+        "endpoint and a semantic_text field (chunks long documents)",
+    )
+    inference_id: Annotated[str | None, BeforeValidator(parse_inference_id)] = Field(
+        None, description="the endpoint to create or reuse; null: es-embedding-<model>"
+    )
+    chunking_settings: ChunkingSettings = Field(
+        None, description="chunking of the semantic_text field; null: the endpoint's (sentence, 250, 1)"
+    )
+
+    @property
+    def semantic_text(self) -> bool:
+        return self.backend == "semantic_text"
+
+
 class _KeyError(ValueError):
     """A rule on one key, raised inside validators so the message can name that key."""
 
@@ -414,7 +540,10 @@ class RunSettings:
                 problems.append(str(exc))
         if problems:
             raise SettingsError("\n".join(problems))
-        return cls(parsed)
+        settings = cls(parsed)
+        if problems := settings.combination_problems():
+            raise SettingsError("\n".join(problems))
+        return settings
 
     @classmethod
     def of(cls, snapshot: RunSettings | Mapping | str | None) -> RunSettings:
@@ -441,13 +570,54 @@ class RunSettings:
         """The snapshot as XCom keeps it: {Variable name: its settings as JSON}."""
         return {name: value.model_dump(mode="json") for name, value in self._values.items()}
 
+    def combination_problems(self) -> list[str]:
+        """Keys of different Variables that do not go together: each problem names both keys."""
+        inference, deployment = self[InferenceSettings], self[DeploymentSettings]
+        problems = []
+        if not inference.semantic_text:
+            for key in ("inference_id", "chunking_settings"):
+                if getattr(inference, key) is not None:
+                    problems.append(
+                        format_problem(
+                            "embedding_inference",
+                            key,
+                            getattr(inference, key),
+                            'null while key \'backend\' is "ingest_pipeline" (it applies to backend "semantic_text" only)',
+                        )
+                    )
+            return problems
+        # An inference endpoint starts its deployment itself, from num_allocations, num_threads
+        # and adaptive_allocations only; and the semantic_text field needs the endpoint to search.
+        default = DeploymentSettings()
+        fixed = {
+            "priority": "an inference endpoint's deployment has normal priority",
+            "queue_capacity": "an inference endpoint's deployment has Elasticsearch's default queue",
+            "stop_after_run": "searches of a semantic_text field embed the query with the endpoint: "
+            "let adaptive_allocations (min_number_of_allocations 0) scale it down instead",
+        }
+        for key, why in fixed.items():
+            value = getattr(deployment, key)
+            if value != getattr(default, key):
+                problems.append(
+                    format_problem(
+                        "embedding_deployment",
+                        key,
+                        value,
+                        f"{json.dumps(getattr(default, key))} with Variable 'embedding_inference' key 'backend' "
+                        f'"semantic_text" ({why})',
+                    )
+                )
+        return problems
+
     def check_cluster_version(self, version: str) -> None:
-        """Limits that depend on the cluster: queue_capacity's maximum differs between 8.x and 9.x."""
+        """Limits that depend on the cluster: queue_capacity's maximum differs between 8.x and 9.x;
+        semantic_text and some chunking strategies need a recent enough Elasticsearch."""
         deployment = self[DeploymentSettings]
-        major = int(version.split(".")[0])
+        major, minor = (int(part) for part in version.split(".")[:2])
         limit = QUEUE_CAPACITY_MAX.get(major, QUEUE_CAPACITY_MAX[9])
+        problems = []
         if deployment.queue_capacity > limit:
-            raise SettingsError(
+            problems.append(
                 format_problem(
                     "embedding_deployment",
                     "queue_capacity",
@@ -455,6 +625,30 @@ class RunSettings:
                     f"1..{limit} on Elasticsearch {version}",
                 )
             )
+        inference = self[InferenceSettings]
+        if inference.semantic_text and (major, minor) < SEMANTIC_TEXT_SINCE:
+            problems.append(
+                format_problem(
+                    "embedding_inference",
+                    "backend",
+                    inference.backend,
+                    f'"ingest_pipeline" on Elasticsearch {version} (semantic_text needs 8.15 or later)',
+                )
+            )
+        strategy = (inference.chunking_settings or {}).get("strategy")
+        since = CHUNKING_STRATEGY_SINCE.get(strategy)
+        if inference.semantic_text and since and (major, minor) < since:
+            problems.append(
+                format_problem(
+                    "embedding_inference",
+                    "chunking_settings.strategy",
+                    strategy,
+                    f"'sentence' or 'word' on Elasticsearch {version} ('{strategy}' needs "
+                    f"{since[0]}.{since[1]} or later)",
+                )
+            )
+        if problems:
+            raise SettingsError("\n".join(problems))
 
 
 def snapshot_from(task_id: str) -> str:

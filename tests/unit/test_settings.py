@@ -204,6 +204,7 @@ def test_every_variable_class_registers_itself_in_definition_order():
         "embedding_deployment",
         "embedding_pipeline",
         "embedding_reindex",
+        "embedding_inference",
     ]
     assert all(model.variable == name for name, model in s.VARIABLES.items())
 
