@@ -7,7 +7,8 @@ indices this package created are skipped). One model deployment is started for t
 with dynamic task mapping, each index gets its own chain: destination index
 `<source>-<model>-<run time>`, reindex, completion, verification, alias `<source>-embedded`, an Asset
 event for that alias, retention of the alias's older indices. The deployment's teardown runs last
-(Variable `embedding_deployment.stop_after_run`).
+(Variable `embedding_deployment.stop_after_run`). In the graph: `resolve_sources`, the group
+`model`, the mapped group `embed_index` (one chain per source), `stop_deployment`.
 
 **Concurrency**: at most `EMBEDDING_BACKFILL_CONCURRENCY` (environment, default 2) reindexes of one
 run at a time (`max_active_tis_per_dagrun`), and at most the slots of the pool `EMBEDDING_POOL`
@@ -28,7 +29,7 @@ from airflow.sdk import DAG, Param, task_group
 
 from es_embedding.errors import transient_retry_args
 from es_embedding.index import CompleteIndexOperator, CreateDestIndexOperator, PooledReindexOperator
-from es_embedding.model import model_stages
+from es_embedding.model import model_group
 from es_embedding.publish import (
     AnnounceReadyOperator,
     ApplyRetentionOperator,
@@ -73,9 +74,11 @@ with DAG(
 ) as dag:
     resolve = ResolveSourcesOperator(task_id="resolve_sources")
     settings = snapshot_from("resolve_sources")  # the run's settings, as resolve_sources read them
-    stages = model_stages(settings)
+    model = model_group(settings)
     query = resolve.output["query"]
 
+    # The index and publish stages of one source, mapped over the sources: their task ids keep the
+    # group's prefix (embed_index.create_dest_index, ...), as they always had.
     @task_group(group_id="embed_index")
     def embed_index(source_index: str, dest_index: str, alias: str):
         """One index: its own destination and alias, the run's shared deployment and pipeline."""
@@ -83,7 +86,7 @@ with DAG(
             task_id="create_dest_index",
             source_index=source_index,
             dest_index=dest_index,
-            model_id=stages.model_id,
+            model_id=model.model_id,
             alias=alias,
             settings=settings,
         )
@@ -92,21 +95,19 @@ with DAG(
             "source_index": source_index,
             "dest_index": dest_index,
             "query": query,
-            "deployment_id": stages.deployment_id,
+            "deployment_id": model.deployment_id,
             "settings": settings,
         }
         reindex = PooledReindexOperator(
             task_id="reindex",
             **embedding,
-            pipeline_id=stages.pipeline_id,
+            pipeline_id=model.pipeline_id,
             share=CONCURRENCY,
             deferrable=True,
             pool=POOL,
             max_active_tis_per_dagrun=CONCURRENCY,
         )
-        complete = CompleteIndexOperator(
-            task_id="complete_index", **embedding, pipeline_id=stages.pipeline_id
-        )
+        complete = CompleteIndexOperator(task_id="complete_index", **embedding, pipeline_id=model.pipeline_id)
         verify = VerifyEmbeddingsOperator(task_id="verify_embeddings", **embedding)
         swap = SwapAliasOperator(task_id="swap_alias", alias=alias, dest_index=dest_index)
         announce = AnnounceReadyOperator(
@@ -116,7 +117,7 @@ with DAG(
         create >> reindex >> complete >> verify >> swap >> [announce, retention]
 
     chains = embed_index.expand_kwargs(resolve.output)
-    stop_deployment = stages.stop_deployment()
+    stop_deployment = model.stop_deployment()
 
-    resolve >> stages.ensure_model
-    stages.put_pipeline >> chains >> stop_deployment
+    resolve >> model.ensure_model
+    model.put_pipeline >> chains >> stop_deployment

@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup
 
 from es_embedding.errors import transient_retry_args
 from es_embedding.index import (
@@ -40,7 +40,7 @@ from es_embedding.index import (
     ReindexTaskSensor,
     StartReindexOperator,
 )
-from es_embedding.model import model_stages
+from es_embedding.model import model_group
 from es_embedding.publish import (
     AnnounceReadyOperator,
     ApplyRetentionOperator,
@@ -132,66 +132,74 @@ with DAG(
         ),
     },
 ) as dag:
+    # The chain reads as four task groups after the first task; the groups do not prefix task ids.
     validate = ValidateRunOperator(task_id="validate_settings")
     settings = snapshot_from("validate_settings")  # the run's settings, as validate_settings read them
-    stages = model_stages(settings)
-    create_index = CreateDestIndexOperator(
-        task_id="create_dest_index",
-        source_index=validate.output["source_index"],
-        dest_index=validate.output["dest_index"],
-        model_id=stages.model_id,
-        alias=validate.output["alias"],
-        settings=settings,
-    )
-    # What the reindex, its completion and the verification work on.
-    embedding = {
-        "source_index": validate.output["source_index"],
-        "dest_index": create_index.output["dest_index"],
-        "query": validate.output["query"],
-        "deployment_id": stages.deployment_id,
-        "settings": settings,
-    }
-    start_reindex = StartReindexOperator(
-        task_id="start_reindex", **embedding, pipeline_id=stages.pipeline_id, mode=validate.output["mode"]
-    )
-    wait_reindex = ReindexTaskSensor(
-        task_id="wait_reindex",
-        es_task_id=start_reindex.output["es_task_id"],
-        settings=settings,
-        deferrable=True,
-    )
-    complete_index = CompleteIndexOperator(
-        task_id="complete_index", **embedding, pipeline_id=stages.pipeline_id
-    )
-    verify = VerifyEmbeddingsOperator(
-        task_id="verify_embeddings", **embedding, dest_query=validate.output["dest_query"]
-    )
-    swap_alias = SwapAliasOperator(
-        task_id="swap_alias", alias=validate.output["alias"], dest_index=create_index.output["dest_index"]
-    )
+    names = validate.output  # source_index, dest_index, alias, query, mode, interval, dest_query
+    model = model_group(settings)
 
-    validate >> stages.ensure_model
-    stages.put_pipeline >> create_index >> start_reindex >> wait_reindex
-    wait_reindex >> complete_index >> verify >> swap_alias
+    with TaskGroup("index", prefix_group_id=False, tooltip="the destination index, filled and embedded"):
+        create_index = CreateDestIndexOperator(
+            task_id="create_dest_index",
+            source_index=names["source_index"],
+            dest_index=names["dest_index"],
+            model_id=model.model_id,
+            alias=names["alias"],
+            settings=settings,
+        )
+        dest_index = create_index.output["dest_index"]
+        # What the reindex, its completion and the verification work on.
+        embedding = {
+            "source_index": names["source_index"],
+            "dest_index": dest_index,
+            "query": names["query"],
+            "deployment_id": model.deployment_id,
+            "settings": settings,
+        }
+        start_reindex = StartReindexOperator(
+            task_id="start_reindex", **embedding, pipeline_id=model.pipeline_id, mode=names["mode"]
+        )
+        wait_reindex = ReindexTaskSensor(
+            task_id="wait_reindex",
+            es_task_id=start_reindex.output["es_task_id"],
+            settings=settings,
+            deferrable=True,
+        )
+        complete_index = CompleteIndexOperator(
+            task_id="complete_index", **embedding, pipeline_id=model.pipeline_id
+        )
+        create_index >> start_reindex >> wait_reindex >> complete_index
 
-    # Runs after every run, failed ones too; as a teardown it leaves the run's outcome to the stages.
-    run_report = RunReportOperator(task_id="run_report", settings=settings).as_teardown()
+    with TaskGroup("publish", prefix_group_id=False, tooltip="verify, swap the alias, announce, retention"):
+        verify = VerifyEmbeddingsOperator(
+            task_id="verify_embeddings", **embedding, dest_query=names["dest_query"]
+        )
+        swap_alias = SwapAliasOperator(task_id="swap_alias", alias=names["alias"], dest_index=dest_index)
+        # The alias's Asset (es_embedding.assets) and the retention of its older indices.
+        announce_ready = AnnounceReadyOperator(
+            task_id="announce_ready",
+            alias=names["alias"],
+            dest_index=dest_index,
+            source_index=names["source_index"],
+            mode=names["mode"],
+            interval=names["interval"],
+        )
+        apply_retention = ApplyRetentionOperator(
+            task_id="apply_retention", alias=names["alias"], settings=settings
+        )
+        verify >> swap_alias >> [announce_ready, apply_retention]
+
+    with TaskGroup("report", prefix_group_id=False, tooltip="after every run, failed ones too"):
+        # Teardowns: they run after failures too, and leave the run's outcome to the stages. The
+        # deployment's (Variable embedding_deployment.stop_after_run) comes after the report, which
+        # reads the deployment's stats.
+        run_report = RunReportOperator(task_id="run_report", settings=settings).as_teardown()
+        stop_deployment = model.stop_deployment()
+        run_report >> stop_deployment
+
+    validate >> model.ensure_model
+    model.put_pipeline >> create_index
+    complete_index >> verify
     swap_alias >> run_report
-
-    # The alias's Asset (es_embedding.assets), the retention of its older indices, and the deployment's
-    # teardown (Variable embedding_deployment.stop_after_run; after the report, which reads its stats).
-    announce_ready = AnnounceReadyOperator(
-        task_id="announce_ready",
-        alias=validate.output["alias"],
-        dest_index=create_index.output["dest_index"],
-        source_index=validate.output["source_index"],
-        mode=validate.output["mode"],
-        interval=validate.output["interval"],
-    )
-    apply_retention = ApplyRetentionOperator(
-        task_id="apply_retention", alias=validate.output["alias"], settings=settings
-    )
-    stop_deployment = stages.stop_deployment()
-    swap_alias >> [announce_ready, apply_retention] >> stop_deployment
     [announce_ready, apply_retention] >> run_report  # so the report covers them too
-    run_report >> stop_deployment
+    [announce_ready, apply_retention] >> stop_deployment

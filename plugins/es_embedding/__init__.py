@@ -9,7 +9,7 @@ Layout (imports point down this list, never up; a test holds the graph free of c
 - stage families, one package each, their modules one stage or one job:
   - resolve: `validate_settings`, `resolve_sources`, the only readers of Variables (they push the
     run's settings snapshot)
-  - model: trained model, deployment, pipeline, teardown; `model_stages`, the stages both DAGs open with
+  - model: trained model, deployment, pipeline, teardown; `model_group`, the group both DAGs open with
   - index: destination index; the reindex's start (one `ReindexStarter`), wait, completion, pooled run
   - publish: verification, alias swap, the alias's Asset event, retention
   - report: the run report and its pure pieces

@@ -1,7 +1,8 @@
 """The Airflow UI as a person uses it, in headless Chromium (Debian's `chromium`, driven by
 Playwright with its executable path; never a browser Playwright downloads): log in, open
 embedding_reindex, fill the trigger form, watch the run succeed, keep screenshots of the form and
-the graph. Against one real `airflow standalone` (SQLite) and the sandbox, with a real login
+the graph: as it opens (the first task and four task groups, on one screen) and with every group
+expanded. Against one real `airflow standalone` (SQLite) and the sandbox, with a real login
 (simple auth manager, a generated password).
 
 Screenshots go to test-artifacts/ui/ (UI_ARTIFACTS_DIR overrides). Without chromium or playwright
@@ -39,6 +40,8 @@ CHROMIUM_FLAGS = [
 ARTIFACTS = Path(os.environ.get("UI_ARTIFACTS_DIR", ROOT / "test-artifacts" / "ui"))
 SOURCE, ALIAS, DOCS = "ui-articles", "ui-articles-embedded", 40
 RUN_TIMEOUT_MS = 300_000
+# The graph as it opens: the first task and the task groups (collapsed).
+GRAPH = ("validate_settings", "model", "index", "publish", "report")
 
 
 def sync_playwright():
@@ -89,7 +92,8 @@ def test_trigger_from_the_form_and_watch_the_run_succeed(browser_tools, stack):
     start_playwright = browser_tools
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     form_png, graph_png = ARTIFACTS / "trigger_form.png", ARTIFACTS / "run_graph.png"
-    for old in (form_png, graph_png):
+    expanded_png = ARTIFACTS / "run_graph_expanded.png"
+    for old in (form_png, graph_png, expanded_png):
         old.unlink(missing_ok=True)
 
     with start_playwright() as playwright:
@@ -125,15 +129,35 @@ def test_trigger_from_the_form_and_watch_the_run_succeed(browser_tools, stack):
             assert state == "success", {t["task_id"]: t["state"] for t in tis}
 
             # The graph of the finished run, with the details panel folded away to give it the width.
+            # It opens with its task groups collapsed: the first task and the four groups, which fit
+            # one screen at a size that reads.
             page.get_by_role("button", name="Show Graph").click()
             page.get_by_role("button", name="Collapse Details Panel").click()
             nodes = page.locator(".react-flow__node")
             nodes.first.wait_for()
             page.mouse.move(5, 5)  # no tooltip over the graph
             page.wait_for_timeout(1500)  # let the layout settle before the picture
-            assert nodes.count() >= len(tis)
             page.screenshot(path=str(graph_png))
             graph_text = page.locator(".react-flow").inner_text()
+            viewport = page.viewport_size
+            boxes = [
+                box for box in (node.bounding_box() for node in nodes.all()) if box and box["width"] > 20
+            ]
+            assert len(boxes) == len(GRAPH), graph_text
+            for box in boxes:
+                assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
+                assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], box
+                assert box["width"] >= 120, box  # not shrunk to fit: a name on it can be read
+
+            # Expanded: every task, in its group.
+            page.get_by_role("button", name="Expand all task groups").click()
+            page.wait_for_function(
+                f"document.querySelectorAll('.react-flow__node').length >= {len(GRAPH) - 1 + len(tis)}"
+            )
+            page.mouse.move(5, 5)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(expanded_png))
+            expanded_text = page.locator(".react-flow").inner_text()
         finally:
             browser.close()
 
@@ -142,6 +166,7 @@ def test_trigger_from_the_form_and_watch_the_run_succeed(browser_tools, stack):
     assert run["state"] == "success" and run["run_type"] == "manual"
     assert run["conf"]["source_index"] == SOURCE and run["conf"]["alias"] == ALIAS
     assert es.count(index=ALIAS)["count"] == DOCS
-    assert {"validate_settings", "wait_reindex", "swap_alias", "run_report"} <= set(graph_text.split())
-    for png in (form_png, graph_png):
+    assert set(GRAPH) <= set(graph_text.split()), graph_text
+    assert {t["task_id"] for t in tis} <= set(expanded_text.split()), expanded_text
+    for png in (form_png, graph_png, expanded_png):
         assert png.stat().st_size > 10_000, png

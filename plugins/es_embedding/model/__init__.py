@@ -5,11 +5,11 @@
 - pipeline: `put_pipeline` (the inference processor)
 - teardown: `stop_deployment` (after the run, when asked and no one else uses it)
 - known: the models Elasticsearch downloads by id
-- group: the stages in order, as both DAGs open with them (`model_stages`)
+- group: the task group `model`, the stages in order, as both DAGs open with them (`model_group`)
 """
 
 from es_embedding.model.deployment import DeploymentStateSensor, StartDeploymentOperator
-from es_embedding.model.group import ModelStages, model_stages
+from es_embedding.model.group import ModelStages, model_group
 from es_embedding.model.pipeline import PutPipelineOperator
 from es_embedding.model.teardown import StopDeploymentOperator
 from es_embedding.model.trained_model import EnsureModelOperator, ModelDownloadSensor
@@ -22,5 +22,5 @@ __all__ = [
     "PutPipelineOperator",
     "StartDeploymentOperator",
     "StopDeploymentOperator",
-    "model_stages",
+    "model_group",
 ]
