@@ -136,8 +136,17 @@ def translate(
             )
         cls = TransientClusterError if status in TRANSIENT_STATUSES else ClusterRequestError
         return cls(redact(message, secrets), status=status, error_type=error_type)
+    if isinstance(exc, elastic_transport.TlsError):
+        # A certificate the client does not trust stays untrusted on every retry.
+        conn = f"connection '{conn_id}'" if conn_id else "the Elasticsearch connection"
+        message = (
+            f"{action} failed: TLS: {exc.message}; the cluster's certificate is not trusted by {conn}: "
+            "set its extra 'ca_certs' to the path of the CA that signed the cluster's certificate "
+            "(or 'verify_certs': false, never in production)"
+        )
+        return ClusterRequestError(redact(message, secrets))
     if isinstance(exc, elastic_transport.TransportError):
-        # Connection refused, TLS failures, client-side timeouts: the cluster may come back.
+        # Connection refused, client-side timeouts: the cluster may come back.
         message = redact(f"{action} failed: {type(exc).__name__}: {exc.message}", secrets)
         return TransientClusterError(message)
     return exc

@@ -109,11 +109,6 @@ def test_wrong_ca_fails_naming_the_certificate_problem_without_secrets(https, ho
     assert PASSWORD not in message and PASSWORD not in repr(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs hook change (lib): a certificate failure is reported as a transient transport error "
-    "that names neither the connection nor the extras that fix it (ca_certs, verify_certs)",
-)
 def test_wrong_ca_says_which_extra_to_set_and_is_not_retried(https, hook_for, tmp_path):
     proc, _ = https
     error = _failure(hook_for(proc.url, ca_certs=str(_wrong_ca(tmp_path))))
