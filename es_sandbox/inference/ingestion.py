@@ -78,16 +78,25 @@ def _nest_inference_fields(source: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
+class _Input:
+    """The values one source field (the semantic_text field itself, or a field that copies to it)
+    feeds the field, chunked, and (once embedded) their results."""
+
+    source_field: str
+    text: str  # the values joined by one separator, as offsets count them
+    offsets: list[tuple[int, int]]  # code points into `text`
+    embeddings: list[Any] = field(default_factory=list)
+
+
+@dataclass
 class _FieldWork:
-    """One semantic_text field of one write: its values, chunks, and (once embedded) results."""
+    """One semantic_text field of one write: the inputs that feed it."""
 
     write: PendingWrite
     path: str
     spec: dict[str, Any]
     endpoint: Endpoint
-    text: str  # the values joined by one separator, as offsets count them
-    offsets: list[tuple[int, int]]  # code points into `text`
-    embeddings: list[Any] = field(default_factory=list)
+    inputs: list[_Input]
 
 
 class SemanticTextWriteStep:
@@ -100,7 +109,10 @@ class SemanticTextWriteStep:
         return st.has_semantic_fields(index)
 
     async def __call__(self, index: Index, writes: list[PendingWrite]) -> None:
-        fields = list(st.semantic_fields(index.mappings))
+        fields = [
+            (path, spec, [path, *st.copy_to_sources(index.mappings, path)])
+            for path, spec in st.semantic_fields(index.mappings)
+        ]
         work: list[_FieldWork] = []
         for write in writes:
             if write.script:
@@ -118,10 +130,12 @@ class SemanticTextWriteStep:
             if item.write.error is None:
                 self._store(item)
 
-    def _plan(self, write: PendingWrite, fields: list[tuple[str, dict[str, Any]]]) -> Iterator[_FieldWork]:
+    def _plan(
+        self, write: PendingWrite, fields: list[tuple[str, dict[str, Any], list[str]]]
+    ) -> Iterator[_FieldWork]:
         source = write.source
         assert source is not None
-        for path, spec in fields:
+        for path, spec, source_fields in fields:
             if write.error is not None:
                 return
             inference_id = st.inference_id_of(spec)
@@ -131,8 +145,13 @@ class SemanticTextWriteStep:
                     write.fail(mismatched_inference_id(inference_id, path, brought.get("inference_id")))
                     return
                 continue
-            values = st.field_values(source, path)
-            if not values or all(isinstance(v, str) and not v.strip() for v in values):
+            given = {name: st.field_values(source, name) for name in source_fields}
+            given = {
+                name: values
+                for name, values in given.items()
+                if values and not all(isinstance(v, str) and not v.strip() for v in values)
+            }
+            if not given:
                 continue
             try:
                 self.service.check_license()
@@ -141,32 +160,40 @@ class SemanticTextWriteStep:
                 write.fail(err if err.status == 403 else endpoint_missing(inference_id, path))
                 return
             settings = st.mapped_chunking(spec) or endpoint.chunking or DEFAULT_SETTINGS
-            offsets: list[tuple[int, int]] = []
-            position = 0
-            for value in values:
-                text = st.value_text(value)
-                if text.strip():
-                    offsets.extend((position + s, position + e) for s, e in chunk_offsets(text, settings))
-                position += len(text) + 1
-            yield _FieldWork(write, path, spec, endpoint, st.joined_values(values), offsets)
+            inputs = []
+            for name, values in given.items():
+                offsets: list[tuple[int, int]] = []
+                position = 0
+                for value in values:
+                    text = st.value_text(value)
+                    if text.strip():
+                        offsets.extend((position + s, position + e) for s, e in chunk_offsets(text, settings))
+                    position += len(text) + 1
+                inputs.append(_Input(name, st.joined_values(values), offsets))
+            yield _FieldWork(write, path, spec, endpoint, inputs)
 
     async def _embed(self, items: list[_FieldWork]) -> None:
         """All chunks of one endpoint in requests of BATCH_SIZE: a failed request fails every item
         that has a chunk in it."""
         endpoint = items[0].endpoint
-        chunks = [(item, item.text[s:e]) for item in items for s, e in item.offsets]
+        chunks = [
+            (item, given, given.text[s:e])
+            for item in items
+            for given in item.inputs
+            for s, e in given.offsets
+        ]
         batches = [chunks[i : i + BATCH_SIZE] for i in range(0, len(chunks), BATCH_SIZE)]
         results: dict[int, list[Any]] = {}
         limit = asyncio.Semaphore(IN_FLIGHT)
 
-        async def run(number: int, batch: list[tuple[_FieldWork, str]]) -> None:
+        async def run(number: int, batch: list[tuple[_FieldWork, _Input, str]]) -> None:
             async with limit:
                 try:
                     embedded = await self.service.embed(
-                        endpoint, [text for _, text in batch], input_type="internal_ingest", timeout=None
+                        endpoint, [text for _, _, text in batch], input_type="internal_ingest", timeout=None
                     )
                 except EsError as err:
-                    for item, _ in batch:
+                    for item, _, _ in batch:
                         if item.write.error is None:
                             item.write.fail(inference_failed(endpoint.inference_id, item.path, err))
                     return
@@ -176,22 +203,22 @@ class SemanticTextWriteStep:
             await run(0, batches[0])
             await asyncio.gather(*(run(n, b) for n, b in enumerate(batches[1:], start=1)))
         flat = [e for n in range(len(batches)) for e in results.get(n, [None] * len(batches[n]))]
-        for (item, _), embedding in zip(chunks, flat, strict=True):
-            item.embeddings.append(embedding)
+        for (_, given, _), embedding in zip(chunks, flat, strict=True):
+            given.embeddings.append(embedding)
 
     def _store(self, item: _FieldWork) -> None:
         """The field's `_inference_fields` entry, and its `model_settings` in the mapping once known."""
         settings = st.model_settings(item.endpoint)
-        units = Utf16Offsets(item.text)
         inference: dict[str, Any] = {"inference_id": item.endpoint.inference_id, "model_settings": settings}
         if item.spec.get("chunking_settings"):
             inference["chunking_settings"] = item.spec["chunking_settings"]
-        inference["chunks"] = {
-            item.path: [
+        inference["chunks"] = {}
+        for given in item.inputs:  # keyed by the source field; offsets into its values
+            units = Utf16Offsets(given.text)
+            inference["chunks"][given.source_field] = [
                 {"start_offset": units.to_utf16(s), "end_offset": units.to_utf16(e), "embeddings": embedding}
-                for (s, e), embedding in zip(item.offsets, item.embeddings, strict=True)
+                for (s, e), embedding in zip(given.offsets, given.embeddings, strict=True)
             ]
-        }
         source = dict(item.write.source or {})
         fields = dict(source.get(st.INFERENCE_FIELDS) or {})
         fields[item.path] = {"inference": inference}

@@ -277,12 +277,15 @@ def highlight_chunks(ctx: HighlightContext) -> list[str] | None:
     query = embeddings.get(st.search_inference_id_of(f.spec)) or embeddings.get("*")
     if query is None:
         return None
-    text = st.joined_values(st.field_values(ctx.source, f.name))
-    units = Utf16Offsets(text)
+    texts: dict[str, tuple[str, Utf16Offsets]] = {}
     scored = []
-    for position, chunk in enumerate(st.stored_chunks(ctx.source, f.name)):
+    for position, (field_name, chunk) in enumerate(st.stored_chunks_by_source(ctx.source, f.name)):
         score = chunk_score(query, chunk.get("embeddings"))
         if score is not None:
+            if field_name not in texts:  # offsets point into the values of the field that fed the chunk
+                text = st.joined_values(st.field_values(ctx.source, field_name))
+                texts[field_name] = (text, Utf16Offsets(text))
+            text, units = texts[field_name]
             start, end = units.from_utf16(chunk["start_offset"]), units.from_utf16(chunk["end_offset"])
             scored.append((score, position, text[start:end]))
     scored.sort(key=lambda s: -s[0])

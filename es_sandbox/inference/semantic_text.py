@@ -109,15 +109,43 @@ def stored_inference(source: dict[str, Any], path: str) -> dict[str, Any] | None
     return inference if isinstance(inference, dict) else None
 
 
-def stored_chunks(source: dict[str, Any], path: str) -> list[dict[str, Any]]:
-    """The field's chunks, in order (a copy_to target holds chunks under each source field)."""
+def copy_to_sources(mapping: dict[str, Any], path: str) -> list[str]:
+    """The fields whose `copy_to` names the semantic_text field `path` (InferenceFieldMetadata's
+    source fields besides the field itself), in mapping order."""
+
+    def walk(props: dict[str, Any], prefix: str) -> Iterator[str]:
+        for name, spec in props.items():
+            if not isinstance(spec, dict):
+                continue
+            targets = spec.get("copy_to")
+            if path in ([targets] if isinstance(targets, str) else targets or []):
+                yield f"{prefix}{name}"
+            yield from walk(spec.get("properties") or {}, f"{prefix}{name}.")
+
+    return list(walk(mapping.get("properties") or {}, ""))
+
+
+def stored_chunks_by_source(source: dict[str, Any], path: str) -> list[tuple[str, dict[str, Any]]]:
+    """(source field, chunk) of the field's chunks, in order: a copy_to target holds chunks under each
+    source field, their offsets into that field's values."""
     inference = stored_inference(source, path)
     chunks = (inference or {}).get("chunks")
     if isinstance(chunks, dict):
-        return [c for part in chunks.values() if isinstance(part, list) for c in part if isinstance(c, dict)]
+        return [
+            (field, c)
+            for field, part in chunks.items()
+            if isinstance(part, list)
+            for c in part
+            if isinstance(c, dict)
+        ]
     if isinstance(chunks, list):  # the legacy format keeps a plain list
-        return [c for c in chunks if isinstance(c, dict)]
+        return [(path, c) for c in chunks if isinstance(c, dict)]
     return []
+
+
+def stored_chunks(source: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    """The field's chunks, in order (a copy_to target holds chunks under each source field)."""
+    return [chunk for _, chunk in stored_chunks_by_source(source, path)]
 
 
 def joined_values(values: list[Any]) -> str:
