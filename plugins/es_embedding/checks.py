@@ -229,3 +229,39 @@ def running_task(tasks_resp: dict, wanted: str) -> str | None:
             if (task.get("description") or "").startswith(wanted) and not task.get("cancelled"):
                 return task_id if ":" in task_id else f"{node_id}:{task_id}"
     return None
+
+
+def endpoint_allocation(
+    stats_resp: dict, deployment_id: str, inference_id: str, wanted_state: str, preconfigured: bool
+) -> tuple[Poll, bool]:
+    """(what the poll means, whether to wake the endpoint with one inference request).
+
+    An endpoint serves once its deployment has an allocation. Scaled to zero by adaptive allocations
+    it reports 0 of 0 allocations `fully_allocated`, and a preconfigured endpoint has no deployment
+    until its first inference: both are woken by an inference request (Elasticsearch parks it and
+    scales up) and waited for. Otherwise the deployment's own wait (`deployment`) decides."""
+    stats = deployment_stats(stats_resp, deployment_id)
+    if stats is None:
+        if preconfigured:
+            return Poll(
+                None, f"endpoint [{inference_id}] is not deployed yet: an inference request deploys it"
+            ), True
+        return error(
+            f"deployment [{deployment_id}] of endpoint [{inference_id}] is not running (stopped?): start it "
+            f"again (POST _ml/trained_models/<model>/deployment/_start?deployment_id={deployment_id} with the "
+            "endpoint's allocations), or set another inference_id in Variable 'embedding_inference'"
+        ), False
+    count = (stats.get("allocation_status") or {}).get("allocation_count") or 0
+    adaptive = bool((stats.get("adaptive_allocations") or {}).get("enabled"))
+    result = deployment(stats_resp, deployment_id, wanted_state)
+    if count == 0 and adaptive and stats.get("state") == "started":
+        return Poll(
+            None,
+            f"endpoint [{inference_id}]: deployment [{deployment_id}] is scaled to zero (adaptive "
+            "allocations): an inference request wakes it; waiting for an allocation",
+        ), True
+    if result.event is not None and result.event["status"] == "success":
+        return Poll(
+            {**result.event, "inference_id": inference_id}, f"endpoint [{inference_id}]: {result.message}"
+        ), False
+    return result, False

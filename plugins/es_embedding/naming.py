@@ -26,7 +26,7 @@ def index_name_problem(name: str) -> str | None:
     return None
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
@@ -34,7 +34,7 @@ def dest_index_name(source_index: str, model_id: str, run_after: datetime) -> st
     """`<source>-<model>-<run time>`: unique per run (a manual run has no logical date, but always a
     run_after), the same on every retry of that run."""
     stamp = run_after.strftime("%Y%m%dt%H%M%S")
-    return f"{source_index}-{_slug(model_id)}-{stamp}"
+    return f"{source_index}-{slug(model_id)}-{stamp}"
 
 
 def default_alias(source_index: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from es_embedding import bodies, intervals
 from es_embedding.base import EsStage
+from es_embedding.endpoint.validate import check_endpoint_choice
 from es_embedding.errors import LICENSE_HINT, AuthenticationError, LicenseError, SettingsError
 from es_embedding.model.known import BUILTIN_MODELS, is_builtin
 from es_embedding.naming import MANAGED_BY, default_alias, dest_index_name, index_name_problem
@@ -57,6 +58,7 @@ class ResolvingStage(EsStage):
             version = self.es.info()["version"]["number"]
         settings.check_cluster_version(version)
         self.check_ml_licence()
+        check_endpoint_choice(self, settings)
         return version
 
     def check_ml_licence(self) -> None:

@@ -176,6 +176,66 @@ class DeploymentStateTrigger(PollingTrigger):
         return checks.deployment(dict(stats), self.deployment_id, self.wanted_state)
 
 
+# The server-side wait of the request that wakes an endpoint: Elasticsearch parks it and scales up;
+# the answer (often 408 after this wait) does not matter, the allocation does.
+WAKE_TIMEOUT = "1s"
+WAKE_INPUT = "wake up"
+# What a wake request may meet while the deployment scales up: timed out waiting for an allocation
+# (408), too many requests parked (429), the assignment changing under it (409), not ready (503).
+WAKE_ANSWERS = frozenset({408, 409, 429, 503})
+
+
+class EndpointAllocationTrigger(PollingTrigger):
+    """Waits until an inference endpoint's deployment has an allocation and reaches `wanted_state`;
+    wakes an endpoint scaled to zero (or a preconfigured one not deployed yet) with one small
+    inference request per poll until it has one."""
+
+    serialized_fields = ("inference_id", "deployment_id", "task_type", "wanted_state", "preconfigured")
+
+    def __init__(
+        self,
+        inference_id: str,
+        deployment_id: str,
+        task_type: str,
+        wanted_state: str = "fully_allocated",
+        preconfigured: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.inference_id = inference_id
+        self.deployment_id = deployment_id
+        self.task_type = task_type
+        self.wanted_state = wanted_state
+        self.preconfigured = preconfigured
+
+    @property
+    def action(self) -> str:
+        return f"waiting for endpoint [{self.inference_id}]"
+
+    async def poll(self, client: AsyncElasticsearch) -> checks.Poll:
+        stats = await client.ml.get_trained_models_stats()
+        result, wake = checks.endpoint_allocation(
+            dict(stats), self.deployment_id, self.inference_id, self.wanted_state, self.preconfigured
+        )
+        if wake:
+            await self.wake(client)
+        return result
+
+    async def wake(self, client: AsyncElasticsearch) -> None:
+        try:
+            await client.inference.inference(
+                inference_id=self.inference_id,
+                task_type=self.task_type,
+                input=[WAKE_INPUT],
+                timeout=WAKE_TIMEOUT,
+            )
+        except ApiError as exc:
+            if exc.status_code not in WAKE_ANSWERS:
+                raise
+        except elastic_transport.ConnectionTimeout:
+            pass  # parked longer than the client waits: the scale-up is under way all the same
+
+
 class ReindexTaskTrigger(PollingTrigger):
     """Polls the reindex task, logging created/total, docs/s and ETA; cancels it when the Airflow
     task is killed by a user (mark failed/success, clear)."""

@@ -25,7 +25,8 @@ class EnsureModelOperator(EsStage):
     """`ensure_model`: the trained model exists (put it, which starts the download, when absent).
 
     Prefers ELSER's linux-x86_64 build when every ML node is linux-x86_64 and the setting asks for
-    it. `force_download` deletes and re-puts a model created before this run. Pushes model_id.
+    it. `force_download` deletes and re-puts a model created before this run. A model alias is resolved
+    to the model it points at. Pushes model_id (the model itself), and model_alias when it was one.
     """
 
     operator_extra_links = (KibanaModelLink(),)
@@ -34,6 +35,11 @@ class EnsureModelOperator(EsStage):
         settings = self.run_settings[ModelSettings]
         model_id = self.resolve_model_id(settings)
         existing = self.model_config(model_id)
+        alias = None
+        if existing and existing.get("model_id") not in (None, model_id):
+            # A model alias: the run embeds with (deploys, maps, reports) the model it points at now.
+            alias, model_id = model_id, existing["model_id"]
+            self.log.info("Model alias [%s] points at model [%s]: the run embeds with it", alias, model_id)
         if existing and settings.force_download and self.created_before_run(existing, context):
             self.log.info("force_download: deleting model [%s] to download it again", model_id)
             with self.calling(f"deleting model [{model_id}]"):
@@ -56,7 +62,7 @@ class EnsureModelOperator(EsStage):
             )
         else:
             self.put_model(model_id)
-        return self.publish(context, model_id=model_id)
+        return self.publish(context, model_id=model_id, **({"model_alias": alias} if alias else {}))
 
     def resolve_model_id(self, settings: ModelSettings) -> str:
         if not (settings.prefer_platform_specific and is_elser(settings.model_id)):
