@@ -531,6 +531,7 @@ def test_each_route_survives_the_basic_malformations(fuzzed):
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "600")),
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(case=cases())
