@@ -3,10 +3,11 @@ alignment, `v`, `h`, `s`, `bytes`, `help`, text and `format=json`."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
-from elasticsearch import ApiError, Elasticsearch, NotFoundError
+from elasticsearch import ApiError, AsyncElasticsearch, Elasticsearch, NotFoundError
 
 from tests.sandbox.ml_support import put_elser
 
@@ -192,3 +193,23 @@ def test_cat_trained_models(es):
         format="json", h="id,license,type,version", model_id=".elser_model_2"
     ).body
     assert rows == [{"id": ".elser_model_2", "license": "PLATINUM", "type": "pytorch", "version": "12.0.0"}]
+
+
+def test_the_async_client_reads_cat_and_nodes(es, sandbox):
+    _fill(es)
+
+    async def read():
+        async with AsyncElasticsearch(sandbox.url, node_class="httpxasync") as client:
+            rows = (await client.cat.indices(format="json", h="index", s="index")).body
+            text = (await client.cat.health(h="status")).body
+            info = await client.nodes.info(metric="os")
+            usage = await client.nodes.usage(metric="rest_actions")
+            return rows, text, info, usage
+
+    rows, text, info, usage = asyncio.run(read())
+    assert rows == [{"index": "cats"}, {"index": "dogs"}]
+    assert text.strip() == "yellow"
+    (node,) = info["nodes"].values()
+    assert set(node["os"]) >= {"name", "arch", "available_processors", "allocated_processors"}
+    (counts,) = usage["nodes"].values()
+    assert counts["rest_actions"]["cat_indices_action"] >= 1
