@@ -26,6 +26,7 @@ import random
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -147,6 +148,8 @@ def findings(attempts: list[Attempt], seed: int) -> list[str]:
         if a.clear is False:
             what.append("the error does not name the fault")
         error = f"; error: {a.error[:400]}" if a.error else ""
+        if a.inherited:
+            what.append(f"(it also met {a.inherited})")
         out.append(
             f"seed {seed}, night {a.night} {a.attempt} ({a.mode}), fault: {a.fault.label}"
             f"{f' ({a.fired})' if a.fired else ''}: " + "; ".join(what) + error
@@ -198,12 +201,21 @@ def main() -> None:
             rng=random.Random(seed),
             say=say,
         )
+        aborted = None
         with retry_delay(job.dag, args.retry_delay):
             for night in range(1, args.runs + 1):
-                soak.night(night, "full" if night % 2 else "incremental", kinds=kinds)
+                try:
+                    soak.night(night, "full" if night % 2 else "incremental", kinds=kinds)
+                except Exception as exc:  # noqa: BLE001 - the soak's own failure: report what ran
+                    traceback.print_exc()  # into the log
+                    aborted = f"night {night}: {type(exc).__name__}: {exc}"
+                    say(f"SOAK ABORTED at {aborted} (traceback in {log_path})")
+                    break
     seconds = time.monotonic() - started
     summary = summarise(soak.attempts)
     print(table(summary, seed, seconds))
+    if aborted:
+        print(f"\nThe soak stopped early, at {aborted}")
     found = findings(soak.attempts, seed)
     print("\nFindings (each reproduces with its seed and night):" if found else "\nNo findings.")
     for line in found:
@@ -219,6 +231,7 @@ def main() -> None:
             "variables": VARIABLES,
             "kinds": list(kinds),
             "duration_seconds": round(seconds, 1),
+            "aborted": aborted,
             "summary": summary,
             "findings": found,
             "attempts": [a.as_json() for a in soak.attempts],

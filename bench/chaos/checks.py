@@ -22,7 +22,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from .source import Doc, Interval, snapshot, stamp_of
 
@@ -206,9 +207,8 @@ def wrong_embeddings(
     wrong = set()
     for start in range(0, len(ids), 50):
         batch = ids[start : start + 50]
-        answer = es.ml.infer_trained_model(
-            model_id=fields.deployment_id, docs=[{"text_field": docs[i].source[fields.input]} for i in batch]
-        )
+        texts = [{"text_field": docs[i].source[fields.input]} for i in batch]
+        answer = infer(es, fields.deployment_id, texts)
         for doc_id, result in zip(batch, answer["inference_results"], strict=True):
             if not same_embedding(result.get("predicted_value"), published[doc_id].source.get(fields.output)):
                 wrong.add(doc_id)
@@ -221,3 +221,13 @@ def same_embedding(a, b, tolerance: float = 1e-3) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
     return False
+
+
+def infer(es: Elasticsearch, deployment_id: str, docs: list[dict]) -> dict:
+    """`_infer`, waiting (30 s at most) while the deployment answers 409 (being allocated again after
+    a node restart) or 429 (its queue full)."""
+    busy = retry_if_exception(lambda exc: isinstance(exc, ApiError) and exc.meta.status in (409, 429))
+    for attempt in Retrying(retry=busy, wait=wait_fixed(0.5), stop=stop_after_delay(30), reraise=True):
+        with attempt:
+            return es.ml.infer_trained_model(model_id=deployment_id, docs=docs).body
+    raise AssertionError("unreachable: Retrying re-raises")

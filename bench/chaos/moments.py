@@ -107,7 +107,10 @@ class ReindexWatcher(threading.Thread):
                     progress = reindex_progress(es, self.dest)
                 except Exception:  # noqa: BLE001 - the cluster may be faulty on purpose; poll again
                     progress = None
-                if progress is not None and progress[1] >= self.fraction * progress[2]:
+                # A share of the documents needs the total, which the first batch reports.
+                if progress is not None and (
+                    self.fraction == 0 or (progress[2] and progress[1] >= self.fraction * progress[2])
+                ):
                     self.action()
                     self.seen = describe(progress)
                     return

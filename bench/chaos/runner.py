@@ -43,6 +43,7 @@ class Attempt:
     seconds: float = 0.0
     fired: str | None = None  # when the fault bit; None: it did not
     verdict: Verdict = field(default_factory=Verdict)
+    inherited: str | None = None  # what an earlier night left armed that this run meets
 
     @property
     def succeeded(self) -> bool:
@@ -77,6 +78,7 @@ class Attempt:
             "changes": self.changes.as_json(),
             "fault": self.fault.as_json(),
             "fired": self.fired,
+            "inherited": self.inherited,
             "state": self.state,
             "failed_tasks": self.failed_tasks,
             "error": self.error,
@@ -124,6 +126,8 @@ class Soak:
         self.source = Source(es, source_index, rng)
         self.injector = Injector(es, deployment_id=fields.deployment_id, pipeline_id=pipeline_id)
         self.attempts: list[Attempt] = []
+        # Latency entries cannot be disarmed (chaos.faults): the index each slows, and by how much.
+        self.slowed: dict[str, float] = {}
 
     def alias_index(self) -> str | None:
         found = self.es.options(ignore_status=404).indices.get_alias(name=self.alias)
@@ -148,15 +152,15 @@ class Soak:
             if changes is not None
             else self.source.change(number, self.docs)
         )
+        dest = self.alias_index() if mode == "incremental" else None
+        if mode == "incremental" and dest is None:
+            # As the DAG would fall back, but into a name the checks know.
+            self.say(
+                f"night {number}: alias [{self.alias}] does not exist (no full run completed): a full night"
+            )
+            mode = "full"
         window = interval(number) if mode == "incremental" else None
-        if mode == "incremental":
-            dest = self.alias_index()
-            if dest is None:
-                raise RuntimeError(
-                    f"night {number}: an incremental run needs alias [{self.alias}]; run a full night first"
-                )
-        else:
-            dest = dest_index or f"{self.prefix}-{number:03d}"
+        dest = dest or dest_index or f"{self.prefix}-{number:03d}"
         conf = {
             "source_index": self.source_index,
             "dest_index": dest if mode == "full" else None,
@@ -166,10 +170,14 @@ class Soak:
             "timestamp_field": None,
         }
         if fault is None:
-            covered = len(changes.new) + len(changes.moved_in) if window else self.docs
+            covered = len(changes.new) + len(changes.moved_in) if window else self.source_count()
             fault = catalogue.draw(self.rng, mode=mode, write_index=dest, covered=covered, kinds=kinds)
         self.say(f"night {number} {mode}{f' {window}' if window else ''} -> [{dest}]; source: {changes}")
         self.say(f"  fault: {fault.label}" + (f" ({fault.moment})" if fault.moment != "start" else ""))
+        if dest in self.slowed:
+            self.say(
+                f"  still armed: {self.slowed[dest]:.0f} ms latency on [{dest}] left armed by an earlier run"
+            )
         first = self.attempt(number, "run", mode, conf, fault, window, changes, dest)
         attempts = [first]
         if not first.succeeded:
@@ -179,8 +187,11 @@ class Soak:
             )
             self.say(f"  re-run (same Params, no fault); source: {again}")
             attempts.append(self.attempt(number, "re-run", mode, conf, NO_FAULT, window, again, dest))
-        self.attempts.extend(attempts)
         return attempts
+
+    def source_count(self) -> int:
+        self.es.indices.refresh(index=self.source_index)
+        return self.es.count(index=self.source_index)["count"]
 
     def attempt(
         self,
@@ -194,6 +205,9 @@ class Soak:
         dest: str,
     ) -> Attempt:
         record = Attempt(number, kind, mode, conf, fault, window, changes)
+        if dest in self.slowed:
+            record.inherited = f"{self.slowed[dest]:.0f} ms latency on [{dest}] left armed by an earlier run"
+        self.attempts.append(record)
         before = observe(self.es, self.source_index, self.alias)
         self.injector.prepare(fault)
         hooks = TaskHooks()
@@ -210,6 +224,8 @@ class Soak:
             run = self.dag.test(logical_date=logical_date(number), run_conf=conf)
         record.seconds = time.monotonic() - started
         bit = self.injector.disarm(fault)
+        for entry in fault.spec.get("latency", []):
+            self.slowed[dest] = self.slowed.get(dest, 0.0) + entry["ms"]
         record.fired = moment.fired if fault is not NO_FAULT and bit is not False else None
         record.state, states = self.outcome(run, window)
         failed = [t.task_id for t in hooks.tries if states.get(t.task_id) == "failed"]
@@ -250,14 +266,17 @@ class Soak:
 
     @staticmethod
     def summary(a: Attempt) -> str:
-        fired = "" if a.fault is NO_FAULT else f"fault {'fired ' + a.fired if a.fired else 'did not fire'}; "
         if a.succeeded:
-            head = f"-> success in {a.seconds:.1f} s; {fired}"
+            parts = [f"-> success in {a.seconds:.1f} s"]
         else:
-            clear = {True: "error clear", False: "ERROR UNCLEAR", None: ""}[a.clear]
             error = " ".join((a.error or "").split())
             error = error if len(error) <= 300 else error[:300] + " ..."
-            head = f"-> FAILED in {a.seconds:.1f} s ({', '.join(a.failed_tasks)}: {error}); {fired}{clear}; "
-        checks = "checks ok" if a.verdict.ok else "CHECKS: " + "; ".join(a.verdict.problems)
-        promise = f"; BROKEN PROMISE: {a.broken_promise}" if a.broken_promise else ""
-        return head + checks + promise
+            parts = [f"-> FAILED in {a.seconds:.1f} s ({', '.join(a.failed_tasks)}: {error})"]
+        if a.fault is not NO_FAULT:
+            parts.append(f"fault fired {a.fired}" if a.fired else "fault did not fire")
+        if a.clear is not None:
+            parts.append("error clear" if a.clear else "ERROR UNCLEAR")
+        parts.append("checks ok" if a.verdict.ok else "CHECKS: " + "; ".join(a.verdict.problems))
+        if a.broken_promise:
+            parts.append(f"BROKEN PROMISE: {a.broken_promise}")
+        return "; ".join(parts)
