@@ -26,6 +26,8 @@ from bench.chaos.checks import Fields
 from bench.chaos.runner import Attempt, Soak, retry_delay
 from tests.e2e.harness import ROOT, SOURCE_INDEX, connect, load_corpus, set_variables
 
+pytestmark = pytest.mark.slow
+
 SEED = 15
 ALIAS = "articles-soak"
 DOCS = 10
