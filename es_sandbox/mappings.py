@@ -16,6 +16,7 @@ from typing import Any
 
 from es_sandbox.config import DEFAULT_VERSION
 from es_sandbox.errors import EsError, illegal_argument
+from es_sandbox.versions import release_of_index_version
 
 NUMERIC_TYPES = {
     "long",
@@ -77,13 +78,14 @@ LATEST: Version = tuple(int(p) for p in DEFAULT_VERSION.split("."))  # type: ign
 
 
 def release_of(created: Any) -> Version:
-    """The release an index was created on, from `index.version.created` (the legacy id the sandbox
-    writes, major*1000000 + minor*10000 + patch*100 + 99); LATEST when unknown."""
+    """The release an index was created on, from `index.version.created` (the IndexVersion id a 9.5
+    node writes, or the legacy id major*1000000 + minor*10000 + patch*100 + 99 of releases whose
+    IndexVersion the sandbox does not know); LATEST when unknown."""
     try:
         number = int(created)
     except (TypeError, ValueError):
         return LATEST
-    return number // 1_000_000, number // 10_000 % 100, number // 100 % 100
+    return release_of_index_version(number) or LATEST
 
 
 # --- field types --------------------------------------------------------------------------------

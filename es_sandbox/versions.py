@@ -57,6 +57,16 @@ def legacy_id(number: str) -> int:
     return major * 1_000_000 + minor * 10_000 + patch * 100 + 99
 
 
+def release_of_index_version(index_version: int) -> tuple[int, int, int] | None:
+    """The release an `index.version.created` id was written by: a legacy id (ending in 99) decodes to
+    its release; an IndexVersion id maps to the first release of the line that has it, or to none when
+    this table does not know it."""
+    if index_version % 100 == 99:
+        return index_version // 1_000_000, index_version // 10_000 % 100, index_version // 100 % 100
+    known = [release for release, number in _INDEX_VERSION if number <= index_version]
+    return known[-1] if known else None
+
+
 def _floor(table: list[tuple[tuple[int, int, int], object]], version: tuple[int, int, int]) -> object | None:
     keys = [k for k, _ in table]
     at = bisect.bisect_right(keys, version) - 1

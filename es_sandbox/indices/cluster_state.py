@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from es_sandbox.http import Router, bool_param, int_param, time_param
+from es_sandbox.indices.blocks import active as blocks_of
 from es_sandbox.indices.settings import nest_settings
 from es_sandbox.ml.units import iso_millis
 from es_sandbox.node_info import node_attributes
@@ -38,13 +39,6 @@ METRICS = (
     "customs",
 )
 MAX_ROUTING_SHARDS_LOG2 = 10  # routing shards default to numShards * 2^x up to 1024
-# index.blocks.* settings and the ClusterBlock each puts on the index: (id, description, levels).
-INDEX_BLOCKS = {
-    "index.blocks.read_only": (5, "index read-only (api)", ["write", "metadata_write"]),
-    "index.blocks.read": (7, "index read (api)", ["read"]),
-    "index.blocks.write": (8, "index write (api)", ["write"]),
-    "index.blocks.metadata": (9, "index metadata (api)", ["metadata_read", "metadata_write"]),
-}
 
 
 def _stable_id(*parts: object, length: int = 22) -> str:
@@ -87,9 +81,12 @@ def _blocks(indices: list[Index]) -> dict[str, Any]:
     by_index: dict[str, Any] = {}
     for index in indices:
         blocks = {}
-        for setting, (block_id, description, levels) in INDEX_BLOCKS.items():
-            if index.flat_settings.get(setting) == "true":
-                blocks[str(block_id)] = {"description": description, "retryable": False, "levels": levels}
+        for block in blocks_of(index):
+            blocks[str(block.id)] = {
+                "description": block.description,
+                "retryable": False,
+                "levels": list(block.levels),
+            }
         if blocks:
             by_index[index.name] = blocks
     return {"indices": by_index} if by_index else {}
@@ -107,7 +104,7 @@ def _index_metadata(cluster: Cluster, index: Index, flat_settings: bool) -> dict
         "settings_version": index.versions["settings"],
         "aliases_version": index.versions["aliases"],
         "routing_num_shards": routing_num_shards(index),
-        "state": "open",
+        "state": "close" if index.closed else "open",
         "settings": settings,
         "mappings": {"_doc": index.mappings} if index.mappings else {},
         "aliases": sorted(index.aliases),

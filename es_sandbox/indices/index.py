@@ -14,6 +14,7 @@ from typing import Any
 
 from es_sandbox import mappings as mp
 from es_sandbox.errors import EsError, illegal_argument
+from es_sandbox.indices import blocks
 from es_sandbox.indices.settings import nest_settings
 from es_sandbox.indices.stats import EMPTY_SHARD_BYTES, IndexStats
 
@@ -43,6 +44,7 @@ class Index:
     next_seq_no: int = 0
     deleted_docs: int = 0
     mutations: int = 0  # bumped on every change: persistence flushes indices whose count moved
+    closed: bool = False  # POST {index}/_close: kept with its data, refusing reads and writes
     # IndexMetadata's versions: `version` moves with every metadata change, the others with their part.
     versions: dict[str, int] = field(
         default_factory=lambda: {"version": 1, "mapping": 1, "settings": 1, "aliases": 1}
@@ -131,6 +133,7 @@ class Index:
         version_type: str | None = None,
     ) -> tuple[Doc, str]:
         """Index or create a document; returns the stored Doc and `created` or `updated`."""
+        blocks.check(self, "write")
         started = time.monotonic_ns()
         current = self.docs.get(doc_id)
         try:
@@ -183,6 +186,7 @@ class Index:
         self, doc_id: str, *, if_seq_no: int | None = None, if_primary_term: int | None = None
     ) -> tuple[int, int, bool]:
         """Returns (version, seq_no, found)."""
+        blocks.check(self, "write", deleting=True)
         started = time.monotonic_ns()
         current = self.docs.get(doc_id)
         self.check_seq_no(doc_id, current, if_seq_no, if_primary_term)
@@ -199,6 +203,7 @@ class Index:
 
     def get_document(self, doc_id: str) -> Doc | None:
         """A realtime get (GET, HEAD, `_source`, `_mget`): the document, counted in the get statistics."""
+        blocks.check(self, "read")
         started = time.monotonic_ns()
         doc = self.docs.get(doc_id)
         self.stats.got(doc is not None, time.monotonic_ns() - started)
@@ -271,6 +276,7 @@ class Index:
             "next_seq_no": self.next_seq_no,
             "deleted_docs": self.deleted_docs,
             "versions": self.versions,
+            "closed": self.closed,
         }
 
     @classmethod
@@ -285,4 +291,5 @@ class Index:
             next_seq_no=meta.get("next_seq_no", 0),
             deleted_docs=meta.get("deleted_docs", 0),
             versions=meta.get("versions") or {"version": 1, "mapping": 1, "settings": 1, "aliases": 1},
+            closed=meta.get("closed", False),
         )

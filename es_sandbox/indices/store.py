@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from es_sandbox import mappings as mp
 from es_sandbox.errors import EsError, illegal_argument, index_not_found
-from es_sandbox.indices import date_math
+from es_sandbox.indices import blocks, date_math
 from es_sandbox.indices.index import Doc, Index
 from es_sandbox.indices.names import (
     invalid_alias_name,
@@ -39,6 +39,7 @@ from es_sandbox.indices.settings import (
     is_static,
 )
 from es_sandbox.indices.stats import IndexStats
+from es_sandbox.versions import BuildInfo
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -159,11 +160,14 @@ class IndexStore:
         ignore_unavailable: bool = False,
         allow_no_indices: bool = True,
         aliases: bool = True,
+        level: str | None = None,
     ) -> list[Index]:
         """Comma lists, wildcards (which skip hidden and dot-prefixed indices unless the pattern starts
         with a dot), `-exclusions`, aliases, date math and _all (IndexNameExpressionResolver).
         With allow_no_indices=false every wildcard must match something. With aliases=false (DELETE
-        index), wildcards do not match aliases and an alias named outright is refused."""
+        index), wildcards do not match aliases and an alias named outright is refused.
+        With level="read" (searches) wildcards skip closed indices, and a closed or read-blocked index
+        named outright is refused (skipped with ignore_unavailable)."""
         if expression is None or expression == "" or expression == []:
             parts = ["_all"]
         elif isinstance(expression, list):
@@ -187,8 +191,11 @@ class IndexStore:
                 hits = [
                     index
                     for index in self.indices.values()
-                    if self._wildcard_hit(index, index.name, pattern)
-                    or (aliases and any(self._wildcard_hit(index, a, pattern) for a in index.aliases))
+                    if (
+                        self._wildcard_hit(index, index.name, pattern)
+                        or (aliases and any(self._wildcard_hit(index, a, pattern) for a in index.aliases))
+                    )
+                    and not (level and index.closed)
                 ]
                 if not hits and not allow_no_indices:
                     raise index_not_found(part)
@@ -211,6 +218,11 @@ class IndexStore:
                 raise index_not_found(name)
             for index in holders:
                 chosen.setdefault(index.name, index)
+        if level:
+            if ignore_unavailable:
+                chosen = {name: index for name, index in chosen.items() if not index.closed}
+            for index in chosen.values():
+                blocks.check(index, level)
         if not chosen and not allow_no_indices:
             raise index_not_found(expression if isinstance(expression, str) and expression else "_all")
         return list(chosen.values())
@@ -230,7 +242,7 @@ class IndexStore:
         `query` must already be prepared (search.prepare_query) if it needs inference."""
         from es_sandbox.search import compile_query
 
-        for index in self.resolve(expression):
+        for index in self.resolve(expression, level="read"):
             matcher = compile_query(query, self.cluster, index=index)
             docs = index.docs
             for doc_id in list(docs):
@@ -293,8 +305,8 @@ class IndexStore:
         return index
 
     def _index_version(self) -> str:
-        major, minor, patch = (int(p) for p in self.cluster.config.version.split("."))
-        return str(major * 1_000_000 + minor * 10_000 + patch * 100 + 99)
+        """`index.version.created`: the node's IndexVersion id, the cluster state's max_index_version."""
+        return str(BuildInfo(self.cluster.config.version).index_version)
 
     def delete(self, names: list[str]) -> None:
         for name in names:
@@ -340,7 +352,7 @@ class IndexStore:
         then the values); a null value removes the setting."""
         check_settings(flat, values=False)
         static = sorted(k for k in flat if is_static(k))
-        if static:
+        if static and any(not i.closed for i in indices):
             names = ", ".join(f"[{i.name}/{i.uuid}]" for i in indices)
             raise illegal_argument(
                 f"Can't update non dynamic settings [[{', '.join(static)}]] for open indices [{names}]"

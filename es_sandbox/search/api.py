@@ -42,6 +42,7 @@ def _resolve(request: Request, cluster: Cluster, expression: str | None) -> list
         expression,
         ignore_unavailable=bool_param(request, "ignore_unavailable"),
         allow_no_indices=bool_param(request, "allow_no_indices", True),
+        level="read",
     )
     return sorted(indices, key=lambda i: i.name)
 
@@ -196,7 +197,7 @@ async def msearch(request: Request, cluster: Cluster):
     """MultiSearchRequest.readMultiLineFormat: header and body lines, each search answered in order
     with its own status; a failed search is an error item, not a failed request."""
     started = time.monotonic()
-    raw = (await request.body()).decode("utf-8")
+    raw = (await request.body()).decode("utf-8", errors="replace")
     if not raw.strip():
         raise validation_failed("no requests added")
     if not raw.endswith("\n"):
@@ -331,6 +332,7 @@ async def count(request: Request, cluster: Cluster):
         request.path_params.get("index"),
         ignore_unavailable=bool_param(request, "ignore_unavailable"),
         allow_no_indices=bool_param(request, "allow_no_indices", True),
+        level="read",
     )
     query = await prepare_query(query, cluster, indices)
     total = 0

@@ -45,6 +45,7 @@ def _indices(request: Request, cluster: Cluster, expression: str | None) -> list
         expression,
         ignore_unavailable=bool_param(request, "ignore_unavailable"),
         allow_no_indices=bool_param(request, "allow_no_indices", True),
+        level="read",
     )
     return sorted(found, key=lambda i: i.name)
 

@@ -31,6 +31,7 @@ from tests.conftest import TEST_SANDBOX
 # Elasticsearch answers these with 500 too: (error type, why).
 FAITHFUL_500S = {
     "unsupported_operation_exception": "RestTable throws UnsupportedOperationException for an unknown cat sort key",
+    "illegal_state_exception": "IllegalStateException is a 500 in ES (a resize of an index without a write block)",
 }
 
 
