@@ -177,6 +177,11 @@ async def doc_exists(request: Request, cluster: Cluster):
     return Response(status_code=200 if found else 404, headers=PRODUCT_HEADERS)
 
 
+@router.route("/{index}/_source/{id}", "HEAD")
+async def source_exists(request: Request, cluster: Cluster):
+    return await doc_exists(request, cluster)
+
+
 @router.route("/{index}/_source/{id}", "GET")
 async def get_source(request: Request, cluster: Cluster):
     index, doc_id = _lookup(cluster, request)
@@ -194,6 +199,8 @@ async def mget(request: Request, cluster: Cluster):
     specs = body.get("docs") or [{"_id": i} for i in body.get("ids", [])]
     if not specs:
         raise validation_failed("no documents to get")
+    if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
+        raise illegal_argument("docs array element should include an object")
     out = []
     for spec in specs:
         name = spec.get("_index", default_index)

@@ -1,5 +1,5 @@
 """Date math index names (DateMathExpressionResolver): `<static{date_math{format|time_zone}}static>`,
-e.g. `<logs-{now/d}>` is `logs-2026.09.14` today. The date math is `now` with `+N`/`-N` unit steps and
+e.g. `<logs-{now/d}>` is `logs-2026.09.14` today. The date math is `now` (or a date before `||`) with `+N`/`-N` unit steps and
 `/unit` rounding (units y M w d h H m s); the format is a Java date pattern (default `uuuu.MM.dd`) and
 the time zone an offset or a region id (default UTC). `\\{` and `\\}` escape braces in static text.
 """
@@ -98,12 +98,30 @@ def _zone(name: str) -> tzinfo:
     return timezone(offset if m.group(1) == "+" else -offset)
 
 
-def _date_math(expression: str, math: str, now: datetime) -> datetime:
-    if not math.startswith("now"):
+def _anchor(expression: str, math: str, now: datetime) -> tuple[datetime, str]:
+    """`now`, or an explicit date before `||` (an ISO date or epoch millis, as JavaDateMathParser takes
+    it), and the math that follows."""
+    if math.startswith("now"):
+        return now, math[3:]
+    date, sep, rest = math.partition("||")
+    try:
+        if not sep:
+            raise ValueError(math)
+        if date.isdigit():
+            moment = datetime.fromtimestamp(int(date) / 1000, UTC)
+        else:
+            moment = datetime.fromisoformat(date)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=now.tzinfo)
+    except ValueError:
         raise EsError(
             400, "parse_exception", f"could not parse date math expression [{math}] in [{expression}]"
-        )
-    moment, rest = now, math[3:]
+        ) from None
+    return moment.astimezone(now.tzinfo), rest
+
+
+def _date_math(expression: str, math: str, now: datetime) -> datetime:
+    moment, rest = _anchor(expression, math, now)
     while rest:
         m = _STEP.match(rest)
         if m is None:

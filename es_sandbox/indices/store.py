@@ -297,7 +297,8 @@ class IndexStore:
             "index.version.created": self._index_version(),
         }
         index = Index(name, uuid, created, settings, mappings)
-        for alias, props in (body.get("aliases") or {}).items():
+        for expression_alias, props in (body.get("aliases") or {}).items():
+            alias = date_math.resolve(expression_alias)  # date math in alias names, as at create since 7.13
             self.validate_alias_name(alias, index_names={name})
             index.aliases[alias] = alias_props(props or {})
         self.indices[name] = index

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from es_sandbox.errors import EsError, illegal_argument, parse_error, validation_failed
-from es_sandbox.http import Router, bool_param, json_body
+from es_sandbox.http import Router, bool_param, int_param, json_body
 from es_sandbox.search.errors import all_shards_failed
 from es_sandbox.search.fields import FieldResolver
 from es_sandbox.search.hits import (
@@ -252,6 +252,15 @@ def _param_text(value: Any) -> str:
     return ",".join(value) if isinstance(value, list) else str(value)
 
 
+def _token(value: object) -> str:
+    """The JSON token Elasticsearch's parser names for a value."""
+    if isinstance(value, bool):
+        return "VALUE_BOOLEAN"
+    if isinstance(value, int | float):
+        return "VALUE_NUMBER"
+    return "START_OBJECT" if isinstance(value, dict) else "VALUE_NULL"
+
+
 @router.route("/_search/scroll", "GET", "POST")
 @router.route("/_search/scroll/{scroll_id}", "GET", "POST")
 async def scroll_next(request: Request, cluster: Cluster):
@@ -260,6 +269,12 @@ async def scroll_next(request: Request, cluster: Cluster):
     scroll_id = (
         request.path_params.get("scroll_id") or request.query_params.get("scroll_id") or body.get("scroll_id")
     )
+    if not isinstance(scroll_id, str):  # SearchScrollRequest.fromXContent takes text only
+        token = "START_ARRAY" if isinstance(scroll_id, list) else _token(scroll_id)
+        if scroll_id not in (None, "", []):
+            raise illegal_argument(
+                f"Unknown parameter [scroll_id] in request body or parameter is of the wrong type[{token}] "
+            )
     if not scroll_id:
         raise EsError(
             400, "action_request_validation_exception", "Validation Failed: 1: scrollId is missing;"
@@ -286,7 +301,16 @@ async def clear_scroll(request: Request, cluster: Cluster):
     ids = body.get("scroll_id") or request.path_params.get("scroll_id")  # the body wins, as in ES
     if ids is None:
         raise validation_failed("no scroll ids specified")
-    ids = ids.split(",") if isinstance(ids, str) else list(ids)
+    if isinstance(ids, list):
+        if not all(isinstance(i, str | int | float) for i in ids):
+            raise illegal_argument("scroll_id array element should only contain scroll_id")
+        ids = [str(i) for i in ids]
+    elif isinstance(ids, dict):
+        raise illegal_argument(
+            "Unknown parameter [scroll_id] in request body or parameter is of the wrong type[START_OBJECT] "
+        )
+    else:
+        ids = str(ids).split(",")
     if ids == ["_all"]:
         # ClearScrollController.cleanAllScrolls: every node that answers counts as one freed context
         cluster.search.clear_scrolls(ids)
@@ -328,6 +352,9 @@ async def count(request: Request, cluster: Cluster):
     query = body.get("query")
     if "q" in request.query_params:
         query = q_param(request.query_params)
+    terminate_after = int_param(request, "terminate_after", 0)
+    if terminate_after < 0:  # RestCountAction, before the indices are resolved
+        raise illegal_argument("terminateAfter must be > 0")
     indices = cluster.indices.resolve(
         request.path_params.get("index"),
         ignore_unavailable=bool_param(request, "ignore_unavailable"),
@@ -346,4 +373,10 @@ async def count(request: Request, cluster: Cluster):
                 raise
             raise all_shards_failed(err, [index], cluster) from None
         index.stats.record_query(time.monotonic_ns() - started)
+    if terminate_after:
+        return {
+            "count": min(total, terminate_after),
+            "terminated_early": total >= terminate_after,
+            "_shards": shards(indices),
+        }
     return {"count": total, "_shards": shards(indices)}

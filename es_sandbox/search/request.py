@@ -81,8 +81,8 @@ class SearchRequest:
             if key in _UNSUPPORTED:
                 raise illegal_argument(f"[{key}] is not supported by es_sandbox")
         params = request.query_params
-        size = int_param(request, "size", body.get("size", 10))
-        from_ = int_param(request, "from", body.get("from", 0))
+        size = int_param(request, "size", _paging(body, "size", 10))
+        from_ = int_param(request, "from", _paging(body, "from", 0))
         if from_ < 0:
             raise illegal_argument(f"[from] parameter cannot be negative but was [{from_}]")
         if size < 0:
@@ -169,3 +169,17 @@ def q_param(params: Any) -> dict[str, Any]:
     if "lenient" in params:
         body["lenient"] = params["lenient"] != "false"
     return {"query_string": body}
+
+
+def _paging(body: dict[str, Any], key: str, default: int) -> int:
+    """`from`/`size` as SearchSourceBuilder reads them: a number, or text holding one."""
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        token = {dict: "START_OBJECT", list: "START_ARRAY", bool: "VALUE_BOOLEAN"}.get(
+            type(value), "VALUE_NULL"
+        )
+        raise parse_error(f"Unknown key for a {token} in [{key}].")
+    try:
+        return int(value)
+    except ValueError:
+        raise parse_error(f'For input string: "{value}"') from None
