@@ -11,7 +11,10 @@ from starlette.requests import Request
 from es_sandbox import host
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.http import Router, bool_param
+from es_sandbox.indices.stats import METRICS as INDEX_METRICS
+from es_sandbox.indices.stats import View, render
 from es_sandbox.node_info import INFO_METRICS, flatten, node_attributes, node_header, node_info
+from es_sandbox.suggestions import unrecognized
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster, Node
@@ -101,17 +104,16 @@ def _ingest_stats(cluster: Cluster, node: Node) -> dict[str, Any]:
     return cluster.ingest.node_stats()
 
 
-def _node_stats(cluster: Cluster, node: Node, metrics: set[str]) -> dict[str, Any]:
+def _node_stats(cluster: Cluster, node: Node, metrics: set[str], indices_view: View) -> dict[str, Any]:
     now = int(time.time() * 1000)
     stats: dict[str, Any] = {"timestamp": now, **node_header(cluster, node)}
     stats.pop("version")
     stats["roles"] = list(node.roles)
     stats["attributes"] = node_attributes(cluster, node)
     if "indices" in metrics:
-        held = list(cluster.indices.indices.values()) if "data" in node.roles else []
-        stats["indices"] = {
-            "docs": {"count": sum(len(i) for i in held), "deleted": sum(i.deleted_docs for i in held)}
-        }
+        # NodeIndicesStats: the CommonStats of the shards this node holds, as the index stats render them.
+        held = [i for i in cluster.indices.indices.values() if not i.closed] if "data" in node.roles else []
+        stats["indices"] = render(held, indices_view)
     if "os" in metrics:
         memory, swap = host.machine_memory(), host.swap()
         stats["os"] = {
@@ -146,8 +148,17 @@ def _node_stats(cluster: Cluster, node: Node, metrics: set[str]) -> dict[str, An
 @router.route("/_nodes/stats/{metric}", "GET")
 @router.route("/_nodes/{node_id}/stats", "GET")
 @router.route("/_nodes/{node_id}/stats/{metric}", "GET")
+@router.route("/_nodes/stats/{metric}/{index_metric}", "GET")
+@router.route("/_nodes/{node_id}/stats/{metric}/{index_metric}", "GET")
 async def nodes_stats(request: Request, cluster: Cluster):
     metric = request.path_params.get("metric")
+    index_metric = request.path_params.get("index_metric")
+    index_metrics = set(INDEX_METRICS) if index_metric in (None, "_all") else set(index_metric.split(","))
+    if index_metrics - set(INDEX_METRICS):
+        raise illegal_argument(
+            unrecognized(request.url.path, index_metrics - set(INDEX_METRICS), INDEX_METRICS, "index metric")
+        )
+    view = View(index_metrics, human=bool_param(request, "human"), open_contexts=cluster.search.open_contexts)
     metrics = set(STATS_METRICS) if metric in (None, "_all") else set(metric.split(","))
     unknown = sorted(metrics - set(STATS_METRICS))
     if unknown:
@@ -157,7 +168,7 @@ async def nodes_stats(request: Request, cluster: Cluster):
             f"request [{request.url.path}] contains unrecognized metric: [{unknown[0]}]",
         )
     nodes = {
-        n.id: _node_stats(cluster, n, metrics)
+        n.id: _node_stats(cluster, n, metrics, view)
         for n in select_nodes(cluster, request.path_params.get("node_id"))
     }
     return nodes_envelope(cluster, nodes)

@@ -105,6 +105,24 @@ def _e5(packaged_id: str, description: str, arch: str | None) -> Package:
     )
 
 
+def _rerank() -> Package:
+    """Elastic Rerank (the model behind the `.rerank-v1-elasticsearch` endpoint): a DeBERTa v2 cross
+    encoder that scores text pairs (text_similarity)."""
+    return Package(
+        packaged_model_id="rerank-v1",
+        description="Elastic Rerank v1",
+        size=565212208,
+        create_time=1731429283000,
+        minimum_version="12.0.0",
+        inference_config={
+            "text_similarity": {
+                "vocabulary": vocabulary(),
+                "tokenization": default_tokenization("deberta_v2"),
+            }
+        },
+    )
+
+
 PACKAGES: dict[str, Package] = {
     ".elser_model_2": _elser("elser_model_2", "Elastic Learned Sparse EncodeR v2", 438123914, None),
     ".elser_model_2_linux-x86_64": _elser(
@@ -119,6 +137,7 @@ PACKAGES: dict[str, Package] = {
         "E5 small multilingual optimized for linux-x86_64",
         "linux-x86_64",
     ),
+    ".rerank-v1": _rerank(),
 }
 
 LANG_IDENT_ID = "lang_ident_model_1"

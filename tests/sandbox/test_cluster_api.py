@@ -167,6 +167,20 @@ def test_nodes_stats_ingest_counts_pipeline_runs(es):
     assert node["indices"]["docs"]["count"] == 2
 
 
+def test_nodes_stats_indices_section_is_the_index_stats(es):
+    es.index(index="people", id="1", document={"name": "ada"}, refresh=True)
+    (node,) = es.nodes.stats(metric="indices")["nodes"].values()
+    assert {"docs", "store", "indexing", "search", "get", "refresh", "segments"} <= set(node["indices"])
+    assert node["indices"]["indexing"]["index_total"] == 1
+    (node,) = es.nodes.stats(metric="indices", index_metric="docs,store")["nodes"].values()
+    assert sorted(node["indices"]) == ["docs", "store"]
+    with pytest.raises(ApiError) as info:
+        es.nodes.stats(metric="indices", index_metric="doc")
+    assert info.value.body["error"]["reason"] == (
+        "request [/_nodes/stats/indices/doc] contains unrecognized index metric: [doc] -> did you mean [docs]?"
+    )
+
+
 def test_nodes_stats_refuses_unknown_metric(es):
     with pytest.raises(ApiError) as info:
         es.nodes.stats(metric="bogus")

@@ -127,6 +127,13 @@ def test_platform_specific_elser_and_e5(es):
     assert "platform_architecture" not in e5
 
 
+def test_elastic_rerank_is_in_the_catalog(es):
+    """The model behind the preconfigured `.rerank-v1-elasticsearch` endpoint downloads like ELSER."""
+    rerank = es.ml.put_trained_model(model_id=".rerank-v1", input=TEXT_INPUT, wait_for_completion=True).body
+    assert rerank["model_package"]["packaged_model_id"] == "rerank-v1"
+    assert "deberta_v2" in rerank["inference_config"]["text_similarity"]["tokenization"]
+
+
 def test_unknown_packaged_model_is_not_found(es):
     exc = api_error(lambda: es.ml.put_trained_model(model_id=".no_such_package", input=TEXT_INPUT))
     assert exc.meta.status == 404

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from es_sandbox.errors import parse_error
 from es_sandbox.search.fields import Field, FieldResolver
+from es_sandbox.suggestions import similar
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -282,25 +283,9 @@ class PrepareContext:
 
 def suggest(name: str, candidates: Iterable[str]) -> str:
     """SuggestingErrorOnUnknown.suggest: candidates with a Levenshtein similarity above 0.5."""
-    scored = []
-    for candidate in candidates:
-        similarity = 1.0 - _levenshtein(name, candidate) / max(len(name), len(candidate))
-        if similarity > 0.5:
-            scored.append((-similarity, candidate))
-    if not scored:
+    names = similar(name, candidates)
+    if not names:
         return ""
-    scored.sort()
-    names = [c for _, c in scored]
     return (
         f" did you mean [{names[0]}]?" if len(names) == 1 else f" did you mean any of [{', '.join(names)}]?"
     )
-
-
-def _levenshtein(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
