@@ -787,8 +787,11 @@ def main() -> None:
         if proc:
             proc.stop()
     summary = summarise(results)
+    from common import machine
+
     out = {
-        "command": " ".join(["bench/conformance.py", *sys.argv[1:]]),
+        "command": " ".join([".venv/bin/python bench/conformance.py", *sys.argv[1:]]),
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
         "cluster_version": info["version"]["number"],

@@ -64,6 +64,33 @@ def plot(util: dict) -> str:
     return str(path.relative_to(ROOT))
 
 
+def conformance_section() -> list[str]:
+    """Elasticsearch's YAML REST tests against the sandbox: before and after issue 13's fixes."""
+    after, before = load("conformance"), load("conformance-before")
+    if not after:
+        return []
+    out = section("Sandbox conformance: Elasticsearch's YAML REST tests (issue 13)", after)
+    out += [f"Sources: {', '.join(s['origin'] or s['name'] for s in after['sources'])}.", ""]
+    out += table_head("run", "pass", "fail", "skip", "pass rate")
+    for label, data in (("before", before), ("after", after)):
+        if data:
+            o = data["overall"]
+            out.append(
+                f"| {label} ({data['date']}) | {o['pass']} | {o['fail']} | {o['skip']} | {o['pass_rate']:.1%} |"
+            )
+    if before:
+        out += ["", "Groups whose figures moved:", ""]
+        out += table_head("group", "before (pass / run)", "after (pass / run)")
+        for group, now in after["per_group"].items():
+            then = before["per_group"].get(group)
+            if then and then != now:
+                out.append(
+                    f"| {group} | {then['pass']} / {then['pass'] + then['fail']} | {now['pass']} / {now['pass'] + now['fail']} |"
+                )
+    out.append("")
+    return out
+
+
 def main() -> None:
     out = [
         "# Benchmarks",
@@ -182,6 +209,7 @@ def main() -> None:
                 f"{r['failures']} | {r['rejected_execution_count']} | {r['sandbox_rss_before_reindex_mib']} / {r['sandbox_peak_rss_mib']} |"
             )
         out.append("")
+    out += conformance_section()
     notes = ROOT / "bench" / "NOTES.md"
     if notes.exists():
         out += [notes.read_text()]
