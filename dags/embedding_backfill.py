@@ -25,8 +25,10 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import DAG, Param, task_group
+from airflow.sdk import DAG, Param, TriggerRule, task_group
 
+from es_embedding.embedder import from_backend
+from es_embedding.endpoint.group import endpoint_group
 from es_embedding.errors import transient_retry_args
 from es_embedding.index import CompleteIndexOperator, CreateDestIndexOperator, PooledReindexOperator
 from es_embedding.model import model_group
@@ -75,39 +77,44 @@ with DAG(
     resolve = ResolveSourcesOperator(task_id="resolve_sources")
     settings = snapshot_from("resolve_sources")  # the run's settings, as resolve_sources read them
     model = model_group(settings)
+    endpoint = endpoint_group(settings, model)  # the backend's stages: choose_backend skips the other
     query = resolve.output["query"]
 
     # The index and publish stages of one source, mapped over the sources: their task ids keep the
     # group's prefix (embed_index.create_dest_index, ...), as they always had.
     @task_group(group_id="embed_index")
     def embed_index(source_index: str, dest_index: str, alias: str):
-        """One index: its own destination and alias, the run's shared deployment and pipeline."""
+        """One index: its own destination and alias, the run's shared deployment and pipeline (or endpoint)."""
         create = CreateDestIndexOperator(
             task_id="create_dest_index",
             source_index=source_index,
             dest_index=dest_index,
             model_id=model.model_id,
             alias=alias,
+            inference_id=from_backend("inference_id"),
             settings=settings,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,  # after whichever backend ran
         )
         # What the reindex, its completion and the verification work on.
         embedding = {
             "source_index": source_index,
             "dest_index": dest_index,
             "query": query,
-            "deployment_id": model.deployment_id,
+            "deployment_id": from_backend("deployment_id"),
             "settings": settings,
         }
         reindex = PooledReindexOperator(
             task_id="reindex",
             **embedding,
-            pipeline_id=model.pipeline_id,
+            pipeline_id=from_backend("pipeline_id"),
             share=CONCURRENCY,
             deferrable=True,
             pool=POOL,
             max_active_tis_per_dagrun=CONCURRENCY,
         )
-        complete = CompleteIndexOperator(task_id="complete_index", **embedding, pipeline_id=model.pipeline_id)
+        complete = CompleteIndexOperator(
+            task_id="complete_index", **embedding, pipeline_id=from_backend("pipeline_id")
+        )
         verify = VerifyEmbeddingsOperator(task_id="verify_embeddings", **embedding)
         swap = SwapAliasOperator(task_id="swap_alias", alias=alias, dest_index=dest_index)
         announce = AnnounceReadyOperator(
@@ -120,4 +127,4 @@ with DAG(
     stop_deployment = model.stop_deployment()
 
     resolve >> model.ensure_model
-    model.put_pipeline >> chains >> stop_deployment
+    [model.put_pipeline, endpoint.wait_endpoint] >> chains >> stop_deployment

@@ -31,8 +31,10 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TaskGroup, TriggerRule
 
+from es_embedding.embedder import from_backend
+from es_embedding.endpoint.group import endpoint_group
 from es_embedding.errors import transient_retry_args
 from es_embedding.index import (
     CompleteIndexOperator,
@@ -136,7 +138,10 @@ with DAG(
     validate = ValidateRunOperator(task_id="validate_settings")
     settings = snapshot_from("validate_settings")  # the run's settings, as validate_settings read them
     names = validate.output  # source_index, dest_index, alias, query, mode, interval, dest_query
+    # The model, then the backend's stages: the model group's deployment and pipeline, or the endpoint
+    # group (Variable embedding_inference.backend; choose_backend skips the other).
     model = model_group(settings)
+    endpoint = endpoint_group(settings, model)
 
     with TaskGroup("index", prefix_group_id=False, tooltip="the destination index, filled and embedded"):
         create_index = CreateDestIndexOperator(
@@ -145,7 +150,9 @@ with DAG(
             dest_index=names["dest_index"],
             model_id=model.model_id,
             alias=names["alias"],
+            inference_id=from_backend("inference_id"),
             settings=settings,
+            trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,  # after whichever backend ran
         )
         dest_index = create_index.output["dest_index"]
         # What the reindex, its completion and the verification work on.
@@ -153,11 +160,11 @@ with DAG(
             "source_index": names["source_index"],
             "dest_index": dest_index,
             "query": names["query"],
-            "deployment_id": model.deployment_id,
+            "deployment_id": from_backend("deployment_id"),
             "settings": settings,
         }
         start_reindex = StartReindexOperator(
-            task_id="start_reindex", **embedding, pipeline_id=model.pipeline_id, mode=names["mode"]
+            task_id="start_reindex", **embedding, pipeline_id=from_backend("pipeline_id"), mode=names["mode"]
         )
         wait_reindex = ReindexTaskSensor(
             task_id="wait_reindex",
@@ -166,7 +173,7 @@ with DAG(
             deferrable=True,
         )
         complete_index = CompleteIndexOperator(
-            task_id="complete_index", **embedding, pipeline_id=model.pipeline_id
+            task_id="complete_index", **embedding, pipeline_id=from_backend("pipeline_id")
         )
         create_index >> start_reindex >> wait_reindex >> complete_index
 
@@ -198,7 +205,7 @@ with DAG(
         run_report >> stop_deployment
 
     validate >> model.ensure_model
-    model.put_pipeline >> create_index
+    [model.put_pipeline, endpoint.wait_endpoint] >> create_index
     complete_index >> verify
     swap_alias >> run_report
     [announce_ready, apply_retention] >> run_report  # so the report covers them too

@@ -65,8 +65,43 @@ def embedding_field_mapping(model_config: dict) -> dict:
     )
 
 
+def semantic_text_mapping(inference_id: str, chunking_settings: dict | None) -> dict:
+    """The semantic_text field (Elastic's pattern: fed by copy_to from the text field, which keeps
+    its lexical mapping), embedding with the endpoint; its chunking when the run sets one (a mapping's
+    chunking wins over the endpoint's)."""
+    mapping: dict[str, Any] = {"type": "semantic_text", "inference_id": inference_id}
+    if chunking_settings:
+        mapping["chunking_settings"] = chunking_settings
+    return mapping
+
+
+def inference_metadata_mappings(output_field: str) -> dict[str, dict]:
+    """The fields the inference processor writes beside its output (`input_output` mode: under the
+    output field's parent, or at the document's root): the model id, and `is_truncated: true` when the
+    input was longer than the model reads. Mapped so that a strict source mapping takes them."""
+    parent = output_field.rpartition(".")[0]
+    prefix = f"{parent}." if parent else ""
+    return {f"{prefix}model_id": {"type": "keyword"}, f"{prefix}is_truncated": {"type": "boolean"}}
+
+
+def truncated_query(output_field: str) -> dict:
+    """The destination documents whose input the model truncated (the inference processor's
+    `is_truncated`, written only when true)."""
+    field = next(name for name in inference_metadata_mappings(output_field) if name.endswith("is_truncated"))
+    return {"term": {field: True}}
+
+
+def _set_mapping(properties: dict, dotted: str, mapping: dict) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        properties = properties.setdefault(part, {}).setdefault("properties", {})
+    properties.setdefault(leaf, mapping)
+
+
 def dest_index_body(source: dict, settings: PipelineSettings, field_mapping: dict, meta: dict) -> dict:
-    """Mappings and settings of the destination: the source's plus the embedding and failure fields.
+    """Mappings and settings of the destination: the source's plus the embedding field and what the
+    backend writes with it (the pipeline's failure record and inference metadata; for a
+    semantic_text field, the input field's copy_to into it).
 
     `source` is one `GET <index>` entry ({"mappings", "settings"}). No default_pipeline: the reindex
     names the pipeline, so documents written later by other clients are not embedded by surprise.
@@ -74,13 +109,36 @@ def dest_index_body(source: dict, settings: PipelineSettings, field_mapping: dic
     mappings = copy.deepcopy(source.get("mappings") or {})
     properties = mappings.setdefault("properties", {})
     properties[settings.output_field] = field_mapping
-    properties[settings.failure_field] = {
-        "properties": {"message": {"type": "text"}, "processor": {"type": "keyword"}}
-    }
+    if field_mapping.get("type") == "semantic_text":
+        text_field = field_mapping_at(mappings, settings.input_field)
+        if text_field is not None:
+            targets = text_field.get("copy_to") or []
+            targets = [targets] if isinstance(targets, str) else list(targets)
+            text_field["copy_to"] = [*targets, settings.output_field] if targets else settings.output_field
+    else:
+        properties[settings.failure_field] = {
+            "properties": {"message": {"type": "text"}, "processor": {"type": "keyword"}}
+        }
+        for dotted, mapping in inference_metadata_mappings(settings.output_field).items():
+            if field_mapping_at(mappings, dotted) is None:
+                _set_mapping(properties, dotted, mapping)
     mappings["_meta"] = {"managed_by": MANAGED_BY, **meta}
     index_settings = (source.get("settings") or {}).get("index") or {}
     wanted = {key: index_settings[key] for key in ("number_of_shards", "analysis") if key in index_settings}
     return {"mappings": mappings, "settings": {"index": wanted} if wanted else {}}
+
+
+def sample_search(field_type: str | None, field: str, text: str, model_ref: str) -> dict[str, Any]:
+    """The `_search` arguments of a semantic query with `text` on the embedding field, as each kind of
+    field is searched: `semantic` on a semantic_text field (the endpoint comes from the mapping), top-level
+    `knn` with a `query_vector_builder` on a dense_vector field, `sparse_vector` on a sparse one; the
+    model (`model_ref`: a deployment, model or endpoint id) embeds the query."""
+    if field_type == "semantic_text":
+        return {"query": {"semantic": {"field": field, "query": text}}}
+    if field_type == "dense_vector":
+        builder = {"text_embedding": {"model_id": model_ref, "model_text": text}}
+        return {"knn": {"field": field, "k": 10, "num_candidates": 50, "query_vector_builder": builder}}
+    return {"query": {"sparse_vector": {"field": field, "inference_id": model_ref, "query": text}}}
 
 
 def field_mapping_at(mappings: dict, dotted: str) -> dict | None:

@@ -297,6 +297,8 @@ SEPARATOR_GROUPS = ("plaintext", "markdown")
 ES_DEFAULT_CHUNKING = {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}
 # Since when Elasticsearch has them: (major, minor).
 SEMANTIC_TEXT_SINCE = (8, 15)
+# A semantic_text mapping takes chunking_settings since 8.19 on 8.x, 9.1 on 9.x.
+CHUNKING_IN_MAPPING_SINCE = {8: (8, 19), 9: (9, 1)}
 CHUNKING_STRATEGY_SINCE = {"recursive": (9, 1), "none": (9, 1)}
 CHUNKING_HELP = 'an object such as {"strategy": "sentence", "max_chunk_size": 250, "sentence_overlap": 1}'
 
@@ -637,6 +639,17 @@ class RunSettings:
             )
         strategy = (inference.chunking_settings or {}).get("strategy")
         since = CHUNKING_STRATEGY_SINCE.get(strategy)
+        in_mapping = CHUNKING_IN_MAPPING_SINCE.get(major, (major, 0))
+        if inference.semantic_text and strategy and not since and (major, minor) < in_mapping:
+            problems.append(
+                format_problem(
+                    "embedding_inference",
+                    "chunking_settings",
+                    inference.chunking_settings,
+                    f"null on Elasticsearch {version} (a semantic_text mapping takes chunking_settings since "
+                    f"8.19 and 9.1; before, an endpoint created with them chunks so: name it in inference_id)",
+                )
+            )
         if inference.semantic_text and since and (major, minor) < since:
             problems.append(
                 format_problem(

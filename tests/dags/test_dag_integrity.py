@@ -16,6 +16,7 @@ CHAIN = [
     "validate_settings",
     "ensure_model",
     "wait_model_download",
+    "choose_backend",
     "start_deployment",
     "wait_deployment",
     "put_pipeline",
@@ -29,6 +30,8 @@ CHAIN = [
 ]
 # After the swap: the alias's Asset event, retention, and the deployment's teardown (last).
 TAIL = {"announce_ready", "apply_retention", "stop_deployment"}
+# The semantic_text backend's stages, the branch's other way from choose_backend to create_dest_index.
+ENDPOINT = ["ensure_endpoint", "wait_endpoint"]
 
 
 def load(monkeypatch) -> tuple[DagBag, float]:
@@ -65,7 +68,11 @@ def test_stages_in_order(dag):
         downstream = sorted((t for t in task.downstream_task_ids if t in CHAIN), key=CHAIN.index)
         task = dag.get_task(downstream[0]) if downstream else None
     assert order == CHAIN
-    assert set(dag.task_ids) == set(CHAIN) | TAIL
+    assert set(dag.task_ids) == set(CHAIN) | TAIL | set(ENDPOINT)
+    assert dag.get_task("choose_backend").downstream_task_ids == {"start_deployment", "ensure_endpoint"}
+    assert dag.get_task("ensure_endpoint").downstream_task_ids == {"wait_endpoint"}
+    assert dag.get_task("create_dest_index").upstream_task_ids >= {"put_pipeline", "wait_endpoint"}
+    assert dag.get_task("create_dest_index").trigger_rule == "none_failed_min_one_success"
     assert dag.get_task("announce_ready").upstream_task_ids >= {"swap_alias"}
     assert dag.get_task("apply_retention").upstream_task_ids >= {"swap_alias"}
     stop = dag.get_task("stop_deployment")
@@ -140,14 +147,20 @@ def test_retries_only_transient_errors_with_backoff(dag):
 def test_waits_are_deferrable_and_their_triggers_importable_by_path(dag):
     from airflow.sdk.module_loading import import_string
 
-    from es_embedding.triggers import DeploymentStateTrigger, ModelDownloadTrigger, ReindexTaskTrigger
+    from es_embedding.triggers import (
+        DeploymentStateTrigger,
+        EndpointAllocationTrigger,
+        ModelDownloadTrigger,
+        ReindexTaskTrigger,
+    )
 
     sensors = [task for task in dag.tasks if task.task_id.startswith("wait_")]
-    assert len(sensors) == 3 and all(sensor.deferrable for sensor in sensors)
+    assert len(sensors) == 4 and all(sensor.deferrable for sensor in sensors)
     for trigger in (
         ReindexTaskTrigger(es_task_id="n:1"),
         DeploymentStateTrigger("d"),
         ModelDownloadTrigger("m"),
+        EndpointAllocationTrigger("e", "e", "sparse_embedding"),
     ):
         classpath, kwargs = trigger.serialize()
         assert classpath.startswith("es_embedding.triggers.")

@@ -9,7 +9,9 @@ from airflow.serialization.serialized_objects import DagSerialization
 
 from tests.dags.test_dag_integrity import load
 
-# The task ids of each DAG before the task groups were added (DagSerialization of both DAGs then).
+# The task ids of each DAG before the task groups were added (DagSerialization of both DAGs then),
+# and those the semantic_text backend added (issue 11): choose_backend and the endpoint's stages.
+BACKEND = {"choose_backend", "ensure_endpoint", "wait_endpoint"}
 TASK_IDS = {
     "embedding_reindex": {
         "validate_settings",
@@ -28,6 +30,7 @@ TASK_IDS = {
         "apply_retention",
         "run_report",
         "stop_deployment",
+        *BACKEND,
     },
     "embedding_backfill": {
         "resolve_sources",
@@ -44,14 +47,24 @@ TASK_IDS = {
         "embed_index.announce_ready",
         "embed_index.apply_retention",
         "stop_deployment",
+        *BACKEND,
     },
 }
-MODEL = ["ensure_model", "wait_model_download", "start_deployment", "wait_deployment", "put_pipeline"]
+MODEL = [
+    "ensure_model",
+    "wait_model_download",
+    "choose_backend",
+    "start_deployment",
+    "wait_deployment",
+    "put_pipeline",
+]
+ENDPOINT = ["ensure_endpoint", "wait_endpoint"]
 # Each group's tasks; a task outside every group is at the top of the graph.
 GROUPS = {
     "embedding_reindex": {
         None: ["validate_settings"],
         "model": MODEL,
+        "endpoint": ENDPOINT,
         "index": ["create_dest_index", "start_reindex", "wait_reindex", "complete_index"],
         "publish": ["verify_embeddings", "swap_alias", "announce_ready", "apply_retention"],
         "report": ["run_report", "stop_deployment"],
@@ -59,6 +72,7 @@ GROUPS = {
     "embedding_backfill": {
         None: ["resolve_sources", "stop_deployment"],
         "model": MODEL,
+        "endpoint": ENDPOINT,
         "embed_index": sorted(t for t in TASK_IDS["embedding_backfill"] if t.startswith("embed_index.")),
     },
 }
@@ -93,10 +107,11 @@ def test_the_tasks_sit_in_their_groups(serialized, dag_id):
 def test_the_run_graph_of_embedding_reindex_is_one_task_and_four_groups_in_a_chain(serialized):
     dag = serialized["embedding_reindex"]
     top = dag.task_group.children
-    assert sorted(top) == ["index", "model", "publish", "report", "validate_settings"]
+    assert sorted(top) == ["endpoint", "index", "model", "publish", "report", "validate_settings"]
     assert all(not group.prefix_group_id for name, group in top.items() if name != "validate_settings")
     # Each group follows the one before it (so the collapsed graph reads left to right).
-    order = ["validate_settings", "model", "index", "publish", "report"]
+    # The endpoint group is the model group's alternative (choose_backend): both lead to the index.
+    order = ["validate_settings", "model", "endpoint", "index", "publish", "report"]
     ids = {name: set(getattr(node, "children", {node.node_id: node})) for name, node in top.items()}
     for before, after in zip(order, order[1:], strict=False):
         upstream = set().union(*(dag.get_task(t).upstream_task_ids for t in ids[after]))

@@ -41,7 +41,7 @@ ARTIFACTS = Path(os.environ.get("UI_ARTIFACTS_DIR", ROOT / "test-artifacts" / "u
 SOURCE, ALIAS, DOCS = "ui-articles", "ui-articles-embedded", 40
 RUN_TIMEOUT_MS = 300_000
 # The graph as it opens: the first task and the task groups (collapsed).
-GRAPH = ("validate_settings", "model", "index", "publish", "report")
+GRAPH = ("validate_settings", "model", "endpoint", "index", "publish", "report")
 
 
 def sync_playwright():
@@ -129,7 +129,7 @@ def test_trigger_from_the_form_and_watch_the_run_succeed(browser_tools, stack):
             assert state == "success", {t["task_id"]: t["state"] for t in tis}
 
             # The graph of the finished run, with the details panel folded away to give it the width.
-            # It opens with its task groups collapsed: the first task and the four groups, which fit
+            # It opens with its task groups collapsed: the first task and the five groups, which fit
             # one screen at a size that reads.
             page.get_by_role("button", name="Show Graph").click()
             page.get_by_role("button", name="Collapse Details Panel").click()

@@ -157,10 +157,25 @@ def test_what_needs_a_newer_cluster_is_refused_on_an_older_one(version, inferenc
     assert str(raised.value) == message
 
 
-@pytest.mark.parametrize("version", ["8.15.0", "9.1.0", "9.5.3"])
-def test_a_recent_enough_cluster_takes_semantic_text(version):
+@pytest.mark.parametrize("version", ["8.19.0", "9.1.0", "9.5.3"])
+def test_a_recent_enough_cluster_takes_semantic_text_and_its_chunking(version):
     inference = s.parse_variable(
         "embedding_inference",
         {"backend": "semantic_text", "chunking_settings": {"strategy": "sentence", "max_chunk_size": 100}},
     )
     s.RunSettings({"embedding_inference": inference}).check_cluster_version(version)
+
+
+@pytest.mark.parametrize("version", ["8.15.0", "8.18.4", "9.0.2"])
+def test_chunking_in_the_mapping_needs_8_19_or_9_1(version):
+    s.RunSettings({"embedding_inference": parse(backend="semantic_text")}).check_cluster_version(version)
+    chunked = parse(
+        backend="semantic_text", chunking_settings={"strategy": "word", "max_chunk_size": 100, "overlap": 10}
+    )
+    with pytest.raises(SettingsError) as raised:
+        s.RunSettings({"embedding_inference": chunked}).check_cluster_version(version)
+    assert str(raised.value).startswith(
+        "Variable 'embedding_inference': key 'chunking_settings' has value {\"strategy\": \"word\", "
+        f'"max_chunk_size": 100, "overlap": 10}}; allowed: null on Elasticsearch {version} (a semantic_text '
+        "mapping takes chunking_settings since 8.19 and 9.1"
+    )

@@ -33,7 +33,7 @@ class EnsureEndpointOperator(StartDeploymentOperator):
 
     Creates it when absent (its deployment within the free ML processors, as `start_deployment`
     sizes one); reuses an existing or preconfigured one as it is, after checking it embeds with the
-    run's model. Pushes inference_id, deployment_id (None for endpoints of services outside the ML
+    run's model. Pushes inference_id, deployment_id (empty for endpoints of services outside the ML
     nodes), task_type, model_id (the endpoint's), preconfigured and created.
     """
 
@@ -57,7 +57,7 @@ class EnsureEndpointOperator(StartDeploymentOperator):
         return self.publish(
             context,
             inference_id=inference_id,
-            deployment_id=known.deployment_of(endpoint),
+            deployment_id=known.deployment_of(endpoint) or "",  # XCom keeps no None
             task_type=endpoint.get("task_type"),
             model_id=known.endpoint_model(endpoint),
             preconfigured=known.is_preconfigured(inference_id),

@@ -48,7 +48,7 @@ class EndpointAllocatedSensor(EsWait):
         return self.run_settings[DeploymentSettings]
 
     def execute(self, context: Any) -> Any:
-        if not self.deployment_id or self.deployment_id == "None":
+        if not self.deployment_id:
             self.log.info(
                 "Endpoint [%s] infers outside the cluster's ML nodes: no deployment to wait for",
                 self.inference_id,

@@ -1,5 +1,6 @@
 """The destination index, `create_dest_index`: the source's mapping plus the embedding field typed for
-the model, marked as this package's (mapping `_meta`); an existing compatible one is reused."""
+the model (or, on the semantic_text backend, a semantic_text field on the run's endpoint), marked as
+this package's (mapping `_meta`); an existing compatible one is reused."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from es_embedding.base import EsStage
 from es_embedding.errors import ClusterRequestError, EmbeddingError
 from es_embedding.links import KibanaIndexLink
 from es_embedding.naming import MANAGED_BY
-from es_embedding.settings import PipelineSettings
+from es_embedding.settings import InferenceSettings, PipelineSettings
 
 
 class CreateDestIndexOperator(EsStage):
@@ -25,11 +26,19 @@ class CreateDestIndexOperator(EsStage):
         "dest_index",
         "model_id",
         "alias",
+        "inference_id",
     )
     operator_extra_links = (KibanaIndexLink(),)
 
     def __init__(
-        self, *, source_index: str, dest_index: str, model_id: str, alias: str | None = None, **kwargs: Any
+        self,
+        *,
+        source_index: str,
+        dest_index: str,
+        model_id: str,
+        alias: str | None = None,
+        inference_id: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.source_index = source_index
@@ -38,12 +47,12 @@ class CreateDestIndexOperator(EsStage):
         # Recorded in _meta.alias: retention (es_embedding.publish.retention) deletes only an alias's
         # own indices.
         self.alias = alias
+        # The semantic_text backend's endpoint (ensure_endpoint's); empty on the pipeline backend.
+        self.inference_id = inference_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         settings = self.run_settings[PipelineSettings]
-        with self.calling(f"reading model [{self.model_id}]"):
-            config = self.es.ml.get_trained_models(model_id=self.model_id)["trained_model_configs"][0]
-        field_mapping = bodies.embedding_field_mapping(config)
+        field_mapping = self.field_mapping()
         with self.calling(f"checking destination index [{self.dest_index}]"):
             exists = self.es.indices.exists(index=self.dest_index)
         if exists:
@@ -56,6 +65,8 @@ class CreateDestIndexOperator(EsStage):
             "model_id": self.model_id,
             "output_field": settings.output_field,
             "dag_run_id": context["run_id"],
+            "backend": self.run_settings[InferenceSettings].backend,
+            **({"inference_id": self.inference_id} if field_mapping["type"] == "semantic_text" else {}),
             **({"alias": self.alias} if self.alias else {}),
         }
         body = bodies.dest_index_body(sources[0], settings, field_mapping, meta)
@@ -70,6 +81,20 @@ class CreateDestIndexOperator(EsStage):
                 raise
             self.check_reusable(settings, field_mapping)
         return self.publish(context, dest_index=self.dest_index, created=True)
+
+    def field_mapping(self) -> dict:
+        """The embedding field: a semantic_text field on the run's endpoint, or the vector field the
+        model's output needs."""
+        inference = self.run_settings[InferenceSettings]
+        if inference.semantic_text:
+            if not self.inference_id:
+                raise EmbeddingError(
+                    "backend semantic_text, but no inference endpoint was pushed by ensure_endpoint"
+                )
+            return bodies.semantic_text_mapping(self.inference_id, inference.chunking_settings)
+        with self.calling(f"reading model [{self.model_id}]"):
+            config = self.es.ml.get_trained_models(model_id=self.model_id)["trained_model_configs"][0]
+        return bodies.embedding_field_mapping(config)
 
     def check_reusable(self, settings: PipelineSettings, field_mapping: dict) -> None:
         with self.calling(f"reading destination index [{self.dest_index}]"):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import TaskGroup
 
+from es_embedding.embedder import ChooseBackendOperator
 from es_embedding.model.deployment import DeploymentStateSensor, StartDeploymentOperator
 from es_embedding.model.pipeline import PutPipelineOperator
 from es_embedding.model.teardown import StopDeploymentOperator
@@ -31,6 +32,7 @@ class ModelStages:
 
     group: TaskGroup
     ensure_model: EnsureModelOperator
+    choose_backend: ChooseBackendOperator
     start_deployment: StartDeploymentOperator
     put_pipeline: PutPipelineOperator
     model_id: XComArg
@@ -49,8 +51,9 @@ class ModelStages:
 
 
 def model_group(settings: str) -> ModelStages:
-    """Group `model`: ensure_model >> wait_model_download >> start_deployment >> wait_deployment >>
-    put_pipeline."""
+    """Group `model`: ensure_model >> wait_model_download >> choose_backend >> start_deployment >>
+    wait_deployment >> put_pipeline. `choose_backend` continues here on the ingest_pipeline backend,
+    with the endpoint group (es_embedding.endpoint.group) on semantic_text (es_embedding.embedder)."""
     with TaskGroup(
         "model", prefix_group_id=False, tooltip="the model, its deployment and the pipeline"
     ) as group:
@@ -59,6 +62,7 @@ def model_group(settings: str) -> ModelStages:
         wait_model = ModelDownloadSensor(
             task_id="wait_model_download", model_id=model_id, settings=settings, deferrable=True
         )
+        choose_backend = ChooseBackendOperator(task_id="choose_backend", settings=settings)
         start_deployment = StartDeploymentOperator(
             task_id="start_deployment", model_id=model_id, settings=settings
         )
@@ -69,10 +73,11 @@ def model_group(settings: str) -> ModelStages:
         put_pipeline = PutPipelineOperator(
             task_id="put_pipeline", model_id=model_id, deployment_id=deployment_id, settings=settings
         )
-        ensure_model >> wait_model >> start_deployment >> wait_deployment >> put_pipeline
+        ensure_model >> wait_model >> choose_backend >> start_deployment >> wait_deployment >> put_pipeline
     return ModelStages(
         group=group,
         ensure_model=ensure_model,
+        choose_backend=choose_backend,
         start_deployment=start_deployment,
         put_pipeline=put_pipeline,
         model_id=model_id,

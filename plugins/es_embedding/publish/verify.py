@@ -105,21 +105,8 @@ class VerifyEmbeddingsOperator(EsStage):
         with self.calling(f"querying [{self.dest_index}] semantically"):
             mapping = self.es.indices.get_mapping(index=self.dest_index)[self.dest_index]["mappings"]
             field_type = (bodies.field_mapping_at(mapping, pipeline.output_field) or {}).get("type")
-            if field_type == "dense_vector":
-                builder = {"text_embedding": {"model_id": self.deployment_id, "model_text": text}}
-                result = self.es.search(
-                    index=self.dest_index,
-                    knn={
-                        "field": pipeline.output_field,
-                        "k": 10,
-                        "num_candidates": 50,
-                        "query_vector_builder": builder,
-                    },
-                    size=10,
-                )
-            else:
-                sparse = {"field": pipeline.output_field, "inference_id": self.deployment_id, "query": text}
-                result = self.es.search(index=self.dest_index, query={"sparse_vector": sparse}, size=10)
+            search = bodies.sample_search(field_type, pipeline.output_field, text, self.deployment_id)
+            result = self.es.search(index=self.dest_index, size=10, **search)
         return found[0]["_id"], len(result["hits"]["hits"])
 
     def failure_samples(self, failure_field: str) -> str:

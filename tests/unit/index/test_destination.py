@@ -51,6 +51,7 @@ def test_a_new_destination_has_the_source_mapping_the_embedding_field_and_our_me
         "model_id": "m",
         "output_field": "content_embedding",
         "dag_run_id": "manual__7",
+        "backend": "ingest_pipeline",
         "alias": "src-embedded",
     }
     assert sent["settings"] == {"index": {"number_of_shards": "2"}}
