@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from es_embedding import checks
+from es_embedding import bodies, checks
 
 # Recorded pipeline failures read to group them by type (the count itself is exact).
 FAILURE_SAMPLE_SIZE = 1000
@@ -128,6 +128,79 @@ def docs_per_second(documents: int | None, reindex_result: dict | None, stages: 
     return round(documents / seconds, 1) if seconds else None
 
 
+# What the models of Elasticsearch read at most, when their config does not say (ELSER, E5: 512).
+DEFAULT_INPUT_TOKENS = 512
+# Words a chunk may hold and still fit a 512-token input: wordpiece tokenizers make ~1.3 tokens of an
+# English word; longer chunks risk truncation inside the chunk.
+WORDS_PER_512_TOKENS = 390
+LONG_DOCUMENT_REMEDY = (
+    "set Variable 'embedding_inference' key 'backend' to \"semantic_text\" (long documents are chunked and "
+    "every chunk embedded), or chunk them in an ingest pipeline (README: Long documents)"
+)
+
+
+def model_input_tokens(model_config: dict | None) -> int:
+    """The most tokens the model reads (its tokenization's max_sequence_length); longer inputs are
+    truncated (`truncate: first`, ELSER's and E5's default) or refused."""
+    for task in ((model_config or {}).get("inference_config") or {}).values():
+        for tokenizer in ((task or {}).get("tokenization") or {}).values():
+            if isinstance(tokenizer, dict) and tokenizer.get("max_sequence_length"):
+                return int(tokenizer["max_sequence_length"])
+    return DEFAULT_INPUT_TOKENS
+
+
+def chunk_stats(hits: Iterable[dict], output_field: str, input_field: str) -> dict[str, Any]:
+    """Chunks per document of a sample of semantic_text documents (their stored chunk offsets, with
+    `_source.exclude_vectors: false`), and the longest chunk in words of the input text."""
+    per_document, longest = [], 0
+    for hit in hits:
+        source = hit.get("_source") or {}
+        inference = ((source.get("_inference_fields") or {}).get(output_field) or {}).get("inference") or {}
+        groups = inference.get("chunks") or {}
+        chunks = [c for part in groups.values() for c in part] if isinstance(groups, dict) else list(groups)
+        per_document.append(len(chunks))
+        text = bodies.source_value(source, input_field)
+        if isinstance(text, str):
+            units = text.encode("utf-16-le")  # chunk offsets are UTF-16 code units (Java strings)
+            for chunk in chunks:
+                piece = units[2 * chunk.get("start_offset", 0) : 2 * chunk.get("end_offset", 0)]
+                longest = max(longest, len(piece.decode("utf-16-le", errors="ignore").split()))
+    sampled = len(per_document)
+    return {
+        "sampled_documents": sampled,
+        "chunks": sum(per_document),
+        "chunks_per_document": round(sum(per_document) / sampled, 2) if sampled else None,
+        "max_chunks_per_document": max(per_document, default=None),
+        "documents_over_one_chunk": sum(1 for n in per_document if n > 1),
+        "longest_chunk_words": longest or None,
+    }
+
+
+def long_documents_note(long_documents: dict) -> str | None:
+    """What the report says about input longer than the model reads, with the remedy when it cut
+    documents short (the pipeline backend), or when chunks may be cut (the semantic_text backend)."""
+    limit = long_documents.get("model_input_tokens")
+    truncated = long_documents.get("truncated")
+    if truncated:
+        return (
+            f"{truncated:,} documents were longer than the model reads ({limit} tokens) and were embedded from "
+            f"their beginning only; remedy: {LONG_DOCUMENT_REMEDY}"
+        )
+    chunking = long_documents.get("chunking") or {}
+    if chunking.get("strategy") == "none":
+        return (
+            "chunking strategy none: each value is one chunk, and the model reads only its first "
+            f"{limit} tokens; choose sentence or word chunking to embed all of a long document"
+        )
+    longest = long_documents.get("longest_chunk_words")
+    if longest and longest > WORDS_PER_512_TOKENS * (limit or DEFAULT_INPUT_TOKENS) / DEFAULT_INPUT_TOKENS:
+        return (
+            f"the longest sampled chunk has {longest} words: more than the model's {limit} tokens hold "
+            "(about 1.3 tokens a word), so the model reads only its beginning; lower max_chunk_size"
+        )
+    return None
+
+
 def outcome(stages: list[dict]) -> str:
     failed = [row["task_id"] for row in stages if row["state"] in FAILED_STATES]
     return f"failed ({', '.join(failed)})" if failed else "success"
@@ -161,6 +234,42 @@ def settings_lines(settings: dict[str, dict], width: int = 100) -> list[str]:
     return lines
 
 
+def _backend_lines(backend: dict) -> list[str]:
+    if not backend:
+        return []
+    model = backend.get("model_id") or "-"
+    if backend.get("model_alias"):
+        model = f"{model} (behind model alias {backend['model_alias']})"
+    if backend.get("backend") == "semantic_text":
+        how = f"endpoint [{backend.get('inference_id') or '-'}]"
+    else:
+        how = f"deployment [{backend.get('deployment_id') or '-'}], pipeline [{backend.get('pipeline_id') or '-'}]"
+    return [f"  backend   {backend.get('backend')}: model {model}, {how}"]
+
+
+def _long_document_lines(long_documents: dict | None) -> list[str]:
+    if not long_documents:
+        return []
+    rows: list[tuple[str, Any]] = [("model input (tokens)", long_documents.get("model_input_tokens"))]
+    if "truncated" in long_documents:
+        rows.append(("truncated (input cut)", long_documents.get("truncated")))
+    if "sampled_documents" in long_documents:
+        chunking = long_documents.get("chunking") or {}
+        rows += [
+            ("chunking", ", ".join(f"{k}={v}" for k, v in chunking.items()) or "-"),
+            ("documents sampled", long_documents.get("sampled_documents")),
+            ("chunks", long_documents.get("chunks")),
+            ("chunks per document", long_documents.get("chunks_per_document")),
+            ("most chunks in one", long_documents.get("max_chunks_per_document")),
+            ("documents > 1 chunk", long_documents.get("documents_over_one_chunk")),
+            ("longest chunk (words)", long_documents.get("longest_chunk_words")),
+        ]
+    lines = ["", *_section("Long documents", rows)]
+    if note := long_documents.get("note"):
+        lines += textwrap.wrap(note, 100, initial_indent="  ! ", subsequent_indent="    ")
+    return lines
+
+
 def render(report: dict) -> str:
     """The report as a fixed-width table for the task log and the terminal."""
     docs = report.get("documents") or {}
@@ -170,6 +279,7 @@ def render(report: dict) -> str:
         f"  run       [{report.get('source_index') or '-'}] -> [{report.get('dest_index') or '-'}], "
         f"alias [{report.get('alias') or '-'}]",
         f"  duration  {_fmt(report.get('duration_s'))} s, {_fmt(report.get('docs_per_second'))} docs/s",
+        *_backend_lines(report.get("backend") or {}),
         "",
         *_section(
             "Documents",
@@ -183,6 +293,7 @@ def render(report: dict) -> str:
                 ("failures recorded", docs.get("recorded_failures")),
             ],
         ),
+        *_long_document_lines(report.get("long_documents")),
         "",
         "Stages",
     ]
@@ -207,7 +318,12 @@ def render(report: dict) -> str:
         lines += [
             "",
             *_section(
-                f"Inference: deployment [{inference['deployment_id']}] (since it started)",
+                (
+                    f"Inference: endpoint [{inference['inference_id']}], deployment [{inference['deployment_id']}] "
+                    "(since it started)"
+                    if inference.get("inference_id")
+                    else f"Inference: deployment [{inference['deployment_id']}] (since it started)"
+                ),
                 [
                     ("state", inference.get("state")),
                     (
