@@ -1,7 +1,9 @@
-"""The sample corpus (include/sample_corpus.jsonl: 120 articles on four topics, with `_id`, title,
-topic, published date, `@timestamp` and content) put into a new index with the mapping of
-include/sample_corpus_mapping.json: what the demo embeds and the end-to-end tests run on. The Docker
-stack's loader (es-sample-data in docker-compose.yaml) reads the same two files."""
+"""The sample corpus (include/sample_corpus.jsonl: 125 articles on ten topics, with `_id`, title,
+topic, published date, `@timestamp` and content: 120 short notes, and five long reads of 550-660
+words, longer than ELSER or E5 read at once (512 tokens), each saying something only near its end)
+put into a new index with the mapping of include/sample_corpus_mapping.json: what the demo embeds
+and the end-to-end tests run on. The Docker stack's loader (es-sample-data in docker-compose.yaml)
+reads the same two files."""
 
 from __future__ import annotations
 

@@ -52,5 +52,5 @@ def test_auto_takes_free_processors_within_the_bound_and_never_overflows_a_small
     assert deployment.get("rejected_execution_count", 0) == 0
     dest = next(iter(es.indices.get_alias(name=ALIAS)))
     es.indices.refresh(index=dest)
-    assert es.count(index=dest, query={"exists": {"field": "content_embedding"}})["count"] == 120
+    assert es.count(index=dest, query={"exists": {"field": "content_embedding"}})["count"] == 125
     es.close()

@@ -58,7 +58,7 @@ def test_fresh_cluster_embeds_every_document_and_swaps_the_alias(cluster, run_da
     dest = alias_target(cluster)
     assert dest != SOURCE_INDEX
     cluster.indices.refresh(index=dest)
-    assert cluster.count(index=dest)["count"] == len(before) == 120
+    assert cluster.count(index=dest)["count"] == len(before) == 125
     assert missing_embeddings(cluster, dest) == 0
     assert cluster.indices.get_mapping(index=dest)[dest]["mappings"]["properties"][OUTPUT_FIELD]["type"] == (
         "sparse_vector"

@@ -80,7 +80,7 @@ def test_incremental_run_embeds_only_the_interval_documents_into_the_alias_index
     assert xcom(first.run_id, "validate_settings", "mode") == "full"
     index = alias_target(cluster)
     before = docs(cluster, index)
-    assert len(before) == 120
+    assert len(before) == 125
 
     # New text for a document inside the interval and for one outside it; a new document inside it.
     for doc_id in (INSIDE, OUTSIDE):
@@ -110,7 +110,7 @@ def test_incremental_without_the_alias_falls_back_to_full(cluster, run_at):
 
     assert result.state == "success", result.task_states
     assert xcom(result.run_id, "validate_settings", "mode") == "full"
-    assert cluster.count(index="articles-fresh")["count"] == 120
+    assert cluster.count(index="articles-fresh")["count"] == 125
 
 
 def test_incremental_on_a_run_without_logical_date_is_refused_before_any_write(cluster, run_at):

@@ -130,7 +130,7 @@ def test_a_dag_runs_embedding_reindex_with_the_installed_package_and_no_plugins_
     assert incremental["mode"] == "incremental"
     alias = es.indices.get_alias(name="articles-embedded")
     (index,) = alias
-    assert es.count(index=index)["count"] == 120
+    assert es.count(index=index)["count"] == 125
 
 
 PROBE = """
