@@ -11,6 +11,7 @@ from tests.sandbox.ml_support import (
     ELSER,
     TEXT_INPUT,
     api_error,
+    arm_faults,
     assert_error,
     definition_status,
     deploy,
@@ -68,6 +69,8 @@ def test_put_elser_answers_the_config_and_downloads_in_the_background(es):
 
 
 def test_download_runs_as_a_model_import_task_that_is_forgotten_when_done(es):
+    # Held a third of the way in while the task is read, so a slow machine cannot let it finish first.
+    arm_faults(es, model_download={"mode": "stall"})
     put_elser(es, wait=False)
     listed = es.tasks.list(actions="xpack/ml/model_import*", detailed=True, group_by="none")["tasks"]
     assert len(listed) == 1
@@ -79,6 +82,7 @@ def test_download_runs_as_a_model_import_task_that_is_forgotten_when_done(es):
     assert task["status"]["total_parts"] == 418
     task_id = f"{task['node']}:{task['id']}"
 
+    arm_faults(es, model_download=None)
     poll(lambda: definition_status(es, ELSER), lambda done: done is True, timeout=5)
     from elasticsearch import NotFoundError
 
