@@ -84,6 +84,7 @@ ROUTE_MODULES = (
     "es_sandbox.indices.api",
     "es_sandbox.indices.stats_api",
     "es_sandbox.indices.operations_api",
+    "es_sandbox.indices.templates_api",
     "es_sandbox.indices.cluster_state",
     "es_sandbox.documents.api",
     "es_sandbox.search",

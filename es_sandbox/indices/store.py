@@ -39,6 +39,7 @@ from es_sandbox.indices.settings import (
     is_static,
 )
 from es_sandbox.indices.stats import IndexStats
+from es_sandbox.indices.templates import Templates, deep_merge
 from es_sandbox.versions import BuildInfo
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class IndexStore:
         self.cluster = cluster
         self.indices: dict[str, Index] = {}
         self.tombstones: list[dict[str, Any]] = []  # the index graveyard: the indices deleted lately
+        self.templates = Templates()
         self.changes = 0  # indices created and deleted: with their metadata versions, the state version
 
     # -- subsystem contract --
@@ -76,6 +78,7 @@ class IndexStore:
         pass
 
     def reset(self) -> None:
+        self.templates.reset()
         self.indices.clear()
         self.tombstones.clear()
         self.changes = 0
@@ -86,12 +89,14 @@ class IndexStore:
             "indices": [index.meta() for index in self.indices.values()],
             "tombstones": self.tombstones,
             "changes": self.changes,
+            "templates": self.templates.snapshot(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
         self.indices = {meta["name"]: Index.from_meta(meta) for meta in state.get("indices", [])}
         self.tombstones = list(state.get("tombstones", []))
         self.changes = int(state.get("changes", 0))
+        self.templates.restore(state.get("templates", {}))
 
     @property
     def state_version(self) -> int:
@@ -281,6 +286,14 @@ class IndexStore:
             raise EsError(400, "parse_exception", f"unknown key [{key}] for create index")
         flat = flatten_settings(body.get("settings"))
         check_settings(flat)
+        given = self.templates.for_new_index(name)  # the request's own settings, mappings, aliases win
+        if given is not None:
+            flat = {**given["settings"], **flat}
+            body = {
+                **body,
+                "mappings": deep_merge(given["mappings"], body.get("mappings") or {}),
+                "aliases": {**given["aliases"], **(body.get("aliases") or {})},
+            }
         flat = {k: v for k, v in flat.items() if k not in INTERNAL_SETTINGS and v is not None}
         check_new_index(flat)
         mappings = mp.normalize(body.get("mappings"), version=mp.release_of(self._index_version()))
