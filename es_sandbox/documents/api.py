@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from es_sandbox.documents.multi_get import parse_mget
 from es_sandbox.documents.parsing import parse_bulk, update_body, validate
 from es_sandbox.documents.writes import BulkAction
 from es_sandbox.errors import EsError, illegal_argument, index_not_found, validation_failed
 from es_sandbox.http import PRODUCT_HEADERS, Router, bool_param, int_param, json_body, param
 from es_sandbox.indices import Doc, Index
 from es_sandbox.search import SourceFilter
+from es_sandbox.xcontent import check_json
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -194,26 +196,22 @@ async def get_source(request: Request, cluster: Cluster):
 @router.route("/_mget", "GET", "POST")
 @router.route("/{index}/_mget", "GET", "POST")
 async def mget(request: Request, cluster: Cluster):
-    body = await json_body(request, required=True)
-    default_index = request.path_params.get("index")
-    specs = body.get("docs") or [{"_id": i} for i in body.get("ids", [])]
-    if not specs:
-        raise validation_failed("no documents to get")
-    if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
-        raise illegal_argument("docs array element should include an object")
+    raw = await request.body()
+    if not raw:
+        raise EsError(400, "parse_exception", "request body or source parameter is required")
+    check_json(raw)
+    items = parse_mget(raw, request.path_params.get("index"), request.query_params.get("routing"))
+    default_source = SourceFilter.parse(None, request)
     out = []
-    for spec in specs:
-        name = spec.get("_index", default_index)
-        doc_id = str(spec.get("_id"))
+    for item in items:
         try:
-            index = cluster.indices.get(name)
+            index = cluster.indices.get(item.index)
         except EsError as err:
-            out.append({"_index": name, "_id": doc_id, "error": err.to_xcontent()})
+            out.append({"_index": item.index, "_id": item.id, "error": err.to_xcontent()})
             continue
-        doc = index.get_document(doc_id)
+        doc = index.get_document(item.id)
         if doc is None:
-            out.append({"_index": index.name, "_id": doc_id, "found": False})
+            out.append({"_index": index.name, "_id": item.id, "found": False})
             continue
-        source_filter = SourceFilter.parse(spec.get("_source", body.get("_source")), request)
-        out.append(_found(index, doc_id, doc, source_filter))
+        out.append(_found(index, item.id, doc, item.source or default_source))
     return {"docs": out}

@@ -17,6 +17,7 @@ from typing import Any
 
 from es_sandbox.documents.writes import MAX_ID_BYTES, OPS, BulkAction
 from es_sandbox.errors import EsError, illegal_argument, validation_failed
+from es_sandbox.xcontent import text, token
 
 VERSION_TYPES = ("internal", "external", "external_gte")
 UPDATE_FIELDS = ("doc", "upsert", "doc_as_upsert", "detect_noop", "scripted_upsert", "_source", "script")
@@ -38,28 +39,6 @@ _SIMPLE = {
     "list_executed_pipelines",
 }
 _OBJECTS = {"_source", "dynamic_templates"}
-
-
-def token(value: Any) -> str:
-    """The Jackson token a JSON value starts with, as ES names it in its messages."""
-    if isinstance(value, dict):
-        return "START_OBJECT"
-    if isinstance(value, list):
-        return "START_ARRAY"
-    if isinstance(value, bool):
-        return "VALUE_BOOLEAN"
-    if isinstance(value, int | float):
-        return "VALUE_NUMBER"
-    if value is None:
-        return "VALUE_NULL"
-    return "VALUE_STRING"
-
-
-def text(value: Any) -> str:
-    """XContentParser.text() of a scalar: what Java prints for it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _first_token(line: str) -> str | None:

@@ -27,8 +27,10 @@ from es_sandbox.search.hits import (
 from es_sandbox.search.queries import PrepareContext, compile_query, prepare_query
 from es_sandbox.search.queries.vectors import knn_search_scores, prepare_knn_search
 from es_sandbox.search.request import SearchRequest, q_param
+from es_sandbox.search.scroll_request import clear_scroll_ids, scroll_request
 from es_sandbox.search.service import keep_alive
 from es_sandbox.search.sorting import SortField, parse_sort
+from es_sandbox.xcontent import java_string
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -66,16 +68,18 @@ def _hits(req: SearchRequest, indices: list[Index], docs_of: list, cluster: Clus
 @router.route("/{index}/_search", "GET", "POST")
 async def search(request: Request, cluster: Cluster):
     body = await json_body(request)
-    return await execute_search(cluster, body, request, request.path_params.get("index"))
+    return await execute_search(
+        cluster, body, request, request.path_params.get("index"), await request.body()
+    )
 
 
 async def execute_search(
-    cluster: Cluster, body: dict[str, Any], request: Any, expression: str | None
+    cluster: Cluster, body: dict[str, Any], request: Any, expression: str | None, raw: bytes = b""
 ) -> dict[str, Any]:
     """One search: `request` gives its URI parameters (`query_params`), as `_search` and each search
-    of `_msearch` (whose header lines become parameters) pass them."""
+    of `_msearch` (whose header lines become parameters) pass them; `body` is `raw` parsed."""
     started = time.monotonic()
-    req = SearchRequest.parse(body, request)
+    req = SearchRequest.parse(body, request, raw)
     cluster.search.expire()
     if "pit" in body:
         return await _search_pit(request, cluster, body, req, started, expression)
@@ -197,12 +201,12 @@ async def msearch(request: Request, cluster: Cluster):
     """MultiSearchRequest.readMultiLineFormat: header and body lines, each search answered in order
     with its own status; a failed search is an error item, not a failed request."""
     started = time.monotonic()
-    raw = (await request.body()).decode("utf-8", errors="replace")
+    raw = await request.body()
     if not raw.strip():
         raise validation_failed("no requests added")
-    if not raw.endswith("\n"):
+    if not raw.endswith(b"\n"):
         raise illegal_argument("The msearch request must be terminated by a newline [\n]")
-    lines = raw.split("\n")[:-1]
+    lines = raw.split(b"\n")[:-1]
     searches = []
     for i in range(0, len(lines), 2):
         header = _json_line(lines[i]) if lines[i].strip() else {}
@@ -211,32 +215,35 @@ async def msearch(request: Request, cluster: Cluster):
         for key in header:
             if key not in _MSEARCH_HEADER_KEYS:
                 raise illegal_argument(f"key [{key}] is not supported in the metadata section")
-        searches.append((header, _json_line(lines[i + 1]) if lines[i + 1].strip() else {}))
+        body_line = lines[i + 1]
+        searches.append((header, _json_line(body_line) if body_line.strip() else {}, body_line))
     if not searches:
         raise validation_failed("no requests added")
     if bool_param(request, "rest_total_hits_as_int"):  # RestMultiSearchAction checks every search first
-        for _, body in searches:
+        for _, body, _ in searches:
             tracked = body.get("track_total_hits", True)
             if tracked not in (True, False, -1, 2147483647):
                 raise illegal_argument(
                     "[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, "
                     f"got {tracked}"
                 )
-    responses = []
-    for header, body in searches:
-        names = header.get("index", header.get("indices", request.path_params.get("index")))
-        expression = ",".join(names) if isinstance(names, list) else names
+    planned = []
+    for header, body, body_line in searches:
         params = {**request.query_params}
         params.update({k: _param_text(v) for k, v in header.items() if k not in ("index", "indices")})
+        SearchRequest.parse(body, _SearchParams(params), body_line)  # a body ES cannot parse fails them all
+        planned.append((_header_indices(header, request.path_params.get("index")), body, params, body_line))
+    responses = []
+    for expression, body, params, body_line in planned:
         try:
-            result = await execute_search(cluster, body, _SearchParams(params), expression)
+            result = await execute_search(cluster, body, _SearchParams(params), expression, body_line)
             responses.append({**result, "status": 200})
         except EsError as err:
             responses.append(err.body())
     return {"took": int((time.monotonic() - started) * 1000), "responses": responses}
 
 
-def _json_line(line: str) -> dict[str, Any]:
+def _json_line(line: bytes) -> dict[str, Any]:
     try:
         value = json.loads(line)
     except ValueError as exc:
@@ -246,40 +253,33 @@ def _json_line(line: str) -> dict[str, Any]:
     return value
 
 
+def _header_indices(header: dict[str, Any], path_index: str | None) -> str | None:
+    """The indices a header names (nodeStringArrayValue: an array's elements, or a value's text split
+    at commas), as an index expression; the path's without `index` or `indices`."""
+    key = "index" if "index" in header else "indices" if "indices" in header else None
+    if key is None:
+        return path_index
+    names = header[key]
+    if isinstance(names, list):
+        if any(name is None for name in names):  # SearchRequest.indices refuses a null name
+            raise EsError(500, "null_pointer_exception", "index must not be null")
+        return ",".join(java_string(name) for name in names)
+    return None if names is None else java_string(names)
+
+
 def _param_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return ",".join(value) if isinstance(value, list) else str(value)
-
-
-def _token(value: object) -> str:
-    """The JSON token Elasticsearch's parser names for a value."""
-    if isinstance(value, bool):
-        return "VALUE_BOOLEAN"
-    if isinstance(value, int | float):
-        return "VALUE_NUMBER"
-    return "START_OBJECT" if isinstance(value, dict) else "VALUE_NULL"
+    if isinstance(value, list):
+        return ",".join(java_string(v) for v in value)
+    return java_string(value)
 
 
 @router.route("/_search/scroll", "GET", "POST")
 @router.route("/_search/scroll/{scroll_id}", "GET", "POST")
 async def scroll_next(request: Request, cluster: Cluster):
     started = time.monotonic()
-    body = await json_body(request)
-    scroll_id = (
-        request.path_params.get("scroll_id") or request.query_params.get("scroll_id") or body.get("scroll_id")
-    )
-    if not isinstance(scroll_id, str):  # SearchScrollRequest.fromXContent takes text only
-        token = "START_ARRAY" if isinstance(scroll_id, list) else _token(scroll_id)
-        if scroll_id not in (None, "", []):
-            raise illegal_argument(
-                f"Unknown parameter [scroll_id] in request body or parameter is of the wrong type[{token}] "
-            )
-    if not scroll_id:
-        raise EsError(
-            400, "action_request_validation_exception", "Validation Failed: 1: scrollId is missing;"
-        )
-    renew = request.query_params.get("scroll") or body.get("scroll")
+    scroll_id, renew = await scroll_request(request)
+    if scroll_id is None:
+        raise validation_failed("scrollId is missing")
     scroll, page = cluster.search.next_page(scroll_id, None if renew is None else keep_alive(renew, "scroll"))
     state = scroll.request
     return response(
@@ -297,25 +297,13 @@ async def scroll_next(request: Request, cluster: Cluster):
 @router.route("/_search/scroll", "DELETE")
 @router.route("/_search/scroll/{scroll_id}", "DELETE")
 async def clear_scroll(request: Request, cluster: Cluster):
-    body = await json_body(request)
-    ids = body.get("scroll_id") or request.path_params.get("scroll_id")  # the body wins, as in ES
-    if ids is None:
+    ids = await clear_scroll_ids(request)
+    if not ids:
         raise validation_failed("no scroll ids specified")
-    if isinstance(ids, list):
-        if not all(isinstance(i, str | int | float) for i in ids):
-            raise illegal_argument("scroll_id array element should only contain scroll_id")
-        ids = [str(i) for i in ids]
-    elif isinstance(ids, dict):
-        raise illegal_argument(
-            "Unknown parameter [scroll_id] in request body or parameter is of the wrong type[START_OBJECT] "
-        )
-    else:
-        ids = str(ids).split(",")
-    if ids == ["_all"]:
-        # ClearScrollController.cleanAllScrolls: every node that answers counts as one freed context
-        cluster.search.clear_scrolls(ids)
-        return {"succeeded": True, "num_freed": len(cluster.nodes)}
     freed = cluster.search.clear_scrolls(ids)
+    if set(ids) == {"_all"}:
+        # ClearScrollController.cleanAllScrolls: every node that answers counts as one freed context
+        return {"succeeded": True, "num_freed": len(cluster.nodes)}
     return (200 if freed else 404), {"succeeded": True, "num_freed": freed}
 
 

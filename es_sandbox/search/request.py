@@ -12,6 +12,7 @@ from es_sandbox.http import bool_param, int_param
 from es_sandbox.search.highlight import HighlightRequest
 from es_sandbox.search.queries.vectors import parse_knn_search
 from es_sandbox.search.source import SourceFilter
+from es_sandbox.xcontent import XContentParser
 
 DEFAULT_TRACK_TOTAL_HITS = 10000
 _BODY_KEYS = {
@@ -53,6 +54,48 @@ _BODY_KEYS = {
 _UNSUPPORTED = {"aggs", "aggregations", "retriever", "rank", "collapse", "rescore", "suggest", "slice"}
 
 
+def _track_total_hits(parser: XContentParser) -> bool | int:
+    if parser.token == "VALUE_BOOLEAN" or parser.text() in ("true", "false"):
+        return parser.boolean_value()
+    return parser.int_value()
+
+
+# The body keys SearchSourceBuilder reads as one scalar, and the accessor it reads each with.
+_SCALARS = {
+    "from": XContentParser.int_value,
+    "size": XContentParser.int_value,
+    "terminate_after": XContentParser.int_value,
+    "min_score": XContentParser.float_value,
+    "track_total_hits": _track_total_hits,
+    "version": XContentParser.boolean_value,
+    "seq_no_primary_term": XContentParser.boolean_value,
+    "explain": XContentParser.boolean_value,
+    "track_scores": XContentParser.boolean_value,
+    "profile": XContentParser.boolean_value,
+}
+
+
+def read_scalars(raw: bytes | str) -> dict[str, Any]:
+    """The scalar options of a search body, converted as SearchSourceBuilder.parseXContent converts
+    them (a number in a string is coerced, a fraction dropped); an object, an array or null where one
+    belongs is `Unknown key for a START_OBJECT in [from].`"""
+    parser = XContentParser(raw)
+    values: dict[str, Any] = {}
+    if parser.next_token() != "START_OBJECT":
+        return values
+    name = None
+    while (token := parser.next_token()) not in ("END_OBJECT", None):
+        if token == "FIELD_NAME":
+            name = parser.name
+        elif name not in _SCALARS:
+            parser.skip_children()
+        elif not parser.is_value:
+            raise parse_error(f"Unknown key for a {token} in [{name}].")
+        else:
+            values[name] = _SCALARS[name](parser)
+    return values
+
+
 @dataclass
 class SearchRequest:
     query: dict[str, Any] | None
@@ -74,23 +117,35 @@ class SearchRequest:
     fields: list[tuple[str, str | None]] | None = None  # the `fields` option: (pattern, format)
 
     @classmethod
-    def parse(cls, body: dict[str, Any], request: Request) -> SearchRequest:
+    def parse(cls, body: dict[str, Any], request: Request, raw: bytes | str = b"") -> SearchRequest:
+        """`body` is the parsed JSON of `raw`, the body as sent (its scalars are read from the text,
+        where ES's errors locate them)."""
+        scalars = read_scalars(raw) if raw else {}
         for key in body:
             if key not in _BODY_KEYS:
                 raise parse_error(f"Unknown key for a START_OBJECT in [{key}].")
             if key in _UNSUPPORTED:
                 raise illegal_argument(f"[{key}] is not supported by es_sandbox")
         params = request.query_params
-        size = int_param(request, "size", _paging(body, "size", 10))
-        from_ = int_param(request, "from", _paging(body, "from", 0))
+        size = int_param(request, "size", scalars.get("size", 10))
+        from_ = int_param(request, "from", scalars.get("from", 0))
         if from_ < 0:
             raise illegal_argument(f"[from] parameter cannot be negative but was [{from_}]")
         if size < 0:
             raise illegal_argument(f"[size] parameter cannot be negative, found [{size}]")
-        tth: Any = body.get("track_total_hits", DEFAULT_TRACK_TOTAL_HITS)
+        terminate_after = int_param(request, "terminate_after", scalars.get("terminate_after"))
+        if terminate_after is not None and terminate_after < 0:
+            raise illegal_argument("terminateAfter must be > 0")
+        tth: Any = scalars.get("track_total_hits", DEFAULT_TRACK_TOTAL_HITS)
         if "track_total_hits" in params:
-            raw = params["track_total_hits"]
-            tth = raw == "true" if raw in ("true", "false") else int(raw)
+            raw_tth = params["track_total_hits"]
+            tth = (
+                raw_tth == "true" if raw_tth in ("true", "false") else int_param(request, "track_total_hits")
+            )
+        if tth is not True and tth is not False and tth < -1:
+            raise illegal_argument(
+                f"[track_total_hits] parameter must be positive or equals to -1, got {tth}"
+            )
         total_as_int = bool_param(request, "rest_total_hits_as_int")
         if total_as_int:  # RestSearchAction.checkRestTotalHits
             if "track_total_hits" not in body and "track_total_hits" not in params:
@@ -116,14 +171,14 @@ class SearchRequest:
             source=SourceFilter.parse(body.get("_source"), request),
             track_total_hits=tth,
             search_after=body.get("search_after"),
-            track_scores=bool(body.get("track_scores", False)),
-            min_score=body.get("min_score"),
+            track_scores=scalars.get("track_scores", False),
+            min_score=scalars.get("min_score"),
             post_filter=body.get("post_filter"),
-            version=bool(body.get("version", bool_param(request, "version"))),
-            seq_no_primary_term=bool(
-                body.get("seq_no_primary_term", bool_param(request, "seq_no_primary_term"))
+            version=bool_param(request, "version", scalars.get("version", False)),
+            seq_no_primary_term=bool_param(
+                request, "seq_no_primary_term", scalars.get("seq_no_primary_term", False)
             ),
-            terminate_after=body.get("terminate_after", int_param(request, "terminate_after")),
+            terminate_after=terminate_after,
             highlight=HighlightRequest.parse(body.get("highlight")),
             knn=_parse_knn(body, request),
             total_as_int=total_as_int,
@@ -169,17 +224,3 @@ def q_param(params: Any) -> dict[str, Any]:
     if "lenient" in params:
         body["lenient"] = params["lenient"] != "false"
     return {"query_string": body}
-
-
-def _paging(body: dict[str, Any], key: str, default: int) -> int:
-    """`from`/`size` as SearchSourceBuilder reads them: a number, or text holding one."""
-    value = body.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        token = {dict: "START_OBJECT", list: "START_ARRAY", bool: "VALUE_BOOLEAN"}.get(
-            type(value), "VALUE_NULL"
-        )
-        raise parse_error(f"Unknown key for a {token} in [{key}].")
-    try:
-        return int(value)
-    except ValueError:
-        raise parse_error(f'For input string: "{value}"') from None

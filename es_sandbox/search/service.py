@@ -125,6 +125,7 @@ class SearchService:
         return scroll
 
     def next_page(self, scroll_id: str, keep_alive: float | None) -> tuple[Scroll, list[Hit]]:
+        check_scroll_id(scroll_id)
         self.expire()
         scroll = self.scrolls.get(scroll_id)
         if scroll is None:
@@ -137,18 +138,33 @@ class SearchService:
         return scroll, page
 
     def clear_scrolls(self, scroll_ids: list[str]) -> int:
-        freed = 0
+        """ClearScrollController: `_all` alone frees every scroll; otherwise every id must parse
+        before any is freed."""
+        if set(scroll_ids) == {"_all"}:
+            freed = len(self.scrolls)
+            self.scrolls.clear()
+            return freed
         for scroll_id in scroll_ids:
-            if scroll_id == "_all":
-                freed += len(self.scrolls)
-                self.scrolls.clear()
-            elif self.scrolls.pop(scroll_id, None) is not None:
-                freed += 1
-        return freed
+            check_scroll_id(scroll_id)
+        return sum(self.scrolls.pop(scroll_id, None) is not None for scroll_id in scroll_ids)
 
 
 def context_id(kind: str) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{random_id(24)}".encode()).decode().rstrip("=")
+
+
+def check_scroll_id(scroll_id: str) -> None:
+    """TransportSearchHelper.parseScrollId: a text that is not the URL-safe base64 of a scroll id
+    (expired or not) cannot name a scroll: 400, before any context is looked up."""
+    try:
+        decoded = base64.urlsafe_b64decode(scroll_id + "=" * (-len(scroll_id) % 4))
+    except ValueError:
+        decoded = b""
+    if (
+        not decoded.startswith(b"scroll:")
+        or base64.urlsafe_b64encode(decoded).decode().rstrip("=") != scroll_id
+    ):
+        raise illegal_argument("Cannot parse scroll id")
 
 
 def keep_alive(value: Any, setting: str) -> float:

@@ -32,6 +32,7 @@ from tests.conftest import TEST_SANDBOX
 FAITHFUL_500S = {
     "unsupported_operation_exception": "RestTable throws UnsupportedOperationException for an unknown cat sort key",
     "illegal_state_exception": "IllegalStateException is a 500 in ES (a resize of an index without a write block)",
+    "null_pointer_exception": "SearchRequest.indices requires non-null names: an _msearch header's index [null]",
 }
 
 
