@@ -21,12 +21,16 @@ VECTOR_TYPES = frozenset({"dense_vector", "sparse_vector", "rank_vectors"})
 HIDDEN_SOURCE_KEYS: set[str] = set()
 
 
+def created_on_or_after_9_2(index: Index) -> bool:
+    return mp.release_of(index.setting("version.created")) >= (9, 2, 0)
+
+
 def excludes_vectors_by_default(index: Index) -> bool:
     """`index.mapping.exclude_source_vectors`: true by default for indices created on 9.2 or later."""
     setting = index.setting("mapping.exclude_source_vectors")
     if setting is not None:
         return str(setting).lower() == "true"
-    return mp.release_of(index.setting("version.created")) >= (9, 2, 0)
+    return created_on_or_after_9_2(index)
 
 
 def without_vectors(source: dict[str, Any], mappings: dict[str, Any]) -> dict[str, Any]:
@@ -67,6 +71,9 @@ class SourceFilter:
         """The `_source` of a hit or a document of `index` as this filter shows it."""
         if self.drops_vectors(index):
             source = without_vectors(source, index.mappings)
+        elif not created_on_or_after_9_2(index):
+            # Before 9.2 the metadata kept in the stored source is never part of `_source`.
+            source = {k: v for k, v in source.items() if k not in HIDDEN_SOURCE_KEYS}
         return self.apply(source)
 
     @classmethod

@@ -400,3 +400,13 @@ def test_invalid_chunking_settings_are_refused(es, chunking, reason):
     mappings = {"properties": {"body": {"type": "semantic_text", "chunking_settings": chunking}}}
     exc = api_error(lambda: es.indices.create(index="bad", mappings=mappings))
     assert_error(exc, 400, "mapper_parsing_exception", f"Failed to parse mapping: {reason}")
+
+
+def test_before_9_2_inference_fields_are_never_part_of_the_source(start_sandbox):
+    """`_source.exclude_vectors` came with 9.2; before it `_inference_fields` is metadata only, kept out of
+    every `_source` (get, search), whatever the request asks."""
+    es = Elasticsearch(start_sandbox(version="9.1.5").url)
+    es.indices.create(index="old", mappings={"properties": {"body": {"type": "semantic_text"}}})
+    es.index(index="old", id="1", document={"body": "hello world"}, refresh=True)
+    assert es.get(index="old", id="1")["_source"] == {"body": "hello world"}
+    assert es.search(index="old")["hits"]["hits"][0]["_source"] == {"body": "hello world"}
