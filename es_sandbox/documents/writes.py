@@ -33,9 +33,11 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from es_sandbox.documents import scripted
 from es_sandbox.errors import EsError, illegal_argument, index_not_found
 from es_sandbox.indices import Index, random_id
 from es_sandbox.indices.stats import sources_size
+from es_sandbox.ingest.document import clone
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -515,14 +517,27 @@ class DocumentService:
                 raise missing_alias
             index = self.cluster.indices.write_index(name)
             name = index.name
-            if "script" in body:
-                raise illegal_argument("es_sandbox does not run scripts: use [doc] updates")
+            script = scripted.compile_script(body["script"]) if "script" in body else None
             started = time.monotonic_ns()
             current = index.docs.get(action.id)
             index.stats.got(current is not None, time.monotonic_ns() - started)  # the update's own get
             touched.reached(index, body, started)
             patch = body.get("doc") or {}
-            if current is None:
+            if script is not None:
+                if current is not None:
+                    index.check_seq_no(action.id, current, action.if_seq_no, action.if_primary_term)
+                op, new_source = _scripted_source(index, action, body, script, current)
+                if op == "none" and current is not None:
+                    return _noop_update(index, action.id, current)
+                if op == "delete" and current is not None:
+                    version, seq_no, _ = index.delete(action.id)
+                    deleted = _write_response(
+                        index, action.id, version, seq_no, "deleted", forced_refresh=refresh
+                    )
+                    return Outcome("update", _OK, deleted)
+                if op != "index":  # nothing to delete or to leave as it is: the upsert is not written
+                    return Outcome("update", _OK, _dropped_response(index.name, action.id))
+            elif current is None:
                 if body.get("doc_as_upsert"):
                     new_source = patch
                 elif "upsert" in body:
@@ -533,15 +548,51 @@ class DocumentService:
                 index.check_seq_no(action.id, current, action.if_seq_no, action.if_primary_term)
                 new_source = _deep_merge(current.source, patch)
                 if body.get("detect_noop", True) and new_source == current.source:
-                    index.stats.noop_updates += 1
-                    noop = _write_response(index, action.id, current.version, current.seq_no, "noop")
-                    noop["_shards"] = {"total": 0, "successful": 0, "failed": 0}
-                    return Outcome("update", _OK, noop)
+                    return _noop_update(index, action.id, current)
             doc, result = index.put(action.id, new_source)
         except EsError as err:
             return Outcome("update", err.status, error=err, index=name, id=action.id)
         response = _write_response(index, action.id, doc.version, doc.seq_no, result, forced_refresh=refresh)
         return Outcome("update", _CREATED if result == "created" else _OK, response)
+
+
+def _noop_update(index: Index, doc_id: str, current: Any) -> Outcome:
+    """An update that changes nothing: result noop, no shard touched."""
+    index.stats.noop_updates += 1
+    noop = _write_response(index, doc_id, current.version, current.seq_no, "noop")
+    noop["_shards"] = {"total": 0, "successful": 0, "failed": 0}
+    return Outcome("update", _OK, noop)
+
+
+def _scripted_source(
+    index: Any, action: BulkAction, body: dict[str, Any], script: Any, current: Any
+) -> tuple[str, dict[str, Any] | None]:
+    """UpdateHelper with a script: the operation (`index`, `delete` or `none`) and the new source."""
+    if current is None:
+        if "upsert" not in body:
+            raise document_missing(index, action.id)
+        if not body.get("scripted_upsert"):
+            return "index", body["upsert"]
+        ctx = {"_source": clone(body["upsert"]), "op": "create", "_now": int(time.time() * 1000)}
+    else:
+        ctx = {
+            "_index": index.name,
+            "_id": action.id,
+            "_version": current.version,
+            "_routing": None,
+            "_source": clone(current.source),
+            "op": "index",
+            "_now": int(time.time() * 1000),
+        }
+    try:
+        script.run_update(ctx)
+    except EsError as err:  # UpdateHelper.executeScript wraps what the script throws
+        raise EsError(
+            400, "illegal_argument_exception", "failed to execute script", caused_by=err.to_xcontent()
+        ) from None
+    # UpdateOpType.lenientFromString: an operation it does not know does nothing.
+    op = {"create": "index", "index": "index", "delete": "delete"}.get(ctx.get("op"), "none")
+    return op, ctx["_source"]
 
 
 def _update_body(action: BulkAction, prepared: _Prepared | None) -> dict[str, Any]:

@@ -23,7 +23,8 @@ CONDITION_FORMS = (
     "startsWith, endsWith, isEmpty, size, length, toLowerCase, toUpperCase, trim, get"
 )
 SCRIPT_FORMS = (
-    "field assignments (ctx.a = <expression>; ctx['b'] = 'x'), the expressions being " + CONDITION_FORMS
+    "field assignments (ctx.a = <expression>; ctx['b'] = 'x'; ctx.n += 1; ctx.n++), the expressions being "
+    + CONDITION_FORMS
 )
 
 
@@ -51,7 +52,7 @@ _TOKEN = re.compile(
   | (?P<number>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?[lLfFdD]?)
   | (?P<string>'(?:\\['\\]|[^'\\])*'|"(?:\\["\\]|[^"\\])*")
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\?\.|\?:|==|!=|<=|>=|&&|\|\||[-+*/%<>!=()\[\].,;?:{}&|^~])
+  | (?P<op>\?\.|\?:|\+\+|--|\+=|-=|==|!=|<=|>=|&&|\|\||[-+*/%<>!=()\[\].,;?:{}&|^~])
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -218,12 +219,16 @@ def _arithmetic(op: str, left: Any, right: Any) -> Any:
 
 @dataclass
 class Assignment:
+    """`target = value`, or a compound form (`+=`, `-=`, `++`, `--`) read as `target = target op value`."""
+
     target: Field
     value: Node
     offset: int
+    op: str = "="
 
     def run(self, env):
-        self.target.assign(env, self.value.evaluate(env))
+        value = self.value if self.op == "=" else Binary(self.offset, self.op, self.target, self.value)
+        self.target.assign(env, value.evaluate(env))
 
 
 # --- values ---------------------------------------------------------------------------------------
@@ -421,15 +426,24 @@ class _Parser:
 
     def assignment(self) -> Assignment:
         start = self.token.offset
+        prefix = self.accept("++", "--")
         target = self.postfix()
         if not isinstance(target, Field) or not _roots_in_ctx(target):
             raise Refused("a statement must assign a ctx field (ctx.a = ...)", start)
-        operator = self.token
-        if operator.text != "=":
+        operator = prefix or self.token
+        one = Literal(operator.offset, 1)
+        if prefix is not None or operator.text in ("++", "--"):
+            if prefix is None:
+                self.take()
+            return Assignment(target, one, start, operator.text[0])
+        if operator.text not in ("=", "+=", "-="):
             what = f"[{operator.text}]" if operator.kind != "end" else "nothing"
-            raise Refused(f"expected [=] after the assigned field but found {what}", operator.offset)
+            raise Refused(
+                f"expected [=], [+=], [-=], [++] or [--] after the assigned field but found {what}",
+                operator.offset,
+            )
         self.take()
-        return Assignment(target, self.expression(), start)
+        return Assignment(target, self.expression(), start, "=" if operator.text == "=" else operator.text[0])
 
     def expression(self) -> Node:
         left = self.binary(0)
@@ -555,8 +569,15 @@ class Script:
             raise self._script_exception(err) from None
 
     def run(self, doc: IngestDocument) -> None:
+        self._run_statements(self._env(doc))
+
+    def run_update(self, ctx: dict[str, Any]) -> None:
+        """An update context's script (update, update_by_query, reindex): `ctx` holds `_source`, `op`
+        and the document's metadata, changed in place."""
+        self._run_statements({"ctx": ctx, "params": self.params})
+
+    def _run_statements(self, env: Env) -> None:
         assert isinstance(self.body, list)
-        env = self._env(doc)
         for statement in self.body:
             try:
                 statement.run(env)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from starlette.requests import Request
 
+from es_sandbox.documents import scripted
 from es_sandbox.errors import EsError, illegal_argument, validation_failed
 from es_sandbox.http import bool_param
 
@@ -42,6 +43,7 @@ class Job:
     refresh: bool = False
     wait_for_completion: bool = True
     slice_filter: tuple[int, int] | None = None  # (slice id, slice count) of a worker
+    script: Any = None  # the compiled update-context script (update_by_query, reindex)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -144,7 +146,11 @@ def _common(job: Job, request: Request, body: dict[str, Any]) -> Job:
         _set_max_docs(job, _int(request.query_params["max_docs"], "max_docs"))
     job.wait_for_completion = bool_param(request, "wait_for_completion", True)
     if "script" in body:
-        raise illegal_argument("es_sandbox does not run scripts: [script] is not supported in this context")
+        if job.kind == "delete_by_query":
+            raise illegal_argument(
+                "es_sandbox does not run scripts: [script] is not supported in this context"
+            )
+        job.script = scripted.compile_script(body["script"])
     return job
 
 

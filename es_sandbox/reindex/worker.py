@@ -23,6 +23,8 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox import documents, search
+from es_sandbox.documents import scripted
+from es_sandbox.errors import illegal_argument
 from es_sandbox.ingest.document import clone
 from es_sandbox.reindex.job import UNLIMITED, Job
 
@@ -173,7 +175,10 @@ class Worker:
             if not batch:
                 break
             self.batches += 1
-            items = await self._bulk([self._action(hit, source_filter) for hit in batch])
+            actions = [self._action(hit, source_filter) for hit in batch]
+            self.noops += sum(1 for a in actions if a is None)  # the script set ctx.op to noop
+            wanted = [a for a in actions if a is not None]
+            items = await self._bulk(wanted) if wanted else []
             self._count(items)
             if self.failures:
                 break
@@ -188,7 +193,7 @@ class Worker:
 
     def _action(
         self, hit: tuple[str, str, dict[str, Any], Any], source_filter: search.SourceFilter | None
-    ) -> documents.BulkAction:
+    ) -> documents.BulkAction | None:
         index_name, doc_id, source, doc = hit
         job = self.job
         if job.kind == "delete_by_query":
@@ -206,6 +211,22 @@ class Worker:
             # `_source` a reindex reads unless exclude_vectors is false: the destination embeds again.
             source = {k: v for k, v in source.items() if k not in search.source.HIDDEN_SOURCE_KEYS}
         body = source_filter.apply(source) if source_filter is not None else source
+        dest_index = index_name if job.kind == "update_by_query" else job.dest_index
+        dest_id, op = doc_id, "index"
+        if job.script is not None:
+            op, changed_index, dest_id, body = self._apply_script(index_name, doc_id, doc, body)
+            dest_index = changed_index or dest_index
+            if op == "noop":
+                return None
+        if op == "delete":
+            versioned = (
+                {"if_seq_no": doc.seq_no, "if_primary_term": doc.primary_term}
+                if job.kind == "update_by_query"
+                else {}
+            )
+            return documents.BulkAction(
+                op="delete", index=dest_index, id=dest_id, source=None, pipeline=None, **versioned
+            )
         if job.kind == "update_by_query":
             return documents.BulkAction(
                 op="index",
@@ -217,8 +238,30 @@ class Worker:
                 if_primary_term=doc.primary_term,
             )
         return documents.BulkAction(
-            op=job.op_type, index=job.dest_index, id=doc_id, source=clone(body), pipeline=None
+            op=job.op_type, index=dest_index, id=dest_id, source=clone(body), pipeline=None
         )
+
+    def _apply_script(
+        self, index_name: str, doc_id: str, doc: Any, body: dict[str, Any]
+    ) -> tuple[str, str | None, str, dict[str, Any]]:
+        """ScriptApplier: the script runs over ctx; returns the operation, the index it moved the
+        document to (reindex only), its id and its source."""
+        ctx = {
+            "_index": index_name,
+            "_id": doc_id,
+            "_version": doc.version,
+            "_routing": None,
+            "_source": clone(body),
+            "op": "index",
+            "_now": int(time.time() * 1000),
+        }
+        op = scripted.run(self.job.script, ctx)
+        if self.job.kind == "update_by_query":
+            for key, was in (("_index", index_name), ("_id", doc_id)):
+                if ctx.get(key) != was:
+                    raise illegal_argument(f"Modifying [{key}] not allowed")
+        moved = ctx.get("_index") if ctx.get("_index") != index_name else None
+        return op, moved, ctx.get("_id") or doc_id, ctx["_source"]
 
     async def _bulk(self, actions: list[documents.BulkAction]) -> list[tuple[str, dict[str, Any]]]:
         """One bulk request; with the pipeline_drop fault, 429-rejected items are retried without the

@@ -260,8 +260,11 @@ def test_script_configuration_errors(es):
     )
     status, error = put_error(es, [{"script": {"source": "if (ctx.a == 1) { ctx.b = 2 }"}}])
     assert "[if] is not supported (only ctx, params and literals are) (at offset 0)" in error["reason"]
-    status, error = put_error(es, [{"script": {"source": "ctx.a += 1"}}])
-    assert "expected [=] after the assigned field but found [+] (at offset 6)" in error["reason"]
+    status, error = put_error(es, [{"script": {"source": "ctx.a *= 2"}}])
+    assert (
+        "expected [=], [+=], [-=], [++] or [--] after the assigned field but found [*] (at offset 6)"
+        in error["reason"]
+    )
     status, error = put_error(es, [{"script": {"id": "my-stored"}}])
     assert error["reason"] == "[source] es_sandbox has no stored scripts: give the scripts inline as [source]"
 
