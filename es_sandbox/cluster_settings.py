@@ -4,19 +4,24 @@
     action.destructive_requires_name   true: deleting indices by wildcard or _all is refused
     action.auto_create_index           true | false | patterns (+a*,-b*): which writes create indices
 
-Persistent settings survive a restart (--data-dir), transient ones do not. Any other setting is
-refused as Elasticsearch refuses a setting it does not know.
+Other dynamic settings users commonly set (recovery throughput, allocation, disk watermarks, breakers,
+search limits, ML limits, loggers) are accepted with their values checked by type and shown back; a
+one-node in-memory sandbox has nothing for them to change. Persistent settings survive a restart
+(--data-dir), transient ones do not (and, as in Elasticsearch, setting one answers a deprecation
+warning). Any other setting is refused as Elasticsearch refuses a setting it does not know.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
 from es_sandbox.errors import EsError, illegal_argument, index_not_found, validation_failed
-from es_sandbox.http import Router, bool_param, json_body
+from es_sandbox.http import Router, bool_param, json_body, json_response
+from es_sandbox.versions import BuildInfo
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -27,6 +32,38 @@ DESTRUCTIVE_REQUIRES_NAME = "action.destructive_requires_name"
 AUTO_CREATE_INDEX = "action.auto_create_index"
 DEFAULTS = {DESTRUCTIVE_REQUIRES_NAME: "true", AUTO_CREATE_INDEX: "true"}
 SCOPES = ("persistent", "transient")
+TRANSIENT_DEPRECATION = (
+    "[transient settings removal] Updating cluster settings through transient settings is deprecated. Some "
+    "Elastic products may make use of transient settings and those should not be changed. Any custom use of "
+    "transient settings should be replaced by persistent settings."
+)
+# Dynamic cluster settings accepted without effect, by the kind of value each takes.
+ACCEPTED = {
+    "indices.recovery.max_bytes_per_sec": "bytes",
+    "indices.recovery.max_concurrent_file_chunks": "int",
+    "indices.recovery.max_concurrent_operations": "int",
+    "cluster.routing.allocation.enable": "text",
+    "cluster.routing.rebalance.enable": "text",
+    "cluster.routing.allocation.disk.threshold_enabled": "bool",
+    "cluster.routing.allocation.disk.watermark.low": "text",
+    "cluster.routing.allocation.disk.watermark.high": "text",
+    "cluster.routing.allocation.disk.watermark.flood_stage": "text",
+    "cluster.info.update.interval": "time",
+    "cluster.max_shards_per_node": "int",
+    "search.max_buckets": "int",
+    "search.default_search_timeout": "time",
+    "search.allow_expensive_queries": "bool",
+    "indices.breaker.total.limit": "text",
+    "indices.breaker.request.limit": "text",
+    "indices.breaker.fielddata.limit": "text",
+    "script.max_compilations_rate": "text",
+    "ingest.geoip.downloader.enabled": "bool",
+    "xpack.ml.max_model_memory_limit": "bytes",
+    "xpack.ml.max_lazy_ml_nodes": "int",
+    "xpack.ml.max_machine_memory_percent": "int",
+    "xpack.ml.use_auto_machine_memory_percent": "bool",
+}
+LOG_LEVELS = ("OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL")
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -57,6 +94,28 @@ def _setting_text(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(_setting_text(v) for v in value)
     return str(value)
+
+
+def _known(key: str) -> bool:
+    return key in DEFAULTS or key in ACCEPTED or key.startswith("logger.")
+
+
+def _check_kind(key: str, value: str) -> None:
+    kind = "level" if key.startswith("logger.") else ACCEPTED.get(key)
+    if kind == "bool" and value not in ("true", "false"):
+        raise illegal_argument(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")
+    if kind == "int" and not re.fullmatch(r"-?\d+", value):
+        raise illegal_argument(f"Failed to parse value [{value}] for setting [{key}]")
+    if kind == "bytes" and not re.fullmatch(r"-1|\d+(\.\d+)?\s*(b|kb|mb|gb|tb|pb)", value, re.IGNORECASE):
+        raise illegal_argument(
+            f"failed to parse setting [{key}] with value [{value}] as a size in bytes: unit is missing or unrecognized"
+        )
+    if kind == "time" and not re.fullmatch(r"-1|\d+(nanos|micros|ms|s|m|h|d)", value):
+        raise illegal_argument(
+            f"failed to parse setting [{key}] with value [{value}] as a time value: unit is missing or unrecognized"
+        )
+    if kind == "level" and value.upper() not in LOG_LEVELS:
+        raise illegal_argument(f"No enum constant org.apache.logging.log4j.Level.{value.upper()}")
 
 
 def _check(key: str, value: str) -> None:
@@ -138,11 +197,12 @@ class ClusterSettings:
             raise validation_failed("no settings to update")
         for scope in ("transient", "persistent"):
             for key, value in changes[scope].items():
-                if value is None and (key in DEFAULTS or key.endswith("*")):
+                if value is None and (_known(key) or key.endswith("*")):
                     continue
-                if key not in DEFAULTS:
+                if not _known(key):
                     raise illegal_argument(f"{scope} setting [{key}], not recognized")
                 _check(key, _setting_text(value))
+                _check_kind(key, _setting_text(value))
         applied: dict[str, dict[str, str]] = {}
         for scope in SCOPES:
             store = getattr(self, scope)
@@ -190,8 +250,13 @@ async def put_cluster_settings(request: Request, cluster: Cluster):
     applied = cluster.settings.update(body)
     flat = bool_param(request, "flat_settings")
     render = (lambda s: dict(sorted(s.items()))) if flat else _nest
-    return {
+    answer = {
         "acknowledged": True,
         "persistent": render(applied["persistent"]),
         "transient": render(applied["transient"]),
     }
+    if body.get("transient"):  # RestClusterUpdateSettingsAction warns on any transient setting
+        return json_response(
+            answer, headers=BuildInfo(cluster.config.version).deprecation_header(TRANSIENT_DEPRECATION)
+        )
+    return answer

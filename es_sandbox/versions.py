@@ -102,6 +102,10 @@ class BuildInfo:
     def minimum_index_compatibility_version(self) -> str:
         return f"{self.major - 1}.0.0"
 
+    def deprecation_header(self, message: str) -> dict[str, str]:
+        """The Warning header a deprecated use is answered with (HeaderWarning: 299, agent, quoted text)."""
+        return {"Warning": f'299 Elasticsearch-{self.number}-{self.build_hash} "{message}"'}
+
     @property
     def build_hash(self) -> str:
         """A stable 40-hex stand-in for the release commit (the sandbox is not built from it)."""

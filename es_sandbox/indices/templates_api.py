@@ -40,12 +40,6 @@ def _exists(found: bool) -> Response:
     return Response(status_code=200 if found else 404, headers=PRODUCT_HEADERS)
 
 
-def deprecation_warning(cluster: Cluster, message: str) -> dict[str, str]:
-    """The Warning header ES adds for a deprecated use (HeaderWarning: 299, agent, quoted text)."""
-    build = BuildInfo(cluster.config.version)
-    return {"Warning": f'299 Elasticsearch-{cluster.config.version}-{build.build_hash} "{message}"'}
-
-
 # -- composable index templates ------------------------------------------------------------------
 
 
@@ -182,7 +176,10 @@ async def put_legacy_template(request: Request, cluster: Cluster):
         order=int_param(request, "order"),
     )
     _changed(cluster)
-    return json_response({"acknowledged": True}, headers=deprecation_warning(cluster, LEGACY_DEPRECATION))
+    return json_response(
+        {"acknowledged": True},
+        headers=BuildInfo(cluster.config.version).deprecation_header(LEGACY_DEPRECATION),
+    )
 
 
 @router.route("/_template", "GET")

@@ -227,3 +227,34 @@ def test_async_client(sandbox, es):
 
     name, reason = asyncio.run(run())
     assert name.startswith("a-20") and reason == "Wildcard expressions or all indices are not allowed"
+
+
+def test_common_dynamic_cluster_settings_are_accepted_and_checked(es):
+    import warnings
+
+    from elasticsearch import ElasticsearchWarning
+
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.simplefilter("always")
+        answer = es.cluster.put_settings(transient={"indices.recovery.max_bytes_per_sec": "50mb"})
+    assert answer["transient"] == {"indices": {"recovery": {"max_bytes_per_sec": "50mb"}}}
+    assert any(
+        w.category is ElasticsearchWarning and str(w.message).startswith("[transient settings removal]")
+        for w in heard
+    )
+    es.cluster.put_settings(
+        persistent={"cluster.routing.allocation.enable": "primaries", "logger.org.elasticsearch": "debug"}
+    )
+    flat = es.cluster.get_settings(flat_settings=True)["persistent"]
+    assert flat == {"cluster.routing.allocation.enable": "primaries", "logger.org.elasticsearch": "debug"}
+    with pytest.raises(BadRequestError) as refused:
+        es.cluster.put_settings(persistent={"cluster.max_shards_per_node": "many"})
+    assert (
+        refused.value.body["error"]["reason"]
+        == "Failed to parse value [many] for setting [cluster.max_shards_per_node]"
+    )
+    with pytest.raises(BadRequestError) as refused:
+        es.cluster.put_settings(persistent={"indices.recovery.max_bytes_per_sec": "fast"})
+    assert "as a size in bytes: unit is missing or unrecognized" in refused.value.body["error"]["reason"]
+    es.cluster.put_settings(transient={"indices.recovery.max_bytes_per_sec": None})
+    assert es.cluster.get_settings()["transient"] == {}
