@@ -115,7 +115,7 @@ class AppendProcessor(Processor):
         return doc
 
 
-class _StringProcessor(Processor):
+class StringProcessor(Processor):
     """AbstractStringProcessor: field, ignore_missing, target_field; strings or lists of strings."""
 
     def __init__(self, tag, description, field, ignore_missing, target_field) -> None:
@@ -129,7 +129,7 @@ class _StringProcessor(Processor):
         target_field = cfg.string("target_field", field)
         return cls(cfg.tag, None, field, ignore_missing, target_field)
 
-    def transform(self, value: str) -> str:
+    def transform(self, value: str) -> Any:
         raise NotImplementedError
 
     async def execute(self, doc):
@@ -158,21 +158,21 @@ class _StringProcessor(Processor):
         return doc
 
 
-class LowercaseProcessor(_StringProcessor):
+class LowercaseProcessor(StringProcessor):
     type = "lowercase"
 
     def transform(self, value: str) -> str:
         return value.lower()
 
 
-class UppercaseProcessor(_StringProcessor):
+class UppercaseProcessor(StringProcessor):
     type = "uppercase"
 
     def transform(self, value: str) -> str:
         return value.upper()
 
 
-class TrimProcessor(_StringProcessor):
+class TrimProcessor(StringProcessor):
     type = "trim"
 
     def transform(self, value: str) -> str:

@@ -23,6 +23,13 @@ from es_sandbox.ingest.processors import (
     UppercaseProcessor,
 )
 from es_sandbox.ingest.script import ScriptProcessor
+from es_sandbox.ingest.text_processors import (
+    BytesProcessor,
+    GsubProcessor,
+    JoinProcessor,
+    SortProcessor,
+    SplitProcessor,
+)
 
 PROCESSORS: dict[str, type[Processor]] = {
     p.type: p
@@ -44,6 +51,11 @@ PROCESSORS: dict[str, type[Processor]] = {
         ForEachProcessor,
         GrokProcessor,
         ScriptProcessor,
+        BytesProcessor,
+        GsubProcessor,
+        SplitProcessor,
+        JoinProcessor,
+        SortProcessor,
     )
 }
 
