@@ -78,6 +78,7 @@ ROUTE_MODULES = (
     "es_sandbox.faults",
     "es_sandbox.cluster_api",
     "es_sandbox.cluster_settings",
+    "es_sandbox.capabilities",
     "es_sandbox.data_streams",
     "es_sandbox.cat",
     "es_sandbox.nodes_api",

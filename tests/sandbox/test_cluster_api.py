@@ -290,3 +290,20 @@ def test_nodes_usage_counts_each_handler_on_the_receiving_node(es):
     assert info.value.body["error"]["reason"] == (
         "request [/_nodes/usage/_all,rest_actions] contains _all and individual metrics [_all,rest_actions]"
     )
+
+
+def test_capabilities_claims_only_what_the_sandbox_implements(es):
+    def supported(**params):
+        return es.perform_request(
+            "GET", "/_capabilities", params=params, headers={"accept": "application/json"}
+        ).body
+
+    answer = supported(path="/_cluster/health", capabilities="unassigned_pri_shard_count")
+    assert answer == {
+        "_nodes": {"total": 1, "successful": 1, "failed": 0},
+        "cluster_name": "es-sandbox",
+        "supported": True,
+    }
+    assert supported(method="PUT", path="/{index}", capabilities="lookup_index_mode")["supported"] is False
+    assert supported(method="PUT", path="/_cluster/health")["supported"] is False  # no such handler
+    assert supported(path="/{index}/_search")["supported"] is True
