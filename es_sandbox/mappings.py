@@ -173,6 +173,10 @@ def _normalize_root(body: dict[str, Any], version: Version) -> dict[str, Any]:
     for key, value in body.items():
         if key == "properties":
             out["properties"] = _normalize_properties(value, "", version)
+        elif key == "_source" and isinstance(value, dict):
+            source = _normalize_source(value, version)
+            if source:
+                out["_source"] = source
         elif key in _ROOT_PARAMS:
             out[key] = value
         else:
@@ -180,6 +184,17 @@ def _normalize_root(body: dict[str, Any], version: Version) -> dict[str, Any]:
                 f"Root mapping definition has unsupported parameters:  [{key} : {_java_str(value)}]"
             )
     return out
+
+
+def _normalize_source(spec: dict[str, Any], version: Version) -> dict[str, Any]:
+    """SourceFieldMapper.Builder: `mode` and `enabled` exclude each other; on indices created by 9.0 or
+    later (IndexVersions.SOURCE_MAPPER_MODE_ATTRIBUTE_NOOP) `mode` is accepted and does nothing, so the
+    mapping never shows it (`index.mapping.source.mode` is the setting that chooses the source mode)."""
+    if "mode" in spec and "enabled" in spec:
+        raise mapper_parsing("Cannot set both [mode] and [enabled] parameters")
+    if version >= (9, 0, 0):
+        return {k: v for k, v in spec.items() if k != "mode"}
+    return dict(spec)
 
 
 def _normalize_properties(props: Any, prefix: str, version: Version) -> dict[str, Any]:

@@ -175,3 +175,16 @@ def test_vectors_a_similarity_refuses(es):
         "The [dot_product] similarity can only be used with unit-length vectors. Preview of invalid vector: [1.0, 1.0]"
     )
     es.index(index="s", id="1", document={"dot": [0.6, 0.8]})
+
+
+def test_source_mode_in_mappings_does_nothing_on_9x_indices(es):
+    """IndexVersions.SOURCE_MAPPER_MODE_ATTRIBUTE_NOOP (9.0): `_source.mode` is accepted and not kept;
+    `index.mapping.source.mode` chooses the mode."""
+    es.indices.create(index="m", mappings={"_source": {"mode": "synthetic", "excludes": ["x"]}})
+    assert es.indices.get_mapping(index="m")["m"]["mappings"] == {"_source": {"excludes": ["x"]}}
+    with pytest.raises(ApiError) as refused:
+        es.indices.create(index="both", mappings={"_source": {"mode": "stored", "enabled": True}})
+    assert (
+        refused.value.body["error"]["reason"]
+        == "Failed to parse mapping: Cannot set both [mode] and [enabled] parameters"
+    )
