@@ -758,11 +758,9 @@ def main() -> None:
     parser.add_argument("--failures", action="store_true", help="print each failure's reason")
     opts = parser.parse_args()
 
-    sources = (
-        opts.sources or sorted(p for p in TESTS_HOME.iterdir() if p.is_dir())
-        if TESTS_HOME.exists()
-        else opts.sources
-    )
+    sources = opts.sources
+    if not sources and TESTS_HOME.exists():
+        sources = sorted(p for p in TESTS_HOME.iterdir() if p.is_dir())
     if not sources:
         sys.exit(f"no tests: place them under {TESTS_HOME} (see bench/conformance_tests.md)")
     cases = [c for s in sources for c in load_cases(s) if in_scope(c.group, opts.only)]
