@@ -86,6 +86,14 @@ def check_json(raw: bytes | str) -> None:
         raise EsError(400, "x_content_parse_exception", f"[1:1] {exc}") from None
 
 
+def value_parser(value: Any) -> XContentParser:
+    """A parser standing on one value already parsed from a body, to read it with the typed accessors
+    (as ObjectParser reads a declared field)."""
+    parser = XContentParser(json.dumps(value))
+    parser.next_token()
+    return parser
+
+
 class XContentParser:
     """Jackson's token stream over one JSON text (well formed: see check_json)."""
 

@@ -7,7 +7,9 @@ Layout (state, then routes, as in `ml/`):
     api.py       the search endpoints: _search, _msearch, _count, scroll, point in time
     discovery.py _field_caps, _mapping/field, _resolve/index;  analyze.py  _analyze
     introspect.py _validate/query and _explain
-    request.py   the search request as RestSearchAction parses it
+    request.py   the search request as RestSearchAction parses it; source_builder.py  what of its
+                 body is read token by token as SearchSourceBuilder reads it (scalars, _source,
+                 search_after, sort); scroll_request.py  the scroll and clear-scroll requests
     hits.py      matching, ordering and paging hits; the response's shape
     sorting.py   sort specs and sort values;  source.py  `_source` filtering
     highlight.py the `highlight` section and the registry of highlighters (HIGHLIGHTERS; its contract

@@ -22,8 +22,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from es_sandbox.errors import illegal_argument, parse_error
+from es_sandbox.errors import EsError, illegal_argument, parse_error
 from es_sandbox.search.fields import Field, FieldResolver, analyze, mapped_paths
+from es_sandbox.xcontent import XContentParser, value_parser
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -52,6 +53,86 @@ _OPTION_KEYS = {
     "force_source",
     "tags_schema",
 }
+
+
+def _texts(parser: XContentParser) -> list[str]:
+    if parser.token != "START_ARRAY":
+        return [parser.text()]
+    out = []
+    while parser.next_token() != "END_ARRAY":
+        out.append(parser.text())
+    return out
+
+
+_SCALARS = ("VALUE_STRING", "VALUE_NUMBER", "VALUE_BOOLEAN")
+# How HighlightBuilder's ObjectParser declares each option: the tokens it takes, and how it reads
+# them (None: the value as it is).
+_OPTION_TYPES: dict[str, tuple[tuple[str, ...], Callable[[XContentParser], Any] | None]] = {
+    **dict.fromkeys(
+        ("fragment_size", "number_of_fragments", "no_match_size", "boundary_max_scan", "fragment_offset")
+        + ("phrase_limit", "max_analyzed_offset"),
+        (("VALUE_NUMBER", "VALUE_STRING"), XContentParser.int_value),
+    ),
+    **dict.fromkeys(
+        ("require_field_match", "force_source"),
+        (("VALUE_BOOLEAN", "VALUE_STRING"), XContentParser.boolean_value),
+    ),
+    **dict.fromkeys(
+        ("type", "order", "encoder", "boundary_scanner", "boundary_chars", "boundary_scanner_locale")
+        + ("fragmenter", "tags_schema"),
+        (("VALUE_STRING",), XContentParser.text),
+    ),
+    **dict.fromkeys(("pre_tags", "post_tags", "matched_fields"), ((*_SCALARS, "START_ARRAY"), _texts)),
+    "highlight_query": (("START_OBJECT",), None),
+}
+
+
+def _typed(owner: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The options read as their declared types (a number in a string, one tag for a list of it), or
+    ObjectParser's errors for a value of another kind."""
+    out = dict(options)
+    for key, value in options.items():
+        tokens, read = _OPTION_TYPES.get(key, ((), None))
+        if not tokens:
+            continue
+        parser = value_parser(value)
+        if parser.token not in tokens:
+            raise EsError(
+                400,
+                "x_content_parse_exception",
+                f"[{owner}] {key} doesn't support values of type: {parser.token}",
+            )
+        try:
+            out[key] = value if read is None else read(parser)
+        except EsError as err:
+            raise EsError(
+                400,
+                "x_content_parse_exception",
+                f"[{owner}] failed to parse field [{key}]",
+                caused_by=err.to_xcontent(),
+            ) from None
+    return out
+
+
+def _field_options(options: Any) -> dict[str, Any]:
+    if not isinstance(options, dict):
+        raise EsError(
+            400,
+            "x_content_parse_exception",
+            f"[highlight_field] Expected START_OBJECT but was: {value_parser(options).token}",
+        )
+    return _typed("highlight_field", options)
+
+
+def _field_error(cause: EsError) -> EsError:
+    return EsError(
+        400,
+        "x_content_parse_exception",
+        "[highlight] failed to parse field [fields]",
+        caused_by=cause.to_xcontent(),
+    )
+
+
 _DEFAULTS: dict[str, Any] = {
     "pre_tags": ["<em>"],
     "post_tags": ["</em>"],
@@ -135,22 +216,43 @@ class HighlightRequest:
         for key in options:
             if key not in _OPTION_KEYS:
                 raise parse_error(f"[highlight] unknown field [{key}]")
+        options = _typed("highlight", options)
         raw = spec.get("fields") or {}
+        if not isinstance(raw, dict | list):
+            token = value_parser(raw).token
+            raise EsError(
+                400,
+                "x_content_parse_exception",
+                f"[highlight] fields doesn't support values of type: {token}",
+            )
         pairs: list[tuple[str, dict[str, Any]]] = []
         entries = raw if isinstance(raw, list) else [raw]
         for entry in entries:
-            if not isinstance(entry, dict):
-                raise parse_error("[highlight] [fields] must be an object or an array of objects")
-            if isinstance(raw, list) and len(entry) != 1:
-                raise parse_error(
-                    "If highlighter fields is an array it must contain objects containing a single field"
+            if not isinstance(entry, dict) or (isinstance(raw, list) and len(entry) != 1):
+                raise _field_error(
+                    EsError(
+                        400,
+                        "x_content_parse_exception",
+                        "[fields] can be a single object with any number of fields or an array where each entry "
+                        "is an object with a single field",
+                    )
                 )
             for name, field_options in entry.items():
-                field_options = field_options or {}
-                for key in field_options:
+                field_options = {} if field_options is None else field_options
+                for key in field_options if isinstance(field_options, dict) else ():
                     if key not in _OPTION_KEYS:
                         raise parse_error(f"[highlight_field] unknown field [{key}]")
-                pairs.append((name, dict(field_options)))
+                try:
+                    pairs.append((name, _field_options(field_options)))
+                except EsError as err:
+                    raise _field_error(
+                        EsError(
+                            400,
+                            "x_content_parse_exception",
+                            f"[fields] failed to parse field [{name}]",
+                            caused_by=err.to_xcontent(),
+                        )
+                    ) from None
         return cls(options, pairs)
 
     async def prepare(self, prepare: Callable[[Any], Awaitable[Any]]) -> None:

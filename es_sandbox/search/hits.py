@@ -216,7 +216,9 @@ def check_search_after(
 ) -> None:
     if not sort:
         raise all_shards_failed(
-            EsError(500, "search_exception", "Sort must contain at least one field."), indices, cluster
+            illegal_argument("Sort must contain at least one field."),
+            indices,
+            cluster,  # SearchAfterBuilder
         )
     if len(req.search_after) != len(sort):
         raise all_shards_failed(

@@ -12,7 +12,7 @@ from es_sandbox.http import bool_param, int_param
 from es_sandbox.search.highlight import HighlightRequest
 from es_sandbox.search.queries.vectors import parse_knn_search
 from es_sandbox.search.source import SourceFilter
-from es_sandbox.xcontent import XContentParser
+from es_sandbox.search.source_builder import read_search_body
 
 DEFAULT_TRACK_TOTAL_HITS = 10000
 _BODY_KEYS = {
@@ -54,48 +54,6 @@ _BODY_KEYS = {
 _UNSUPPORTED = {"aggs", "aggregations", "retriever", "rank", "collapse", "rescore", "suggest", "slice"}
 
 
-def _track_total_hits(parser: XContentParser) -> bool | int:
-    if parser.token == "VALUE_BOOLEAN" or parser.text() in ("true", "false"):
-        return parser.boolean_value()
-    return parser.int_value()
-
-
-# The body keys SearchSourceBuilder reads as one scalar, and the accessor it reads each with.
-_SCALARS = {
-    "from": XContentParser.int_value,
-    "size": XContentParser.int_value,
-    "terminate_after": XContentParser.int_value,
-    "min_score": XContentParser.float_value,
-    "track_total_hits": _track_total_hits,
-    "version": XContentParser.boolean_value,
-    "seq_no_primary_term": XContentParser.boolean_value,
-    "explain": XContentParser.boolean_value,
-    "track_scores": XContentParser.boolean_value,
-    "profile": XContentParser.boolean_value,
-}
-
-
-def read_scalars(raw: bytes | str) -> dict[str, Any]:
-    """The scalar options of a search body, converted as SearchSourceBuilder.parseXContent converts
-    them (a number in a string is coerced, a fraction dropped); an object, an array or null where one
-    belongs is `Unknown key for a START_OBJECT in [from].`"""
-    parser = XContentParser(raw)
-    values: dict[str, Any] = {}
-    if parser.next_token() != "START_OBJECT":
-        return values
-    name = None
-    while (token := parser.next_token()) not in ("END_OBJECT", None):
-        if token == "FIELD_NAME":
-            name = parser.name
-        elif name not in _SCALARS:
-            parser.skip_children()
-        elif not parser.is_value:
-            raise parse_error(f"Unknown key for a {token} in [{name}].")
-        else:
-            values[name] = _SCALARS[name](parser)
-    return values
-
-
 @dataclass
 class SearchRequest:
     query: dict[str, Any] | None
@@ -120,7 +78,7 @@ class SearchRequest:
     def parse(cls, body: dict[str, Any], request: Request, raw: bytes | str = b"") -> SearchRequest:
         """`body` is the parsed JSON of `raw`, the body as sent (its scalars are read from the text,
         where ES's errors locate them)."""
-        scalars = read_scalars(raw) if raw else {}
+        scalars = read_search_body(raw) if raw else {}
         for key in body:
             if key not in _BODY_KEYS:
                 raise parse_error(f"Unknown key for a START_OBJECT in [{key}].")

@@ -12,6 +12,7 @@ from es_sandbox.search.dates import date_or_none
 from es_sandbox.search.errors import all_shards_failed
 from es_sandbox.search.fields import Field, FieldResolver, kind_of
 from es_sandbox.search.queries.common import keyword_str, num
+from es_sandbox.xcontent import text
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -128,16 +129,21 @@ def parse_sort(
 ) -> list[SortField]:
     if spec is None:
         return []
-    items = spec if isinstance(spec, list) else [spec]
-    out = []
-    for item in items:
+    if isinstance(spec, bool | int | float):
+        spec = text(spec)  # a scalar `sort` is a field name, as SearchSourceBuilder reads its text
+    entries: list[tuple[str, Any]] = []
+    for item in spec if isinstance(spec, list) else [spec]:
         if isinstance(item, str):
-            name, options = item, {}
-        elif isinstance(item, dict) and len(item) == 1:
-            ((name, options),) = item.items()
-            options = {"order": options} if isinstance(options, str) else dict(options)
+            entries.append((item, {}))
+        elif isinstance(item, dict):
+            entries.extend(item.items())  # an object holds one sort per field, in order
         else:
             raise parse_error("[sort] malformed")
+    out = []
+    for name, options in entries:
+        if not isinstance(options, str | dict):  # refused with ES's texts while reading the body
+            raise parse_error("[sort] malformed")
+        options = {"order": options} if isinstance(options, str) else dict(options)
         order = str(options.get("order", "desc" if name == "_score" else "asc")).lower()
         if order not in ("asc", "desc"):
             raise illegal_argument(f"Unknown SortOrder [{order}]")

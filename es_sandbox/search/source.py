@@ -95,7 +95,7 @@ class SourceFilter:
             includes = [str(v) for v in value]
         elif isinstance(value, dict):
             if "exclude_vectors" in value:
-                exclude_vectors = bool(value["exclude_vectors"])
+                exclude_vectors = value["exclude_vectors"] in (True, "true")
             inc, exc = (
                 value.get("includes", value.get("include", [])),
                 value.get("excludes", value.get("exclude", [])),

@@ -1,8 +1,11 @@
 """Request bodies of the wrong shape are refused as Elasticsearch refuses them, never a 500: the scroll
 and clear-scroll bodies (SearchScrollRequest / ClearScrollRequest.fromXContent and parseScrollId), the
-scalar options of a search body (SearchSourceBuilder.parseXContent with XContentParser's coercions),
-the `_mget` body (MultiGetRequest.add) and the `_msearch` lines (MultiSearchRequest.readMultiLineFormat).
-Each was found by the route fuzz test (tests/sandbox/test_route_fuzz.py) as an unhandled error.
+scalar options of a search body (SearchSourceBuilder.parseXContent with XContentParser's coercions), its
+`_source`, `search_after`, `sort` and `highlight` (FetchSourceContext, SearchAfterBuilder, SortBuilder,
+HighlightBuilder) and query values of the wrong kind (ids, term, terms, match, text_expansion), the
+`_mget` body (MultiGetRequest.add) and the `_msearch` lines (MultiSearchRequest.readMultiLineFormat).
+Each was found as an unhandled error by the route fuzz test (tests/sandbox/test_route_fuzz.py) or by
+longer random runs of its strategies.
 
 Locations (`[1:13]`, `at 1:32`) count columns of the body as the client sends it (compact JSON).
 Jackson's own messages (a boolean read as a number, a number out of an int's range) are asserted up to
@@ -309,3 +312,143 @@ def test_msearch_lines_of_the_wrong_shape(docs):
     )
     status, error_type, _ = _raw_error(docs, "POST", "/_msearch", b"\x80\n{}\n")
     assert (status, error_type) == (400, "x_content_parse_exception")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            {"_source": 5},
+            (
+                400,
+                "parsing_exception",
+                "Expected one of [VALUE_BOOLEAN, VALUE_STRING, START_ARRAY, START_OBJECT] but found [VALUE_NUMBER]",
+            ),
+        ),
+        (
+            {"_source": {"includes": 5}},
+            (400, "parsing_exception", "Unknown key for a VALUE_NUMBER in [includes]."),
+        ),
+        (
+            {"_source": {"excludes": [{}]}},
+            (400, "parsing_exception", "Unknown key for a START_OBJECT in [excludes]."),
+        ),
+        (
+            {"_source": [None]},
+            (400, "illegal_argument_exception", "Expected text at 1:13 but found VALUE_NULL"),
+        ),
+        (
+            {"search_after": 5},
+            (400, "parsing_exception", "Unknown key for a VALUE_NUMBER in [search_after]."),
+        ),
+        (
+            {"search_after": [{}], "sort": ["title.keyword"]},
+            (
+                400,
+                "parsing_exception",
+                "Expected [VALUE_STRING] or [VALUE_NUMBER] or [VALUE_BOOLEAN] or [VALUE_NULL] but found "
+                "[START_OBJECT] inside search_after.",
+            ),
+        ),
+        (
+            {"search_after": [], "sort": ["title.keyword"]},
+            (400, "illegal_argument_exception", "Values must contains at least one value."),
+        ),
+        (
+            {"sort": [None]},
+            (
+                400,
+                "illegal_argument_exception",
+                "malformed sort format, within the sort array, an object, or an actual string are allowed",
+            ),
+        ),
+        (  # ObjectParser reads past a value that is no object and names what follows it
+            {"sort": [{"title": 5}]},
+            (
+                400,
+                "x_content_parse_exception",
+                "[1:20] [field_sort] Expected START_OBJECT but was: END_OBJECT",
+            ),
+        ),
+        ({"sort": {"title": "up"}}, (400, "illegal_argument_exception", "Unknown SortOrder [up]")),
+        (
+            {"highlight": {"fields": 5}},
+            (
+                400,
+                "x_content_parse_exception",
+                "[highlight] fields doesn't support values of type: VALUE_NUMBER",
+            ),
+        ),
+        (
+            {"highlight": {"pre_tags": {}, "fields": {"title": {}}}},
+            (
+                400,
+                "x_content_parse_exception",
+                "[highlight] pre_tags doesn't support values of type: START_OBJECT",
+            ),
+        ),
+        (
+            {"highlight": {"require_field_match": "maybe", "fields": {"title": {}}}},
+            (400, "x_content_parse_exception", "[highlight] failed to parse field [require_field_match]"),
+        ),
+        (
+            {"highlight": {"fields": {"title": {"number_of_fragments": "some"}}}},
+            (400, "x_content_parse_exception", "[highlight] failed to parse field [fields]"),
+        ),
+        (
+            {"query": {"ids": {"values": None}}},
+            (400, "x_content_parse_exception", "[ids] values doesn't support values of type: VALUE_NULL"),
+        ),
+        (
+            {"query": {"term": {"title": ["one", "two"]}}},
+            (400, "parsing_exception", "[term] query does not support array of values"),
+        ),
+        (
+            {"query": {"terms": {"_id": ["1", None]}}},
+            (400, "parsing_exception", "No value specified for terms query"),
+        ),
+        (
+            {"query": {"match": {"title": {"query": ["one"]}}}},
+            (400, "parsing_exception", "[match] unknown token [START_ARRAY] after [query]"),
+        ),
+        (
+            {"query": {"text_expansion": {"body": {"model_id": [], "model_text": "x"}}}},
+            (400, "parsing_exception", "[text_expansion] unknown token [START_ARRAY] after [model_id]"),
+        ),
+    ],
+)
+def test_search_options_of_the_wrong_shape(docs, body, expected):
+    assert _error(lambda: docs.search(index="docs", body=body)) == expected
+
+
+def test_search_options_read_as_es_reads_them(docs):
+    docs.index(index="docs", id="2", document={"title": "two", "body": "second"}, refresh=True)
+    hits = docs.search(index="docs", body={"query": {"ids": {"values": 2}}})["hits"]["hits"]
+    assert [h["_id"] for h in hits] == ["2"]  # one value stands for a list of it, read as text
+    resp = docs.search(
+        index="docs",
+        body={
+            "query": {"match": {"title": "one"}},
+            "_source": {"includes": ["title"], "exclude_vectors": "false"},
+            "highlight": {
+                "pre_tags": "[",
+                "post_tags": "]",
+                "fields": {"title": {"number_of_fragments": "1"}},
+            },
+        },
+    )
+    hit = resp["hits"]["hits"][0]
+    assert (hit["_source"], hit["highlight"]) == ({"title": "one"}, {"title": ["[one]"]})
+    assert [
+        h["_id"]
+        for h in docs.search(index="docs", body={"sort": {"title.keyword": "desc", "body.keyword": "asc"}})[
+            "hits"
+        ]["hits"]
+    ] == ["2", "1"]
+    with pytest.raises(ApiError) as err:  # no sort to page after: the shards' 400
+        docs.search(index="docs", body={"search_after": [1]})
+    assert err.value.meta.status == 400
+    assert err.value.info["error"]["root_cause"][0] == {
+        "type": "illegal_argument_exception",
+        "reason": "Sort must contain at least one field.",
+    }

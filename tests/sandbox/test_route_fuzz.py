@@ -180,18 +180,48 @@ QUERIES = st.recursive(
     ),
     max_leaves=4,
 )
+
+
+def _options(*names: str) -> st.SearchStrategy:
+    """An object of some of these options, each with a random value."""
+    return st.dictionaries(st.sampled_from(names), VALUES, max_size=3)
+
+
+SORT_OPTIONS = _options("order", "missing", "unmapped_type", "mode", "format")
+HIGHLIGHT_OPTIONS = _options(
+    "type", "pre_tags", "post_tags", "fragment_size", "number_of_fragments", "require_field_match", "order"
+)
 SEARCHES = st.fixed_dictionaries(
     {"query": QUERIES},
     optional={
         "size": VALUES,
         "from": VALUES,
-        "sort": st.lists(
-            st.one_of(FIELDS, st.dictionaries(FIELDS, st.sampled_from(["asc", "desc", "x"]))), max_size=2
+        "sort": st.one_of(
+            VALUES,
+            st.lists(
+                st.one_of(
+                    FIELDS,
+                    VALUES,
+                    st.dictionaries(
+                        FIELDS, st.one_of(st.sampled_from(["asc", "desc", "x"]), VALUES, SORT_OPTIONS)
+                    ),
+                ),
+                max_size=2,
+            ),
         ),
-        "_source": VALUES,
-        "search_after": VALUES,
+        "_source": st.one_of(VALUES, _options("includes", "excludes", "exclude_vectors")),
+        "search_after": st.one_of(VALUES, st.lists(JSON_VALUES, max_size=2)),
         "track_total_hits": VALUES,
-        "highlight": st.builds(lambda f: {"fields": {f: {}}}, FIELDS),
+        "terminate_after": VALUES,
+        "min_score": VALUES,
+        "version": VALUES,
+        "highlight": st.builds(
+            lambda options, fields: {**options, "fields": fields},
+            HIGHLIGHT_OPTIONS,
+            st.one_of(
+                VALUES, st.dictionaries(FIELDS, st.one_of(st.just({}), VALUES, HIGHLIGHT_OPTIONS), max_size=2)
+            ),
+        ),
     },
 )
 PROCESSOR_TYPES = st.sampled_from(
@@ -474,6 +504,28 @@ def test_fuzzed_requests_never_answer_500(fuzzed, case):
     client, log = fuzzed
     if _known(case) is not None:
         return  # listed, and run as an expected failure in test_known_failures
+    problem = _problem(client, log, case)
+    assert problem is None, problem
+
+
+@settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "600")) // 3,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(body=SEARCHES, template=st.sampled_from(["/{index}/_search", "/_msearch", "/{index}/_count"]))
+def test_fuzzed_search_bodies_never_answer_500(fuzzed, body, template):
+    """The search body alone: the route-wide search meets a shaped search body on a search route in
+    few of its cases, so its options get their own share (as `_search`, an `_msearch` line, `_count`)."""
+    client, log = fuzzed
+    content = json.dumps(body).encode()
+    if template == "/_msearch":
+        content = b'{"index": "' + INDEX.encode() + b'"}\n' + content + b"\n"
+    case = Case(
+        "POST", template, template.replace("{index}", INDEX), {}, "shaped", content, "application/json"
+    )
     problem = _problem(client, log, case)
     assert problem is None, problem
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from es_sandbox.errors import parse_error
+from es_sandbox.errors import illegal_argument, parse_error
 from es_sandbox.search.fields import Field, analyze, leaf_paths
 from es_sandbox.search.queries.common import (
     bm25,
@@ -17,15 +17,20 @@ from es_sandbox.search.queries.common import (
     term_test,
 )
 from es_sandbox.search.queries.registry import QUERIES, Matcher, QueryContext
+from es_sandbox.xcontent import token
 
 
 @QUERIES.query("match", field_of=single_field)
 def match(ctx: QueryContext, body: dict[str, Any]) -> Matcher:
     name, spec = single(body, "match")
     if not isinstance(spec, dict):
+        if isinstance(spec, list):  # ES reads the text with objectText(), which an array has none of
+            raise illegal_argument(f"Expected text but found {token(spec)}")
         spec = {"query": spec}
     if "query" not in spec:
         raise parse_error("[match] requires query value")
+    if isinstance(spec["query"], list | dict) or spec["query"] is None:
+        raise parse_error(f"[match] unknown token [{token(spec['query'])}] after [query]")
     return match_field(ctx.field(name), spec)
 
 

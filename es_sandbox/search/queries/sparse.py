@@ -9,6 +9,8 @@ from es_sandbox.errors import illegal_argument, parse_error
 from es_sandbox.search.queries.common import boost_of, named_field, single, single_field
 from es_sandbox.search.queries.inference import infer_sparse
 from es_sandbox.search.queries.registry import QUERIES, Matcher, PrepareContext, QueryContext
+from es_sandbox.xcontent import text
+from es_sandbox.xcontent import token as token_of
 
 RESOLVED = "_resolved_tokens"  # where a pre-search step leaves the model's token weights
 
@@ -59,7 +61,10 @@ async def _expand_text(body: dict[str, Any], pctx: PrepareContext) -> dict[str, 
     field_name, spec = single(body, "text_expansion")
     if not isinstance(spec, dict) or "model_id" not in spec or "model_text" not in spec:
         raise parse_error("[text_expansion] requires [model_id] and [model_text]")
-    tokens = await infer_sparse(pctx.cluster, spec["model_id"], spec["model_text"])
+    for key in ("model_id", "model_text"):
+        if spec[key] is None or isinstance(spec[key], list | dict):
+            raise parse_error(f"[text_expansion] unknown token [{token_of(spec[key])}] after [{key}]")
+    tokens = await infer_sparse(pctx.cluster, text(spec["model_id"]), text(spec["model_text"]))
     return {field_name: {**spec, RESOLVED: tokens}}
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from es_sandbox.errors import parse_error
+from es_sandbox.errors import EsError, parse_error
 from es_sandbox.search.dates import looks_like_date, parse_date
 from es_sandbox.search.fields import Field, analyze
 from es_sandbox.search.queries.common import (
@@ -21,13 +21,30 @@ from es_sandbox.search.queries.common import (
     to_number,
 )
 from es_sandbox.search.queries.registry import QUERIES, Matcher, QueryContext
+from es_sandbox.xcontent import text, token
 
 
 @QUERIES.query("ids")
 def ids(ctx: QueryContext, body: dict[str, Any]) -> Matcher:
-    wanted = {str(v) for v in body.get("values", [])}
+    wanted = set(_id_values(body.get("values", [])))
     boost = boost_of(body)
     return lambda doc_id, source: boost if doc_id in wanted else None
+
+
+def _id_values(values: Any) -> list[str]:
+    """IdsQueryBuilder's `values`, a string array to its ObjectParser: a single value stands for a
+    list of it, and each value is read as text."""
+    if not isinstance(values, list):
+        if values is None or isinstance(values, dict):
+            raise EsError(
+                400,
+                "x_content_parse_exception",
+                f"[ids] values doesn't support values of type: {token(values)}",
+            )
+        values = [values]
+    if any(value is None or isinstance(value, dict | list) for value in values):
+        raise EsError(400, "x_content_parse_exception", "[ids] failed to parse field [values]")
+    return [text(value) for value in values]
 
 
 @QUERIES.query("exists", field_of=named_field)
@@ -42,6 +59,8 @@ def exists(ctx: QueryContext, body: dict[str, Any]) -> Matcher:
 def term(ctx: QueryContext, body: dict[str, Any]) -> Matcher:
     name, spec = single(body, "term")
     value = spec.get("value") if isinstance(spec, dict) else spec
+    if isinstance(value, list):
+        raise parse_error("[term] query does not support array of values")
     boost = float(spec.get("boost", body.get("boost", 1.0))) if isinstance(spec, dict) else 1.0
     insensitive = isinstance(spec, dict) and spec.get("case_insensitive") is True
     if name == "_id":
@@ -56,6 +75,8 @@ def terms(ctx: QueryContext, body: dict[str, Any]) -> Matcher:
     name, values = single(body, "terms")
     if not isinstance(values, list):
         raise parse_error(f"[terms] query does not support [{name}]")
+    if None in values:
+        raise parse_error("No value specified for terms query")
     if name == "_id":
         wanted = {str(v) for v in values}
         return lambda doc_id, source: boost if doc_id in wanted else None
