@@ -115,7 +115,12 @@ with DAG(
         complete = CompleteIndexOperator(
             task_id="complete_index", **embedding, pipeline_id=from_backend("pipeline_id")
         )
-        verify = VerifyEmbeddingsOperator(task_id="verify_embeddings", **embedding)
+        verify = VerifyEmbeddingsOperator(
+            task_id="verify_embeddings",
+            **embedding,
+            pipeline_id=from_backend("pipeline_id"),
+            resume=complete.output["resume"],
+        )
         swap = SwapAliasOperator(task_id="swap_alias", alias=alias, dest_index=dest_index)
         announce = AnnounceReadyOperator(
             task_id="announce_ready", alias=alias, dest_index=dest_index, source_index=source_index

@@ -173,13 +173,20 @@ with DAG(
             deferrable=True,
         )
         complete_index = CompleteIndexOperator(
-            task_id="complete_index", **embedding, pipeline_id=from_backend("pipeline_id")
+            task_id="complete_index",
+            **embedding,
+            pipeline_id=from_backend("pipeline_id"),
+            dest_query=names["dest_query"],
         )
         create_index >> start_reindex >> wait_reindex >> complete_index
 
     with TaskGroup("publish", prefix_group_id=False, tooltip="verify, swap the alias, announce, retention"):
         verify = VerifyEmbeddingsOperator(
-            task_id="verify_embeddings", **embedding, dest_query=names["dest_query"]
+            task_id="verify_embeddings",
+            **embedding,
+            pipeline_id=from_backend("pipeline_id"),
+            dest_query=names["dest_query"],
+            resume=complete_index.output["resume"],
         )
         swap_alias = SwapAliasOperator(task_id="swap_alias", alias=names["alias"], dest_index=dest_index)
         # The alias's Asset (es_embedding.assets) and the retention of its older indices.

@@ -165,20 +165,23 @@ def source_value(source: dict, dotted: str):
 
 def reindex_request(
     source: str,
-    dest: str,
+    dest: dict[str, Any],
     query: dict | None,
-    pipeline_id: str,
     *,
-    batch_size: int,
-    slices: int,
-    requests_per_second: float,
+    slices: int | str,
     conflicts: str,
-    max_docs: int | None,
+    batch_size: int | None = None,
+    requests_per_second: float = -1,
+    max_docs: int | None = None,
 ) -> dict[str, Any]:
-    """The `_reindex` that embeds while it copies: through the pipeline, as an ES task."""
+    """A `_reindex` from `source` into `dest` (its `dest` object: index, and the backend's way of
+    embedding or copying, es_embedding.index.backend), as an ES task."""
+    source_part: dict[str, Any] = {"index": source, "query": query or {"match_all": {}}}
+    if batch_size:
+        source_part["size"] = batch_size
     request: dict[str, Any] = {
-        "source": {"index": source, "query": query or {"match_all": {}}, "size": batch_size},
-        "dest": {"index": dest, "pipeline": pipeline_id},
+        "source": source_part,
+        "dest": dest,
         "wait_for_completion": False,
         "slices": slices,
         "requests_per_second": requests_per_second,
@@ -187,24 +190,3 @@ def reindex_request(
     if max_docs:
         request["max_docs"] = max_docs
     return request
-
-
-def copy_request(
-    source: str, dest: str, query: dict | None, *, slices: int | str, max_docs: int | None
-) -> dict[str, Any]:
-    """The `_reindex` of a copy pass: no pipeline, create only, conflicts counted not fatal."""
-    request: dict[str, Any] = {
-        "source": {"index": source, "query": query or {"match_all": {}}},
-        "dest": {"index": dest, "op_type": "create"},
-        "conflicts": "proceed",
-        "slices": slices,
-        "wait_for_completion": False,
-    }
-    if max_docs:
-        request["max_docs"] = max_docs
-    return request
-
-
-def missing_query(output_field: str) -> dict:
-    """Documents of the destination still lacking their embedding (with or without a failure record)."""
-    return {"bool": {"must_not": [{"exists": {"field": output_field}}]}}

@@ -14,6 +14,9 @@ import elastic_transport
 from elasticsearch import ApiError
 
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# 409 reasons a wait fixes: a deployment being allocated again after a node restart (the stages
+# that infer wait for the allocation first: es_embedding.index.allocation; this catches the race).
+TRANSIENT_CONFLICTS = ("is not allocated to any nodes",)
 
 
 class EmbeddingError(Exception):
@@ -134,6 +137,9 @@ def translate(
             return AuthenticationError(
                 redact(f"{message}; {hint}", secrets), status=status, error_type=error_type
             )
+        if status == 409 and any(text in reason for text in TRANSIENT_CONFLICTS):
+            message += "; the deployment is being allocated (a node restart?): the task's retry waits for it"
+            return TransientClusterError(redact(message, secrets), status=status, error_type=error_type)
         cls = TransientClusterError if status in TRANSIENT_STATUSES else ClusterRequestError
         return cls(redact(message, secrets), status=status, error_type=error_type)
     if isinstance(exc, elastic_transport.TlsError):

@@ -606,3 +606,139 @@ def test_row6_5xx_and_dropped_connections_are_retried_and_one_reindex_runs(
     assert inference_count(es) == DOCS + SAMPLE_QUERIES, "every document embedded once"
     assert xcom(result.run_id, "complete_index", "resume")["passes"] == 0
     assert snapshot(es) == before
+
+
+# --- row 12: the source changes between two attempts into the same destination ---------------------
+
+
+def body(doc: dict) -> dict:
+    """A destination document's body without what the chain adds (the inference processor writes
+    `model_id` next to its output)."""
+    return {k: v for k, v in doc.items() if k not in (OUTPUT_FIELD, FAILURE_FIELD, "model_id")}
+
+
+def published(es: Elasticsearch, index: str) -> dict[str, dict]:
+    """Every document of `index`, embeddings included (9.2+ leaves vectors out of `_source` unless asked)."""
+    es.indices.refresh(index=index)
+    query = {"query": {"match_all": {}}, "_source": {"exclude_vectors": False}}
+    return {h["_id"]: h["_source"] for h in helpers.scan(es, index=index, query=query)}
+
+
+def test_row12_re_runs_after_the_source_changed_re_embed_what_changed_and_never_publish_it_stale(
+    cluster, run_dag
+):
+    """Issue 15, defect 3: a run re-run into the same `dest_index` after the source changed kept the
+    old bodies and embeddings of the changed documents, and verification, counting, published them.
+    Then deletions and an addition: what the source deleted leaves the destination."""
+    es = cluster
+    dest = f"{SOURCE_INDEX}-reused"
+    first = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
+    assert first.state == "success", first.task_states
+    old = published(es, dest)
+
+    # Between the attempts: two documents rewritten (the counts still match).
+    rewritten = sorted(old)[:2]
+    for doc_id in rewritten:
+        es.update(index=SOURCE_INDEX, id=doc_id, doc={"content": f"rewritten {doc_id}: lava and magma"})
+    es.indices.refresh(index=SOURCE_INDEX)
+    calls = inference_count(es)
+
+    again = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
+
+    assert again.state == "success", again.task_states
+    now = published(es, dest)
+    source = snapshot(es)
+    assert {doc_id: body(doc) for doc_id, doc in now.items()} == source, "every document current"
+    assert all(now[d][OUTPUT_FIELD] != old[d][OUTPUT_FIELD] for d in rewritten), "embedded again"
+    assert all(now[d] == old[d] for d in set(old) - set(rewritten)), "current documents are not written again"
+    assert inference_count(es) - calls == len(rewritten) + SAMPLE_QUERIES, "only the rewritten ones embedded"
+    assert xcom(again.run_id, "complete_index", "resume")["re_embedded"] == len(rewritten)
+    verification = xcom(again.run_id, "verify_embeddings", "verification")
+    assert verification["stale"] == 0 and verification["compared"] == DOCS, verification
+
+    # Then one document deleted and one added: the counts still match, the contents do not.
+    deleted, added = sorted(old)[2], "doc-added"
+    es.delete(index=SOURCE_INDEX, id=deleted)
+    new = {"title": "new", "topic": "geology", "published": "2026-03-04T09:30:00Z", "content": "basalt"}
+    es.index(index=SOURCE_INDEX, id=added, document=new, refresh=True)
+    before = snapshot(es)
+
+    third = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
+
+    assert third.state == "success", third.task_states
+    assert alias_targets(es) == [dest]
+    assert_complete(es, dest)
+    assert {doc_id: body(doc) for doc_id, doc in published(es, dest).items()} == before
+    assert xcom(third.run_id, "complete_index", "resume")["removed"] == 1
+    assert snapshot(es) == before
+
+
+# --- row 13: the alias swap's answer is lost -------------------------------------------------------
+
+
+def test_row13_a_lost_answer_to_the_alias_swap_ends_in_success_and_the_tasks_after_it_run(cluster, run_dag):
+    """Issue 15, defect 2: Elasticsearch applied `POST _aliases`, a proxy answered 502, the client
+    resent remove+add and the resend answered 404 aliases_not_found_exception: the run failed with
+    the alias moved, and announce_ready and apply_retention did not run."""
+    es = cluster
+    before = snapshot(es)
+    first = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+    assert first.state == "success", first.task_states
+    [previous] = alias_targets(es)
+    arm_faults(
+        es, http_error=[{"path": "^/_aliases$", "method": "POST", "status": 502, "after_processing": True}]
+    )
+
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "success", result.task_states
+    assert try_numbers(result.run_id)["swap_alias"] == 1, "the lost answer is not a failure"
+    [dest] = alias_targets(es)
+    assert dest != previous
+    assert_complete(es, dest)
+    assert {t: result.task_states[t] for t in ("announce_ready", "apply_retention")} == {
+        "announce_ready": "success",
+        "apply_retention": "success",
+    }
+    assert xcom(result.run_id, "swap_alias", "previous_indices") == [previous]
+    assert es.perform_request("GET", "/_sandbox/faults", headers={"accept": "application/json"}).body == {}
+    assert snapshot(es) == before
+
+
+# --- row 14: every other write whose answer is lost -------------------------------------------------
+
+
+def test_row14_writes_whose_answers_are_lost_are_resent_safely(cluster, run_dag, monkeypatch):
+    """The pipeline put, the index creation, the deployment start and the retention's delete are
+    each answered 502 after the cluster carried them out; the client resends each, and the resend
+    finds the work done (reindex starts: row 6)."""
+    es = cluster
+    before = snapshot(es)
+    set_variables(
+        monkeypatch, **{**FAST, "embedding_reindex": {**FAST["embedding_reindex"], "keep_indices": 1}}
+    )
+    first = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=f"{SOURCE_INDEX}-v1")
+    assert first.state == "success", first.task_states
+    es.ingest.delete_pipeline(id=VARIABLES["embedding_pipeline"]["pipeline_id"])
+    es.ml.stop_trained_model_deployment(model_id=DEPLOYMENT_ID)
+    lost = {"status": 502, "after_processing": True}
+    arm_faults(
+        es,
+        http_error=[
+            {"path": "^/_ingest/pipeline/", "method": "PUT", **lost},
+            {"path": f"^/{SOURCE_INDEX}-v2$", "method": "PUT", **lost},
+            {"path": "/deployment/_start$", "method": "POST", **lost},
+            {"path": f"^/{SOURCE_INDEX}-v1$", "method": "DELETE", **lost},
+        ],
+    )
+
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=f"{SOURCE_INDEX}-v2")
+
+    assert result.state == "success", result.task_states
+    assert es.perform_request("GET", "/_sandbox/faults", headers={"accept": "application/json"}).body == {}
+    assert alias_targets(es) == [f"{SOURCE_INDEX}-v2"]
+    assert_complete(es, f"{SOURCE_INDEX}-v2")
+    assert not es.indices.exists(index=f"{SOURCE_INDEX}-v1"), "retention deleted the older index"
+    assert xcom(result.run_id, "apply_retention", "deleted") == [f"{SOURCE_INDEX}-v1"]
+    assert set(try_numbers(result.run_id).values()) == {1}, "no task needed a retry"
+    assert snapshot(es) == before

@@ -45,6 +45,19 @@ def test_which_statuses_are_transient(status, transient):
     assert isinstance(translated, TransientClusterError) is transient
 
 
+def test_a_deployment_not_allocated_after_a_node_restart_is_transient():
+    exc = api_error(
+        409, "status_exception", "Trained model deployment [elser-ingest] is not allocated to any nodes"
+    )
+    translated = translate(exc, "querying [dst] semantically")
+    assert isinstance(translated, TransientClusterError) and translated.status == 409
+    assert str(translated) == (
+        "querying [dst] semantically failed: HTTP 409 status_exception: Trained model deployment [elser-ingest] "
+        "is not allocated to any nodes; the deployment is being allocated (a node restart?): the task's retry "
+        "waits for it"
+    )
+
+
 def test_connection_errors_are_transient_and_redacted():
     exc = elastic_transport.ConnectionError("cannot reach http://es:9200 with key SECRET-KEY")
     translated = translate(exc, "reading the cluster version", secrets=["SECRET-KEY"])

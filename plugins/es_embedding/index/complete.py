@@ -1,49 +1,63 @@
-"""Completing the destination without waste, `complete_index`: after the first reindex, copy what is
-missing, then embed only what lacks an embedding.
+"""Completing the destination without waste, `complete_index`: after the first reindex, everything the
+run covers ends up in the destination, current and embedded, and the last comparison proves it.
 
-The first reindex (es_embedding.index.start) embeds while it copies: one write per document on
-the happy path. When the destination already holds documents (an earlier attempt or run), it
-copies without the pipeline instead (`bodies.copy_request`). After it, the destination is completed
-in two kinds of passes, both Elasticsearch bulk-by-scroll tasks:
+The first reindex (es_embedding.index.start) embeds while it copies: one write per document on the
+happy path. What a fault or a change leaves behind is then made good in passes, each one an
+Elasticsearch task the operator defers on, all of them inside the run's scope
+(es_embedding.index.scope: the source query and, incremental, the data interval; nothing outside it
+is touched):
 
-- copy: `_reindex` source -> destination WITHOUT the pipeline, `op_type: create`,
-  `conflicts: proceed`. No inference runs, so it is cheap; documents already in the destination
-  are version conflicts and are left alone (with their embeddings). Re-running it copies exactly the
-  documents a lost or failed copy did not.
-- embed: `_update_by_query?pipeline=<embedding pipeline>` on the destination over the documents
-  that still lack the output field (`bodies.missing_query`). A document embedded once is never
-  selected again, so neither a retry nor a re-run of the DAG pays its inference twice. A document whose
-  inference failed carries a failure record (the pipeline's on_failure) and is selected again by
-  the next pass, which uses half the batch of the previous one so the deployment's queue is not
-  overflowed again.
+- copy: what the destination lacks, copied the backend's cheap way (pipeline path: `_reindex`
+  WITHOUT the pipeline, `op_type: create`, `conflicts: proceed`, so no inference runs and documents
+  already there keep their embeddings). Skipped by a backend that has no such copy.
+- embed: the destination's documents that lack their embedding (pipeline path: no output field, or
+  a failure record), `_update_by_query` through the pipeline, in batches the deployment's queues
+  hold; half the batch after a pass whose documents failed. A document embedded once is not
+  selected again, so neither a retry nor a re-run pays its inference twice.
+- compare, then re-embed: the scope's source documents are compared with their copies
+  (es_embedding.index.currency); the missing and the stale ones (the source changed since they were
+  copied, e.g. a re-run into the same index, or an incremental reindex cut short by a lost task)
+  are copied again and embedded, by id, with a `_reindex` that embeds what it writes (at most
+  ID_LIMIT ids a pass; beyond that, the whole scope in one reindex).
+- prune: destination documents of the scope whose source is gone from the scope (deleted, moved
+  out of the interval) are deleted, in batches (`_bulk` deletes: a resend finds nothing to delete).
 
-`CompleteIndexOperator` runs these passes until the destination holds every document of the
-source query with its embedding, or `max_embed_passes` embed passes have run; the verify step
-then checks the result and the alias only moves after it. Every pass's ES task id is kept in the
-task's `task_state_store` as soon as the cluster returns it, so a retry after a worker crash
-re-attaches to the running task instead of starting a second one.
+It stops when the last comparison found every covered document present and current and nothing is
+left to embed, or when a kind of pass has run `max_embed_passes` times; it pushes `resume`, whose
+`currency` is that last comparison, the proof verify_embeddings checks. Before a pass that infers,
+a deployment being allocated again (node restart) is waited for (es_embedding.index.allocation).
+
+Every pass's ES task id is kept in the task's `task_state_store` as soon as the cluster returns it,
+so a retry after a worker crash re-attaches to the running task instead of starting a second one;
+a pass whose answer was lost is found by its description and followed.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from es_embedding import bodies, checks
 from es_embedding.base import TaskMemory
 from es_embedding.errors import EmbeddingError, ReindexFailedError
-from es_embedding.index.start import ReindexStage, copy_missing, deployment_queues
-from es_embedding.settings import PipelineSettings, ReindexSettings
+from es_embedding.index.allocation import allocated_or_defer, resumed
+from es_embedding.index.currency import Comparison, ScopeReader
+from es_embedding.index.scope import Scope
+from es_embedding.index.start import ReindexStage, ReindexStarter, copy_missing, deployment_queues
+from es_embedding.settings import ReindexSettings
 from es_embedding.triggers import ReindexTaskTrigger
 
 TASK_KEY = "es_task_id"  # task_state_store key of the pass running now
 PASS_KEY = "resume_pass"  # task_state_store key of {"kind", "number", "batch_size"} of that pass
 HISTORY_KEY = "resume_history"  # task_state_store key of the finished passes
 
-
 # Share of the deployment's queues one embed batch may fill (the rest: search and routing skew).
 QUEUE_SHARE = 0.8
 DEFAULT_EMBED_BATCH = 100
+# Ids one re-embed pass names; more stale or missing documents than that: the whole scope again.
+ID_LIMIT = 10_000
 
 
 def embed_batch_size(setting: int | str, allocations: int, queue_capacity: int) -> int:
@@ -61,13 +75,53 @@ def next_batch_size(previous: int | None, planned: int, failed_before: bool) -> 
     return max(1, previous // 2) if failed_before else previous
 
 
-class CompleteIndexOperator(ReindexStage):
-    """`complete_index`: copies what the destination lacks and embeds what lacks an embedding, pass after
-    pass (each one an ES task the operator defers on), until nothing is missing or
-    `max_embed_passes` embed passes ran. Pushes `resume` ({passes, copied, embedded, failed,
-    still_missing})."""
+class Counts(NamedTuple):
+    """The scope's numbers: source documents covered (at most max_docs), destination documents in
+    the scope, and those of them without their embedding."""
 
+    expected: int
+    present: int
+    unembedded: int
+
+
+class ReEmbed(NamedTuple):
+    """What a re-embed pass takes: `ids`, or the whole scope when they are more than the comparison
+    kept (ID_LIMIT)."""
+
+    ids: list[str]
+    whole_scope: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.ids) or self.whole_scope
+
+
+def re_embed_plan(comparison: Comparison, counts: Counts) -> ReEmbed:
+    """Every stale document, and the missing ones the run has room for: all of them, unless
+    max_docs caps `expected` below what the source's scope holds."""
+    wanted = min(comparison.missing, max(0, counts.expected - comparison.current - comparison.stale))
+    ids = [*comparison.stale_ids, *comparison.missing_ids[:wanted]]
+    whole = comparison.stale > len(comparison.stale_ids) or wanted > len(comparison.missing_ids)
+    return ReEmbed(ids, whole)
+
+
+class CompleteIndexOperator(ReindexStage):
+    """`complete_index`: copies what the destination lacks, embeds what lacks an embedding, re-embeds what is
+    stale and removes what left the scope, pass after pass (each one an ES task the operator defers
+    on), until the comparison finds everything current or `max_embed_passes` passes of a kind ran.
+    Pushes `resume` ({passes, copied, embedded, re_embedded, removed, lost_tasks, expected, present,
+    still_missing, currency})."""
+
+    template_fields: Sequence[str] = (*ReindexStage.template_fields, "dest_query")
     ui_color = "#fff2d6"
+
+    def __init__(self, *, dest_query: dict | str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The destination's documents this run covers (incremental: its interval); None: all.
+        self.dest_query = dest_query
+
+    @property
+    def scope(self) -> Scope:
+        return Scope.of(self.query, self.dest_query)
 
     # --- the loop: execute -> (defer -> execute_complete)* ------------------------------------
 
@@ -102,66 +156,98 @@ class CompleteIndexOperator(ReindexStage):
             self.record(memory, result)
         return self.next_pass(context, memory)
 
+    def allocation_complete(self, context: Any, event: dict | None = None) -> Any:
+        """Back from waiting for the deployment's allocation: the next decision."""
+        resumed(event)
+        return self.next_pass(context, TaskMemory(context))
+
     # --- one decision ---------------------------------------------------------------------------
 
     def next_pass(self, context: Any, memory: TaskMemory) -> Any:
-        pipeline = self.run_settings[PipelineSettings]
         reindex = self.run_settings[ReindexSettings]
+        backend = self.backend
         history: list[dict] = memory.get(HISTORY_KEY, [])
-        expected, present, missing = self.counts(pipeline, reindex)
-        embed_passes = [p for p in history if p["kind"] == "embed"]
-        copy_passes = [p for p in history if p["kind"] == "copy"]
+        done = Counter(p["kind"] for p in history)
+
+        def room(kind: str) -> bool:
+            return done[kind] < reindex.max_embed_passes
+
+        counts = self.counts(reindex)
         self.log.info(
-            "[%s]: %d of %d documents present, %d lack [%s] (%d copy and %d embed passes so far)",
+            "[%s]: %d of %d documents of the scope present, %d without embedding (passes so far: %s)",
             self.dest_index,
-            present,
-            expected,
-            missing,
-            pipeline.output_field,
-            len(copy_passes),
-            len(embed_passes),
+            counts.present,
+            counts.expected,
+            counts.unembedded,
+            dict(done) or "none",
         )
-        if present < expected and len(copy_passes) < reindex.max_embed_passes:
-            return self.start_copy(memory, reindex, len(copy_passes) + 1)
-        if missing and len(embed_passes) < reindex.max_embed_passes:
-            previous = embed_passes[-1] if embed_passes else None
-            return self.start_embed(memory, reindex, pipeline, previous, len(embed_passes) + 1)
-        summary = {
-            "passes": len(history),
-            "copied": sum(p.get("created") or 0 for p in copy_passes),
-            "embedded": sum(p.get("updated") or 0 for p in embed_passes),
-            "lost_tasks": sum(1 for p in history if p.get("lost")),
-            "expected": expected,
-            "present": present,
-            "still_missing": missing,
-        }
-        if missing or present < expected:
-            self.log.warning("Passes exhausted, the verify step reports what is missing: %s", summary)
+        if counts.present < counts.expected and room("copy") and backend.copies_without_inference:
+            return self.start_copy(memory, reindex, done["copy"] + 1)
+        if counts.unembedded and room("embed") and backend.embeds_in_place:
+            allocated_or_defer(self, self.deployment_id, "allocation_complete")
+            previous = next((p for p in reversed(history) if p["kind"] == "embed"), None)
+            return self.start_embed(memory, reindex, previous, done["embed"] + 1)
+
+        reader = ScopeReader(self, self.source_index, self.dest_index, self.scope, backend.added_fields())
+        comparison = reader.compare(ID_LIMIT)
+        self.log.info("[%s] compared with [%s]: %s", self.dest_index, self.source_index, comparison.summary())
+        plan = re_embed_plan(comparison, counts)
+        if plan and room("re_embed"):
+            allocated_or_defer(self, self.deployment_id, "allocation_complete")
+            return self.start_re_embed(memory, comparison, plan, done["re_embed"] + 1)
+
+        removed = self.prune(reader, counts, comparison)
+        summary = self.summary(history, counts, comparison, removed)
+        if comparison.complete and not counts.unembedded:
+            self.log.info("Destination complete and current: %s", summary)
         else:
-            self.log.info("Destination complete: %s", summary)
+            self.log.warning("Passes exhausted, verify_embeddings reports what is left: %s", summary)
         memory.delete(TASK_KEY)
         return self.publish(context, resume=summary)
 
-    def counts(self, pipeline: PipelineSettings, reindex: ReindexSettings) -> tuple[int, int, int]:
-        query = self.query or {"match_all": {}}
-        with self.calling(f"counting [{self.source_index}] and [{self.dest_index}]"):
+    def counts(self, reindex: ReindexSettings) -> Counts:
+        scope, backend = self.scope, self.backend
+        with self.calling(f"counting the scope in [{self.source_index}] and [{self.dest_index}]"):
             self.es.indices.refresh(index=self.dest_index)
-            expected = self.es.count(index=self.source_index, query=query)["count"]
+            expected = self.es.count(index=self.source_index, query=scope.source)["count"]
             if reindex.max_docs:
                 expected = min(expected, reindex.max_docs)
-            present = self.es.count(index=self.dest_index)["count"]
-            missing = self.es.count(index=self.dest_index, query=bodies.missing_query(pipeline.output_field))[
+            present = self.es.count(index=self.dest_index, query=scope.dest)["count"]
+            unembedded = self.es.count(index=self.dest_index, query=scope.dest_where(backend.unembedded()))[
                 "count"
             ]
-        return expected, present, missing
+        return Counts(expected, present, unembedded)
+
+    def summary(self, history: list[dict], counts: Counts, comparison: Comparison, removed: int) -> dict:
+        def total(kind: str, *keys: str) -> int:
+            return sum(p.get(key) or 0 for p in history if p["kind"] == kind for key in keys)
+
+        return {
+            "passes": len(history),
+            "copied": total("copy", "created"),
+            "embedded": total("embed", "updated"),
+            "re_embedded": total("re_embed", "created", "updated"),
+            "removed": removed,
+            "lost_tasks": sum(1 for p in history if p.get("lost")),
+            "expected": counts.expected,
+            "present": counts.present - removed,
+            "still_missing": counts.unembedded,
+            # The proof verify_embeddings may take as its own (es_embedding.publish.verify).
+            "currency": {
+                **comparison.summary(),
+                "dest_index": self.dest_index,
+                "present": counts.present - removed,
+                "removed": removed,
+                "finished": datetime.now(UTC).isoformat(),
+            },
+        }
+
+    # --- the passes -----------------------------------------------------------------------------
 
     def start_copy(self, memory: TaskMemory, reindex: ReindexSettings, number: int) -> None:
-        running = self.find_running(f"reindex from [{self.source_index}] to [{self.dest_index}]")
-        if running:
-            self.log.info("A copy into [%s] is already running as %s: following it", self.dest_index, running)
-            es_task_id = running
-        else:
-            es_task_id = copy_missing(self, self.source_index, self.dest_index, self.query, reindex)
+        es_task_id = self.running_reindex() or copy_missing(
+            self, self.source_index, self.dest_index, self.scope.source, reindex, self.backend
+        )
         self.remember(memory, es_task_id, {"kind": "copy", "number": number})
         self.log.info(
             "Copy pass %d: ES task %s copies the documents [%s] lacks", number, es_task_id, self.dest_index
@@ -169,12 +255,7 @@ class CompleteIndexOperator(ReindexStage):
         return self.wait_for(es_task_id)
 
     def start_embed(
-        self,
-        memory: TaskMemory,
-        reindex: ReindexSettings,
-        pipeline: PipelineSettings,
-        previous: dict | None,
-        number: int,
+        self, memory: TaskMemory, reindex: ReindexSettings, previous: dict | None, number: int
     ) -> None:
         running = self.find_running(f"update-by-query [{self.dest_index}]")
         if running:
@@ -189,27 +270,100 @@ class CompleteIndexOperator(ReindexStage):
         planned = embed_batch_size(reindex.batch_size, queues.allocations, queues.queue_capacity)
         failed_before = bool(previous and (previous.get("lost") or previous.get("failed_docs")))
         batch = next_batch_size(previous and previous.get("batch_size"), planned, failed_before)
-        with self.calling(
-            f"embedding the documents of [{self.dest_index}] lacking [{pipeline.output_field}]"
-        ):
-            es_task_id = self.hook.once().update_by_query(
-                index=self.dest_index,
-                query=bodies.missing_query(pipeline.output_field),
-                pipeline=self.pipeline_id,
-                scroll_size=batch,
-                conflicts="proceed",
-                requests_per_second=reindex.requests_per_second,
-                wait_for_completion=False,
-            )["task"]
+        request = self.backend.embed_in_place(
+            index=self.dest_index,
+            query=self.scope.dest_where(self.backend.unembedded()),
+            scroll_size=batch,
+            conflicts="proceed",
+            requests_per_second=reindex.requests_per_second,
+            wait_for_completion=False,
+        )
+        with self.calling(f"embedding the documents of [{self.dest_index}] without embedding"):
+            es_task_id = self.hook.once().update_by_query(**request)["task"]
         self.remember(memory, es_task_id, {"kind": "embed", "number": number, "batch_size": batch})
         self.log.info(
-            "Embed pass %d: ES task %s embeds what lacks [%s] in batches of %d",
+            "Embed pass %d: ES task %s embeds what lacks an embedding in batches of %d",
             number,
             es_task_id,
-            pipeline.output_field,
             batch,
         )
         return self.wait_for(es_task_id)
+
+    def start_re_embed(self, memory: TaskMemory, comparison: Comparison, plan: ReEmbed, number: int) -> None:
+        """Copies again and embeds the missing and stale documents: by id, or the whole scope when
+        there are more of them than ID_LIMIT."""
+        reindex = self.run_settings[ReindexSettings]
+        es_task_id = self.running_reindex()
+        if es_task_id is None:
+            starter = ReindexStarter(
+                stage=self,
+                source_index=self.source_index,
+                dest_index=self.dest_index,
+                query=self.scope.source,
+                deployment_id=self.deployment_id,
+                backend=self.backend,
+                settings=reindex,
+            )
+            if plan.whole_scope:
+                request, _ = starter.embedding_request(self.scope.source, "proceed")
+                what = f"the whole scope ({comparison.missing} missing, {comparison.stale} stale)"
+            else:
+                queues = deployment_queues(self, self.deployment_id, "nothing could be embedded")
+                request = bodies.reindex_request(
+                    self.source_index,
+                    self.backend.embedding_dest({"index": self.dest_index}),
+                    self.scope.source_ids(plan.ids),
+                    slices=1,
+                    conflicts="proceed",
+                    batch_size=embed_batch_size(
+                        reindex.batch_size, queues.allocations, queues.queue_capacity
+                    ),
+                    requests_per_second=reindex.requests_per_second,
+                )
+                what = f"{len(plan.ids)} documents by id ({comparison.stale} stale, {len(plan.ids) - comparison.stale} missing)"
+            with self.calling(f"re-embedding into [{self.dest_index}] {what}"):
+                es_task_id = self.hook.once().reindex(**request)["task"]
+            self.log.info("Re-embed pass %d: ES task %s copies again and embeds %s", number, es_task_id, what)
+        self.remember(memory, es_task_id, {"kind": "re_embed", "number": number})
+        return self.wait_for(es_task_id)
+
+    def prune(self, reader: ScopeReader, counts: Counts, comparison: Comparison) -> int:
+        """Deletes the destination's scope documents whose source left the scope; returns how many.
+        Only once every source document of the scope is present and current: then they all lie in
+        the destination's scope too, and what else it holds is exactly what left."""
+        if not comparison.complete or counts.present <= comparison.current:
+            return 0
+        self.log.info(
+            "[%s] holds %d documents of the scope, the source %d: removing those the source no longer has there",
+            self.dest_index,
+            counts.present,
+            comparison.current,
+        )
+        removed = 0
+        for batch in reader.orphans():
+            operations = [
+                {
+                    "delete": {
+                        "_index": self.dest_index,
+                        "_id": h["_id"],
+                        **({"routing": h["_routing"]} if h.get("_routing") else {}),
+                    }
+                }
+                for h in batch
+            ]
+            with self.calling(f"deleting {len(batch)} documents from [{self.dest_index}]"):
+                answer = self.es.bulk(operations=operations)
+            failed = [
+                item["delete"] for item in answer["items"] if item["delete"].get("status") not in (200, 404)
+            ]
+            if failed:
+                raise ReindexFailedError(
+                    f"deleting from [{self.dest_index}] the documents that left the scope: {len(failed)} failed, "
+                    f"e.g. [{failed[0].get('_id')}] {failed[0].get('error')}"
+                )
+            removed += sum(1 for item in answer["items"] if item["delete"].get("result") == "deleted")
+            self.log.info("Removed from [%s]: %s", self.dest_index, ", ".join(h["_id"] for h in batch[:10]))
+        return removed
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -230,13 +384,13 @@ class CompleteIndexOperator(ReindexStage):
     def record(self, memory: TaskMemory, result: dict) -> None:
         """The finished pass (counts, or lost) appended to the history; the next pass reads it."""
         current = memory.get(PASS_KEY) or {"kind": "embed", "number": 0}
-        pipeline = self.run_settings[PipelineSettings]
         entry = {**current, **{k: result.get(k) for k in ("created", "updated", "version_conflicts", "lost")}}
-        if current.get("kind") == "embed" and not result.get("lost"):
+        failed = self.backend.failed()
+        if current.get("kind") in ("embed", "re_embed") and not result.get("lost") and failed is not None:
             with self.calling(f"counting recorded failures in [{self.dest_index}]"):
                 self.es.indices.refresh(index=self.dest_index)
                 entry["failed_docs"] = self.es.count(
-                    index=self.dest_index, query={"exists": {"field": pipeline.failure_field}}
+                    index=self.dest_index, query=self.scope.dest_where(failed)
                 )["count"]
         memory.set(HISTORY_KEY, [*memory.get(HISTORY_KEY, []), entry])
         memory.delete(TASK_KEY)
@@ -253,6 +407,16 @@ class CompleteIndexOperator(ReindexStage):
         with self.calling(f"reading ES task {es_task_id}"):
             result = checks.reindex(dict(self.es.tasks.get(task_id=es_task_id)), es_task_id)
         return result.event
+
+    def running_reindex(self) -> str | None:
+        """A copy or re-embed pass into the destination already running (a try whose answer was
+        lost started it): followed rather than started twice."""
+        running = self.find_running(f"reindex from [{self.source_index}] to [{self.dest_index}]")
+        if running:
+            self.log.info(
+                "A reindex into [%s] is already running as %s: following it", self.dest_index, running
+            )
+        return running
 
     def find_running(self, description: str) -> str | None:
         with self.calling("listing running bulk-by-scroll tasks"):

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from es_embedding.base import TaskMemory
+from es_embedding.index.backend import backend_for
 from es_embedding.index.start import ReindexStarter
 from es_embedding.index.wait import ReindexTaskSensor
 from es_embedding.settings import ReindexSettings
@@ -59,7 +60,7 @@ class PooledReindexOperator(ReindexTaskSensor):
             dest_index=self.dest_index,
             query=self.query,
             deployment_id=self.deployment_id,
-            pipeline_id=self.pipeline_id,
+            backend=backend_for(self.run_settings, self.pipeline_id),
             settings=self.run_settings[ReindexSettings],
             share=self.share,
         )

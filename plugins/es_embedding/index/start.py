@@ -18,13 +18,15 @@ from typing import Any, ClassVar, NamedTuple
 from es_embedding import bodies, checks
 from es_embedding.base import EsStage, TaskMemory
 from es_embedding.errors import DeploymentFailedError
+from es_embedding.index.backend import EmbeddingBackend, backend_for
 from es_embedding.settings import ReindexSettings
-from es_embedding.sizing import Queues, auto_slices, plan_reindex
+from es_embedding.sizing import Queues, ReindexPlan, auto_slices, plan_reindex
 
 
 class ReindexStage(EsStage):
-    """Base of the operators that write the source's documents into the destination through the
-    deployment's ingest pipeline (StartReindexOperator, CompleteIndexOperator): their arguments."""
+    """Base of the operators that write the source's documents into the destination and embed them
+    with the deployment (StartReindexOperator, CompleteIndexOperator): their arguments, and the
+    run's backend (es_embedding.index.backend)."""
 
     template_fields: Sequence[str] = (
         *EsStage.template_fields,
@@ -52,6 +54,10 @@ class ReindexStage(EsStage):
         self.pipeline_id = pipeline_id
         self.query = query
 
+    @property
+    def backend(self) -> EmbeddingBackend:
+        return backend_for(self.run_settings, self.pipeline_id)
+
 
 def deployment_queues(stage: EsStage, deployment_id: str, purpose: str) -> Queues:
     """The running deployment's allocations and queues (what a round of batches may fill)."""
@@ -63,11 +69,22 @@ def deployment_queues(stage: EsStage, deployment_id: str, purpose: str) -> Queue
 
 
 def copy_missing(
-    stage: EsStage, source: str, dest: str, query: dict | None, settings: ReindexSettings
-) -> str:
-    """Starts copying what `dest` lacks from `source`, without the pipeline (bodies.copy_request);
-    returns the ES task id. Sent once: a retry finds the task instead of starting a second one."""
-    request = bodies.copy_request(source, dest, query, slices=settings.slices, max_docs=settings.max_docs)
+    stage: EsStage,
+    source: str,
+    dest: str,
+    query: dict | None,
+    settings: ReindexSettings,
+    backend: EmbeddingBackend,
+) -> str | None:
+    """Starts copying what `dest` lacks from `source` the backend's cheap way (no inference for what
+    is present: EmbeddingBackend.copy_dest); returns the ES task id, or None when the backend has no
+    such copy. Sent once: a retry finds the task instead of starting a second one."""
+    copy_dest = backend.copy_dest({"index": dest})
+    if copy_dest is None:
+        return None
+    request = bodies.reindex_request(
+        source, copy_dest, query, slices=settings.slices, conflicts="proceed", max_docs=settings.max_docs
+    )
     with stage.calling(f"copying what [{dest}] lacks from [{source}]"):
         return stage.hook.once().reindex(**request)["task"]
 
@@ -85,11 +102,12 @@ class Started(NamedTuple):
 
 @dataclasses.dataclass
 class ReindexStarter:
-    """Starts `_reindex?wait_for_completion=false` from `source_index` into `dest_index` through the
-    pipeline, sized so that one round of batches (slices x batch_size) fits the deployment's queues,
-    or 1/`share` of them when `share` reindexes run side by side. `stage` is the task it starts for:
-    its cluster calls, its log. `mode` incremental writes into the alias's index on purpose: its
-    interval's documents are overwritten through the pipeline, never "copy only the missing ones"."""
+    """Starts `_reindex?wait_for_completion=false` from `source_index` into `dest_index`, embedding what
+    it writes the backend's way (es_embedding.index.backend), sized so that one round of batches
+    (slices x batch_size) fits the deployment's queues, or 1/`share` of them when `share` reindexes
+    run side by side. `stage` is the task it starts for: its cluster calls, its log. `mode`
+    incremental writes into the alias's index on purpose: its interval's documents are overwritten
+    and embedded again, never "copy only the missing ones"."""
 
     STORE_KEY: ClassVar[str] = "reindex_task_id"  # task_state_store key; renaming it breaks retries in flight
 
@@ -98,7 +116,7 @@ class ReindexStarter:
     dest_index: str
     query: dict | None
     deployment_id: str
-    pipeline_id: str
+    backend: EmbeddingBackend
     settings: ReindexSettings
     mode: str = "full"
     share: int = 1
@@ -130,11 +148,15 @@ class ReindexStarter:
             return Started(running)
         with stage.calling(f"counting [{self.dest_index}]"):
             present = stage.es.count(index=self.dest_index)["count"]
-        if present and self.mode != "incremental":
-            # An earlier try or run left documents (with embeddings or not): copying through the
-            # pipeline again would pay their inference twice. Copy only what is missing, without
-            # the pipeline; complete_index embeds what lacks an embedding.
-            es_task_id = copy_missing(stage, self.source_index, self.dest_index, self.query, self.settings)
+        copying = present and self.mode != "incremental"
+        if copying and (
+            es_task_id := copy_missing(
+                stage, self.source_index, self.dest_index, self.query, self.settings, self.backend
+            )
+        ):
+            # An earlier try or run left documents (with embeddings or not): embedding them all
+            # again would pay their inference twice. Copy only what is missing, the backend's cheap
+            # way; complete_index embeds what lacks an embedding and re-embeds what is stale.
             memory.set(self.STORE_KEY, es_task_id)
             log.info(
                 "[%s] already holds %d documents: task %s copies only the missing ones, without inference",
@@ -143,9 +165,11 @@ class ReindexStarter:
                 es_task_id,
             )
             return Started(es_task_id)
-        return self.start_through_pipeline(memory)
+        return self.start_embedding(memory)
 
-    def start_through_pipeline(self, memory: TaskMemory) -> Started:
+    def embedding_request(self, query: dict | None, conflicts: str) -> tuple[dict[str, Any], ReindexPlan]:
+        """The sized `_reindex` of `query`'s source documents that embeds what it writes (overwriting
+        what the destination holds), and its plan."""
         stage, settings = self.stage, self.settings
         queues = self.queues()
         plan = plan_reindex(
@@ -155,15 +179,19 @@ class ReindexStarter:
             (stage.log.warning if plan.resized else stage.log.info)("Reindex sizing: %s", plan.note)
         request = bodies.reindex_request(
             self.source_index,
-            self.dest_index,
-            self.query,
-            self.pipeline_id,
+            self.backend.embedding_dest({"index": self.dest_index}),
+            query,
             batch_size=plan.batch_size,
             slices=plan.slices,
             requests_per_second=plan.requests_per_second,
-            conflicts=settings.conflicts,
+            conflicts=conflicts,
             max_docs=settings.max_docs,
         )
+        return request, plan
+
+    def start_embedding(self, memory: TaskMemory) -> Started:
+        stage = self.stage
+        request, plan = self.embedding_request(self.query, self.settings.conflicts)
         with stage.calling(f"starting reindex [{self.source_index}] -> [{self.dest_index}]"):
             es_task_id = stage.hook.once().reindex(**request)["task"]
         # Kept before anything else can fail: a retry re-attaches to it instead of starting another.
@@ -213,7 +241,7 @@ class StartReindexOperator(ReindexStage):
             dest_index=self.dest_index,
             query=self.query,
             deployment_id=self.deployment_id,
-            pipeline_id=self.pipeline_id,
+            backend=self.backend,
             settings=self.run_settings[ReindexSettings],
             mode=self.mode,
         )

@@ -9,6 +9,7 @@ import pytest
 from es_embedding.base import TaskMemory
 from es_embedding.errors import DeploymentFailedError, TransientClusterError
 from es_embedding.index import ReindexStarter, StartReindexOperator
+from es_embedding.index.backend import IngestPipelineBackend
 from es_embedding.settings import ReindexSettings
 from tests.unit.fakes import FakeEs, FakeHook, FakeStore, api_error, context, not_found, settings, with_hook
 
@@ -122,9 +123,10 @@ def test_a_destination_holding_documents_gets_only_the_missing_ones_without_infe
         {
             "source": {"index": "src", "query": {"match": {"topic": "ml"}}},
             "dest": {"index": "dst", "op_type": "create"},
-            "conflicts": "proceed",
-            "slices": "auto",
             "wait_for_completion": False,
+            "slices": "auto",
+            "requests_per_second": -1,
+            "conflicts": "proceed",
             "max_docs": 100,
         }
     ]
@@ -176,7 +178,7 @@ def test_a_shared_start_sizes_for_its_share_of_the_queues():
         dest_index="dst",
         query=None,
         deployment_id="dep",
-        pipeline_id="p",
+        backend=IngestPipelineBackend("p", "content_embedding", "embedding_failure"),
         settings=ReindexSettings(),
         share=4,
     )
