@@ -8,12 +8,15 @@ default nightly "0 2 * * *", [day-1 02:00, day 02:00) for X on that day after 02
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
-from elasticsearch import helpers
+from elasticsearch import Elasticsearch, helpers
 
-from tests.e2e.harness import ALIAS, ROOT, SOURCE_INDEX, RunResult, connect, load_corpus
+from tests.e2e.harness import ALIAS, ROOT, SOURCE_INDEX, RunResult, connect, load_corpus, set_variables
+from tests.sandbox.ml_support import arm_faults
 
 VARIABLES = json.loads((ROOT / "include" / "variables.json").read_text())
 OUTPUT_FIELD = VARIABLES["embedding_pipeline"]["output_field"]
@@ -120,3 +123,88 @@ def test_incremental_on_a_run_without_logical_date_is_refused_before_any_write(c
     assert result.task_states["validate_settings"] == "failed"
     assert not cluster.indices.exists_alias(name=ALIAS)
     assert set(cluster.indices.get(index="*")) == {SOURCE_INDEX}
+
+
+BATCH = [f"night-{n:02d}" for n in range(40)]  # documents of the interval, embedded by a full run first
+FAST = {
+    "embedding_model": {"poll_interval": "100ms"},
+    "embedding_deployment": {"poll_interval": "100ms"},
+    "embedding_reindex": {"poll_interval": "100ms"},
+}
+
+
+def night_doc(doc_id: str, text: str) -> dict:
+    return {"title": doc_id, "topic": "night", "published": "2026-03-04T10:00:00Z", "content": text}
+
+
+def body(doc: dict) -> dict:
+    """A destination document's body without what the chain adds."""
+    return {k: v for k, v in doc.items() if k not in (OUTPUT_FIELD, "embedding_failure", "model_id")}
+
+
+def test_an_incremental_run_whose_reindex_is_lost_resumes_its_interval_and_only_it(
+    start_sandbox, monkeypatch, run_at
+):
+    """Issue 15, defect 1: a node restart lost the incremental reindex; complete_index compared the
+    interval's source count with the whole destination and saw nothing missing, and its copy pass
+    (op_type create) could not refresh the documents rewritten since the last run. Here the
+    interval's 40 documents, embedded by an earlier run, are rewritten and 4 are added; the restart
+    comes after the reindex wrote some of them. The deployment takes 2 s to load again after the
+    restart (inference answers 409 "not allocated" meanwhile): the passes that infer wait for it."""
+    slow = start_sandbox(inference_ms=40, download_seconds=4.0)
+    es = Elasticsearch(slow.url)
+    connect(monkeypatch, slow.url)
+    set_variables(monkeypatch, **FAST)
+    load_corpus(es)
+    helpers.bulk(
+        es,
+        ({"_index": SOURCE_INDEX, "_id": i, **night_doc(i, f"{i}: first text")} for i in BATCH),
+        refresh=True,
+    )
+    conf = {"source_index": SOURCE_INDEX, "alias": ALIAS, "timestamp_field": "published"}
+    first = run_at(LOGICAL_DATE, **conf)
+    assert first.state == "success", first.task_states
+    index = alias_target(es)
+    before = docs(es, index)
+
+    added = [f"late-{n}" for n in range(4)]
+    changes = [
+        *({"_index": SOURCE_INDEX, "_id": i, **night_doc(i, f"{i}: zeolite rewritten")} for i in BATCH),
+        *({"_index": SOURCE_INDEX, "_id": i, **night_doc(i, f"{i}: zeolite added")} for i in added),
+    ]
+    helpers.bulk(es, changes, refresh=True)
+    es.update(index=SOURCE_INDEX, id=OUTSIDE, doc={"content": "rewritten outside the interval"}, refresh=True)
+    source = docs(es, SOURCE_INDEX)
+    seen: dict[str, int] = {}
+
+    def restart_mid_reindex() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            es.indices.refresh(index=index)
+            written = es.count(index=index, query={"match": {"content": "zeolite"}})["count"]
+            if written >= 8:
+                arm_faults(es, node_restart=True)
+                seen["written"] = es.count(index=index, query={"match": {"content": "zeolite"}})["count"]
+                return
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=restart_mid_reindex, daemon=True)
+    watcher.start()
+    second = run_at(LOGICAL_DATE, **conf, mode="incremental")
+    watcher.join(timeout=5)
+
+    assert seen and seen["written"] < len(BATCH) + len(added), f"the restart came too late: {seen}"
+    assert second.state == "success", second.task_states
+    assert xcom(second.run_id, "wait_reindex", "reindex_result")["lost"] is True
+    assert alias_target(es) == index
+    after = docs(es, index)
+    covered = {*BATCH, *added, INSIDE}
+    for doc_id in covered:
+        assert body(after[doc_id]) == source[doc_id], doc_id
+        assert after[doc_id][OUTPUT_FIELD] and "embedding_failure" not in after[doc_id], doc_id
+    # Nothing outside the interval was touched: the next interval's rewrite waits for its run.
+    assert {d: after[d] for d in set(before) - covered} == {d: before[d] for d in set(before) - covered}
+    assert body(after[OUTSIDE]) != source[OUTSIDE]
+    verification = xcom(second.run_id, "verify_embeddings", "verification")
+    assert verification["expected"] == verification["indexed"] == len(covered), verification
+    assert verification["stale"] == 0 and verification["missing_embeddings"] == 0, verification
