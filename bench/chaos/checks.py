@@ -104,13 +104,16 @@ class Verdict:
 
 
 # The inference processor configured with input_output writes the model id at the document's root
-# next to its output (Elasticsearch's InferenceResults.writeResultToField, no base path).
+# next to its output (Elasticsearch's InferenceResults.writeResultToField, no base path), and
+# `is_truncated: true` there when the input was longer than the model reads.
 MODEL_ID_FIELD = "model_id"
+TRUNCATED_FIELD = "is_truncated"
 
 
 def body(doc: Doc, fields: Fields) -> dict:
     """A published document's body without what the pipeline adds."""
-    return {k: v for k, v in doc.source.items() if k not in (fields.output, fields.failure, MODEL_ID_FIELD)}
+    added = (fields.output, fields.failure, MODEL_ID_FIELD, TRUNCATED_FIELD)
+    return {k: v for k, v in doc.source.items() if k not in added}
 
 
 def in_scope(source: dict[str, Doc], window: Interval | None) -> set[str]:

@@ -8,10 +8,9 @@ for the source's changes:
     night 3  full, the answer of POST _aliases lost (502 after the alias moved) -> defect 2
     night 4  full into night 3's index after rewrites in the source             -> defect 3
 
-The nights run once for the module; each test reads its night. The defects' tests are
-xfail(strict=True, raises=Defect): they fail today, and the fix of each defect makes its test pass
-(strict: then remove the marker). A broken precondition (the fault did not fire where it must) is a
-plain assertion and fails the test whatever the marker says.
+The nights run once for the module; each test reads its night. The defects' tests raise Defect when
+a check fails: they failed before issue 15's fixes, as strict xfails, and pass since. A broken
+precondition (the fault did not fire where it must) is a plain assertion.
 """
 
 from __future__ import annotations
@@ -127,36 +126,18 @@ def test_no_run_changes_the_source_and_every_failed_run_recovers_on_a_plain_re_r
         assert rerun.verdict.ok, (rerun.night, rerun.verdict.problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Defect,
-    reason="issue 15 defect 1: an incremental run cannot resume after its reindex task is lost "
-    "(complete_index compares the interval's count with the whole index; verification fails)",
-)
 def test_an_incremental_run_completes_after_its_reindex_task_is_lost(nights):
     attempt = nights[2][0]
     assert attempt.fired and "reindex task" in attempt.fired and "running" in attempt.fired, attempt.fired
     assert_clean_first_time(attempt)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Defect,
-    reason="issue 15 defect 2: the alias swap is not idempotent (the client's resend of a lost "
-    "POST _aliases answers 404 and the run fails with the alias moved)",
-)
 def test_a_lost_answer_of_the_alias_swap_does_not_fail_the_run(nights):
     attempt = nights[3][0]
     assert attempt.fired, "the 502 after POST _aliases was not met"
     assert_clean_first_time(attempt)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Defect,
-    reason="issue 15 defect 3: a full run re-run into the same dest_index after the source changed "
-    "publishes the old bodies (verification compares counts)",
-)
 def test_a_re_run_into_the_same_index_after_source_rewrites_publishes_no_stale_document(nights):
     [attempt] = nights[4]
     assert len(attempt.changes.rewritten) == 5
