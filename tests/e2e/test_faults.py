@@ -740,5 +740,5 @@ def test_row14_writes_whose_answers_are_lost_are_resent_safely(cluster, run_dag,
     assert_complete(es, f"{SOURCE_INDEX}-v2")
     assert not es.indices.exists(index=f"{SOURCE_INDEX}-v1"), "retention deleted the older index"
     assert xcom(result.run_id, "apply_retention", "deleted") == [f"{SOURCE_INDEX}-v1"]
-    assert set(try_numbers(result.run_id).values()) == {1}, "no task needed a retry"
+    assert set(try_numbers(result.run_id).values()) <= {0, 1}, "no task needed a retry (0: skipped)"
     assert snapshot(es) == before

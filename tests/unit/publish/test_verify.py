@@ -24,15 +24,15 @@ SAMPLE = {
     }
 }
 FOUND = {"hits": {"hits": [{"_id": "doc-1"}, {"_id": "doc-2"}]}}
-NOW = datetime.now(UTC)
 
 
 def proof(
     compared: int = 40, present: int = 40, stale: int = 0, age: timedelta = timedelta(seconds=2)
 ) -> dict:
-    """complete_index's summary, as verify_embeddings receives it."""
+    """complete_index's summary, as verify_embeddings receives it, `age` before now."""
+    now = datetime.now(UTC)
     currency = {
-        "cut": (NOW - age).isoformat(),
+        "cut": (now - age).isoformat(),
         "compared": compared,
         "current": compared - stale,
         "missing": 0,
@@ -40,7 +40,7 @@ def proof(
         "dest_index": "dst",
         "present": present,
         "removed": 0,
-        "finished": (NOW - age).isoformat(),
+        "finished": (now - age).isoformat(),
     }
     return {"currency": currency}
 
@@ -77,7 +77,8 @@ def cluster(
 
 def test_a_complete_destination_passes_on_complete_index_s_comparison():
     client = cluster(40, 40, 0, 0)
-    verification = verify(client, resume=proof())["verification"]
+    resume = proof()
+    verification = verify(client, resume=resume)["verification"]
     assert verification == {
         "expected": 40,
         "indexed": 40,
@@ -85,7 +86,7 @@ def test_a_complete_destination_passes_on_complete_index_s_comparison():
         "recorded_failures": 0,
         "stale": 0,
         "compared": 40,
-        "current_as_of": proof()["currency"]["cut"],
+        "current_as_of": resume["currency"]["cut"],
         "currency_checked_by": "complete_index",
         "sample_doc": "doc-1",
         "sample_hits": 2,
@@ -114,7 +115,7 @@ def test_without_a_proof_it_stands_for_verification_compares_itself_and_names_st
 
 
 def test_proofs_that_do_not_stand():
-    now = NOW
+    now = datetime.now(UTC)
     assert accepted_proof(proof()["currency"], "dst", 40, 40, now)
     assert not accepted_proof(proof()["currency"], "other", 40, 40, now), "another destination"
     assert not accepted_proof(proof()["currency"], "dst", 41, 40, now), "the source's scope changed since"
