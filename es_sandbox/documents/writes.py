@@ -317,22 +317,12 @@ class DocumentService:
             return None
 
     async def _ingest(self, action: BulkAction, request_pipeline: str | None) -> _Prepared:
-        ingest = self.cluster.ingest
         part, source, chosen = _ingest_document(action, request_pipeline)
-        target = self._existing_target(action.index)
-        pipeline = _pipeline_for(chosen, target)
-        final = target.final_pipeline if target is not None else None
         doc: dict[str, Any] | None = {"_index": action.index, "_id": action.id, "_source": source}
         if action.version is not None:
             doc["_version"] = action.version
         try:
-            if pipeline is not None:
-                doc = await ingest.run(pipeline, doc)
-            if doc is not None and doc.get("_index") != action.index:
-                moved = self._existing_target(doc["_index"])
-                final = moved.final_pipeline if moved is not None else None
-            if doc is not None and final not in (None, "_none"):
-                doc = await ingest.run(final, doc)
+            doc = await self.through_pipelines(doc, chosen)
         except EsError as err:
             return _Prepared(action.index, action.id, None, error=err)
         if doc is None:
@@ -345,6 +335,25 @@ class DocumentService:
         return _Prepared(
             doc.get("_index") or action.index, None if doc_id is None else str(doc_id), doc.get("_source")
         )
+
+    async def through_pipelines(
+        self, doc: dict[str, Any], chosen: str | None, executed: list[str] | None = None
+    ) -> dict[str, Any] | None:
+        """IngestService.executePipelines: the chosen pipeline (else the index default), then the final
+        pipeline of the index the document ends in; None when a pipeline drops it."""
+        ingest = self.cluster.ingest
+        index_name = doc["_index"]
+        target = self._existing_target(index_name)
+        pipeline = _pipeline_for(chosen, target)
+        final = target.final_pipeline if target is not None else None
+        if pipeline is not None:
+            doc = await ingest.run(pipeline, doc, executed)
+        if doc is not None and doc.get("_index") != index_name:
+            moved = self._existing_target(doc["_index"])
+            final = moved.final_pipeline if moved is not None else None
+        if doc is not None and final not in (None, "_none"):
+            doc = await ingest.run(final, doc, executed)
+        return doc
 
     def _ingest_slots(self, actions: list[BulkAction], request_pipeline: str | None) -> list[int]:
         """The items that go through a pipeline (targets looked up once per name)."""

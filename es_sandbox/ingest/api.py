@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from es_sandbox import mappings as mp
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.http import Router, bool_param, int_param, json_body
 from es_sandbox.ingest.config import ConfigReader
-from es_sandbox.ingest.document import IngestDocument
+from es_sandbox.ingest.document import IngestDocument, clone
 from es_sandbox.ingest.grok import ECS_MODES, builtin_patterns
 from es_sandbox.ingest.pipeline import Pipeline
 
@@ -59,6 +60,69 @@ async def simulate_pipeline(request: Request, cluster: Cluster):
             raise illegal_argument(f"pipeline [{pipeline_id}] does not exist")
     docs = _parse_docs(cfg)
     return await cluster.ingest.simulate(pipeline, docs, bool_param(request, "verbose"))
+
+
+_SUBSTITUTIONS = (
+    "pipeline_substitutions",
+    "component_template_substitutions",
+    "index_template_substitutions",
+    "mapping_addition",
+)
+
+
+@router.route("/_ingest/_simulate", "GET", "POST")
+@router.route("/_ingest/{index}/_simulate", "GET", "POST")
+async def simulate_ingest(request: Request, cluster: Cluster):
+    """SimulateIngestService: each document through the pipelines indexing it would run now (the
+    `pipeline` parameter, else its index's default, then the final pipeline), checked against the
+    index's mapping, never stored."""
+    body = await json_body(request, required=True)
+    for key in _SUBSTITUTIONS:
+        if body.get(key):
+            raise illegal_argument(f"es_sandbox does not simulate with [{key}]")
+    docs = body.get("docs")
+    if not isinstance(docs, list) or not docs:
+        raise illegal_argument("must specify at least one document in [docs]")
+    default_index = request.path_params.get("index")
+    results = []
+    for entry in docs:
+        if not isinstance(entry, dict) or not isinstance(entry.get("_source"), dict):
+            raise illegal_argument("malformed [docs] section, should include an inner object")
+        index = entry.get("_index", default_index)
+        if index is None:
+            raise EsError(
+                400, "action_request_validation_exception", "Validation Failed: 1: index is missing;"
+            )
+        results.append(await _simulated_write(cluster, index, entry.get("_id"), entry["_source"], request))
+    return {"docs": results}
+
+
+async def _simulated_write(
+    cluster: Cluster, index: str, doc_id: Any, source: dict[str, Any], request: Request
+) -> dict[str, Any]:
+    executed: list[str] = []
+    view: dict[str, Any] = {"_id": doc_id, "_index": index, "_version": -3}
+    try:
+        doc = await cluster.documents.through_pipelines(
+            {"_index": index, "_id": doc_id, "_source": clone(source)},
+            request.query_params.get("pipeline"),
+            executed,
+        )
+    except EsError as err:  # a pipeline failed: the document as it came, with the failure
+        return {
+            "doc": {**view, "_source": source, "executed_pipelines": executed, "error": err.to_xcontent()}
+        }
+    if doc is None:  # dropped by a pipeline
+        return {"doc": {**view, "_source": None, "executed_pipelines": executed}}
+    view.update(_id=doc.get("_id"), _index=doc["_index"])
+    answer = {**view, "_source": doc["_source"], "executed_pipelines": executed}
+    if cluster.indices.exists(doc["_index"]):  # the mapping it would be indexed with
+        target = cluster.indices.get(doc["_index"])
+        try:
+            mp.map_document(target.mappings, doc["_source"], doc_id, version=target.created_release)
+        except EsError as err:
+            answer["error"] = err.to_xcontent()
+    return {"doc": answer}
 
 
 @router.route("/_ingest/processor/grok", "GET")

@@ -49,7 +49,7 @@ def ingest_timestamp() -> str:
 
 
 class IngestDocument:
-    __slots__ = ("meta", "source", "ingest", "pipelines")
+    __slots__ = ("meta", "source", "ingest", "pipelines", "executed")
 
     def __init__(
         self, meta: dict[str, Any], source: dict[str, Any], ingest: dict[str, Any] | None = None
@@ -58,10 +58,12 @@ class IngestDocument:
         self.source = source
         self.ingest = ingest if ingest is not None else {"timestamp": ingest_timestamp()}
         self.pipelines: list[str] = []  # the executing pipelines, innermost last
+        self.executed: list[str] = []  # every pipeline started on the document, in order
 
     def copy(self) -> IngestDocument:
         doc = IngestDocument(clone(self.meta), clone(self.source), clone(self.ingest))
         doc.pipelines = list(self.pipelines)
+        doc.executed = list(self.executed)
         return doc
 
     # --- path resolution -------------------------------------------------------------------

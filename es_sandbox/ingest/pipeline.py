@@ -342,6 +342,7 @@ class Pipeline:
         previous = doc.ingest.get("pipeline")
         doc.ingest["pipeline"] = self.id
         doc.pipelines.append(self.id)
+        doc.executed.append(self.id)
         start = self.metric.pre_ingest()
         try:
             return await self.compound.execute(doc, trace)

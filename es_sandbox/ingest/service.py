@@ -147,7 +147,10 @@ class IngestService:
 
     # --- execution -------------------------------------------------------------------------
 
-    async def run(self, pipeline_id: str, doc: dict[str, Any]) -> dict[str, Any] | None:
+    async def run(
+        self, pipeline_id: str, doc: dict[str, Any], executed: list[str] | None = None
+    ) -> dict[str, Any] | None:
+        """Run a stored pipeline over `doc`; `executed` collects every pipeline started, nested ones too."""
         if pipeline_id == "_none":
             return doc
         pipeline = self.pipelines.get(pipeline_id)
@@ -168,6 +171,8 @@ class IngestService:
             raise
         finally:
             self.total.post_ingest(start)
+            if executed is not None:
+                executed.extend(ingest_doc.executed)
         if result is None:
             return None
         pipeline.bytes_produced += _size(result.source)
