@@ -69,14 +69,18 @@ def test_stages_in_order(dag):
         task = dag.get_task(downstream[0]) if downstream else None
     assert order == CHAIN
     assert set(dag.task_ids) == set(CHAIN) | TAIL | set(ENDPOINT)
-    assert dag.get_task("choose_backend").downstream_task_ids == {"start_deployment", "ensure_endpoint"}
+    assert dag.get_task("choose_backend").downstream_task_ids == {
+        "start_deployment",
+        "ensure_endpoint",
+        "stop_deployment",
+    }
     assert dag.get_task("ensure_endpoint").downstream_task_ids == {"wait_endpoint"}
     assert dag.get_task("create_dest_index").upstream_task_ids >= {"put_pipeline", "wait_endpoint"}
     assert dag.get_task("create_dest_index").trigger_rule == "none_failed_min_one_success"
     assert dag.get_task("announce_ready").upstream_task_ids >= {"swap_alias"}
     assert dag.get_task("apply_retention").upstream_task_ids >= {"swap_alias"}
     stop = dag.get_task("stop_deployment")
-    assert stop.is_teardown and stop.upstream_task_ids >= {"run_report", "start_deployment"}
+    assert stop.is_teardown and stop.upstream_task_ids >= {"run_report", "choose_backend"}
 
 
 def test_run_report_runs_after_failures_without_deciding_the_outcome(dag):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk import TaskGroup
 
-from es_embedding.embedder import ChooseBackendOperator
+from es_embedding.embedder import ChooseBackendOperator, from_backend
 from es_embedding.model.deployment import DeploymentStateSensor, StartDeploymentOperator
 from es_embedding.model.pipeline import PutPipelineOperator
 from es_embedding.model.teardown import StopDeploymentOperator
@@ -41,13 +41,14 @@ class ModelStages:
     settings: str
 
     def stop_deployment(self) -> StopDeploymentOperator:
-        """Task `stop_deployment`, a teardown of `start_deployment` (Variable
-        `embedding_deployment.stop_after_run`), in the group the DAG builds it in; the DAG sets what
-        else it follows."""
+        """Task `stop_deployment` (Variable `embedding_deployment.stop_after_run`), in the group the DAG
+        builds it in; the DAG sets what else it follows. A teardown whose setup is `choose_backend`,
+        after which a deployment may start: a skipped setup would skip every task in its scope, and
+        `start_deployment` is skipped on the semantic_text backend."""
         stop = StopDeploymentOperator(
-            task_id="stop_deployment", deployment_id=self.deployment_id, settings=self.settings
+            task_id="stop_deployment", deployment_id=from_backend("deployment_id"), settings=self.settings
         )
-        return stop.as_teardown(setups=self.start_deployment)
+        return stop.as_teardown(setups=self.choose_backend)
 
 
 def model_group(settings: str) -> ModelStages:
