@@ -9,7 +9,11 @@ poll intervals 1 s (model, deployment) and 2 s (reindex). A warm-up run on 200 d
 downloaded. The sandbox's own times: the deployment from its start_time to the route's start_time
 (read while the run goes on), the reindex from its task's `took`.
 
-    .venv/bin/python bench/overhead.py [--docs 100000]
+With --backend semantic_text the same job runs on that backend (Variable embedding_inference): the
+endpoint's deployment (named after it) is the deployment watched, and the result is written as
+bench/results/overhead_semantic_text.json.
+
+    .venv/bin/python bench/overhead.py [--docs 100000] [--backend ingest_pipeline|semantic_text]
 """
 
 from __future__ import annotations
@@ -41,9 +45,11 @@ def watch_deployment(es, found: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--backend", choices=("ingest_pipeline", "semantic_text"), default="ingest_pipeline")
     args = parser.parse_args()
     info = machine()
-    with dag_job(args.docs, VARIABLES, inference_ms=10.0, download_seconds=DOWNLOAD_SECONDS) as job:
+    variables = {**VARIABLES, "embedding_inference": {"backend": args.backend}}
+    with dag_job(args.docs, variables, inference_ms=10.0, download_seconds=DOWNLOAD_SECONDS) as job:
         es, dag = job.es, job.dag
         # dag.test() starts its in-process execution API on the first task of the process (about
         # 10 s here): a warm-up run on a small index keeps that harness cost out of the figure.
@@ -61,6 +67,7 @@ def main() -> None:
         cluster_seconds = download + deploy_seconds + reindex_seconds
         overhead = run["wall_seconds"] - cluster_seconds
         result = {
+            "backend": args.backend,
             "docs": args.docs,
             "state": run["state"],
             "dag_wall_seconds": round(run["wall_seconds"], 2),
@@ -74,7 +81,8 @@ def main() -> None:
             "tasks": run["tasks"],
         }
         print(result, flush=True)
-    write_result("overhead", {"machine": info, "variables": VARIABLES, "result": result})
+    name = "overhead" if args.backend == "ingest_pipeline" else f"overhead_{args.backend}"
+    write_result(name, {"machine": info, "variables": variables, "result": result})
 
 
 if __name__ == "__main__":
