@@ -24,8 +24,9 @@ from tests.e2e.test_incremental import xcom
 OUTPUT = "content_embedding"
 LONG_READS = {"doc-0121", "doc-0122", "doc-0123", "doc-0124", "doc-0125"}
 E5 = {"model_id": ".multilingual-e5-small"}
+SMALL_CHUNKS = {"strategy": "sentence", "max_chunk_size": 60, "sentence_overlap": 0}
 # Only the end of the astronomy long read (past the first 510 words) speaks of magnetars.
-TAIL_QUERY = "magnetar starquakes and giant gamma ray flares"
+TAIL_QUERY = "magnetar starquakes"
 
 
 def corpus() -> dict[str, dict]:
@@ -69,7 +70,11 @@ CASES = {
     "elser-pipeline": {},
     "e5-pipeline": {"embedding_model": E5, "embedding_deployment": {"deployment_id": "e5-ingest"}},
     "elser-semantic_text": {"embedding_inference": {"backend": "semantic_text"}},
-    "e5-semantic_text": {"embedding_model": E5, "embedding_inference": {"backend": "semantic_text"}},
+    # Chunks of up to 60 words: set on the field's mapping (the run's chunking_settings).
+    "e5-semantic_text": {
+        "embedding_model": E5,
+        "embedding_inference": {"backend": "semantic_text", "chunking_settings": SMALL_CHUNKS},
+    },
 }
 
 
@@ -104,6 +109,7 @@ def test_the_same_index_embedded_by_changing_variables_only(connected, run_dag, 
         assert (
             field["inference_id"] == report["backend"]["inference_id"] == report["inference"]["inference_id"]
         )
+        assert field.get("chunking_settings") == CASES[case]["embedding_inference"].get("chunking_settings")
         assert report["inference"]["inference_count"] > len(DOCS)  # one per chunk, and the queries'
         # Long documents are chunked, every chunk embedded: none truncated, the tail searchable.
         assert "truncated" not in long_documents

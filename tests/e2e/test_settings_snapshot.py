@@ -69,9 +69,16 @@ def test_a_variable_edited_during_a_run_changes_nothing_in_that_run(
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
     assert result.state == "success", result.task_states
-    assert set(result.task_states.values()) == {"success"}, result.task_states
+    # The other backend's stages were skipped by choose_backend; every other task succeeded.
+    skipped = {"ensure_endpoint", "wait_endpoint"}
+    assert {t: s for t, s in result.task_states.items() if s != "success"} == dict.fromkeys(
+        skipped, "skipped"
+    )
     # Every other task ran after the edit.
-    assert set(edit_variables_after_validate_settings) == set(result.task_states) - {"validate_settings"}
+    assert (
+        set(edit_variables_after_validate_settings)
+        == set(result.task_states) - {"validate_settings"} - skipped
+    )
 
     # The run used the settings validate_settings took: the shipped pipeline, field and deployment.
     pipeline, deployment = VARIABLES["embedding_pipeline"], VARIABLES["embedding_deployment"]
