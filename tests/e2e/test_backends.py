@@ -170,3 +170,25 @@ def test_an_incremental_run_on_semantic_text_embeds_its_intervals_long_read_in_c
     assert embedded(es, index) == len(DOCS)
     chunks = es.get(index=index, id="doc-0121", source_exclude_vectors=False)["_source"]["_inference_fields"]
     assert len(chunks[OUTPUT]["inference"]["chunks"]["content"]) >= 3
+
+
+def test_inference_rejected_in_the_bulk_path_is_completed_by_the_same_passes(connected, run_dag, monkeypatch):
+    """semantic_text: a document whose inference the deployment rejects (429 queue full) is not
+    written; the run still ends complete, the missing documents re-embedded by complete_index."""
+    from tests.sandbox.ml_support import arm_faults
+
+    es = connected
+    set_variables(
+        monkeypatch,
+        embedding_reindex={"poll_interval": "1s"},
+        embedding_inference={"backend": "semantic_text"},
+    )
+    arm_faults(es, inference_rejection={"burst": 3})
+
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "success", result.task_states
+    dest = alias_target(es)
+    assert es.count(index=dest)["count"] == embedded(es, dest) == len(DOCS)
+    report = xcom(result.run_id, "run_report")
+    assert report["inference"]["rejected_execution_count"] >= 3

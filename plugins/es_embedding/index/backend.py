@@ -25,6 +25,7 @@ are re-embedded by id like stale ones; no embed-in-place pass.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,9 @@ from es_embedding.settings import InferenceSettings, PipelineSettings, RunSettin
 # Fields the inference processor writes next to its output (the output's parent object, or the
 # document's root): the model that produced it, and whether its input was truncated.
 INFERENCE_METADATA_FIELDS = ("model_id", "is_truncated")
+# A bulk item's failure, as summarize_failures names it, when the inference behind it was rejected
+# or timed out (Elasticsearch gives the item its cause's status).
+RETRIED_INFERENCE = re.compile(r"^inference_exception \(status (408|429|503)\)$")
 
 
 class EmbeddingBackend(ABC):
@@ -73,6 +77,12 @@ class EmbeddingBackend(ABC):
         """The `_update_by_query` arguments that embed the destination documents `request["query"]`
         selects, or None when documents are never present without embedding."""
         return None
+
+    def completed_later(self, failures: dict) -> int:
+        """Of a reindex's failures (counted by kind, es_embedding.reports.summarize_failures), how
+        many are documents left for complete_index: not written for a reason its passes do not meet
+        again. None on the pipeline path, where an inference failure is recorded on the document."""
+        return 0
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,14 @@ class SemanticTextBackend(EmbeddingBackend):
 
     def embedding_dest(self, dest: dict[str, Any]) -> dict[str, Any]:
         return dict(dest)
+
+    def completed_later(self, failures: dict) -> int:
+        # An item whose inference the deployment rejected (queue full, too many waiting for an
+        # allocation), timed out, or met not ready is not written: it is missing, and complete_index
+        # embeds the missing documents again (at the pace of a pass, not a reindex's full rounds).
+        return sum(
+            count for kind, count in (failures.get("by_kind") or {}).items() if RETRIED_INFERENCE.match(kind)
+        )
 
 
 def backend_for(settings: RunSettings, pipeline_id: str | None = None) -> EmbeddingBackend:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from es_embedding.errors import ReindexFailedError
+from es_embedding.index.backend import backend_for
 from es_embedding.reports import failure_text
 from es_embedding.settings import ReindexSettings
 from es_embedding.triggers import ReindexTaskTrigger
@@ -53,14 +54,24 @@ class ReindexTaskSensor(EsWait):
         if result.get("canceled"):
             raise ReindexFailedError(f"reindex {self.es_task_id} was cancelled: {result['canceled']}")
         failures = result["failures"]
-        if failures["count"]:
+        later = backend_for(self.run_settings).completed_later(failures)
+        if later:
+            self.log.warning(
+                "reindex %s: %d documents were not written, their inference rejected or timed out; "
+                "complete_index embeds them (%s)",
+                self.es_task_id,
+                later,
+                failure_text(failures),
+            )
+        if failures["count"] > later:
             settings = self.reindex
-            tolerated = settings.failure_policy == "tolerate" and failures["count"] <= settings.max_failures
+            count = failures["count"] - later
+            tolerated = settings.failure_policy == "tolerate" and count <= settings.max_failures
             text = f"reindex {self.es_task_id}: {failure_text(failures)}"
             if not tolerated:
                 raise ReindexFailedError(
                     f"{text}. A failure stops the reindex; with failure_policy 'tolerate' and max_failures "
-                    f">= {failures['count']} in Variable 'embedding_reindex' the run would continue to verify"
+                    f">= {count} in Variable 'embedding_reindex' the run would continue to verify"
                 )
             self.log.warning(
                 "%s (tolerated: failure_policy 'tolerate', max_failures %d)", text, settings.max_failures
