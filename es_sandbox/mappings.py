@@ -8,15 +8,19 @@ answers them as stored.
 from __future__ import annotations
 
 import copy
+import json
 import re
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from es_sandbox.config import DEFAULT_VERSION
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.versions import release_of_index_version
+
+if TYPE_CHECKING:
+    from es_sandbox.cluster import Cluster
 
 NUMERIC_TYPES = {
     "long",
@@ -108,13 +112,32 @@ _NUMBER_PARAMS = (
 
 
 @dataclass(frozen=True)
+class ParseContext:
+    """What parsing one field's mapping may need besides the field (as much of ES's
+    MappingParserContext as the sandbox uses): the release that creates or created the index (its
+    defaults), whether the field sits inside a `nested` object, and the cluster, for field types whose
+    checks read cluster state (a semantic_text field's inference endpoint); None where there is none
+    to ask (dynamic mapping of a document's new field)."""
+
+    version: Version = LATEST
+    cluster: Cluster | None = None
+    nested: bool = False
+
+
+@dataclass(frozen=True)
 class FieldType:
     """What a mapping may say about one field type: its parameters (anything else is refused as ES
-    refuses it), those put-mapping may change, and an optional check that also fills defaults."""
+    refuses it), those put-mapping may change, an optional check that also fills defaults
+    (`normalize`, while the mapping is parsed), an optional check of the field in the whole mapping it
+    ends up in (`validate(path, spec, parent)`, after parsing and after every merge, as ES's
+    FieldMapper.doValidate; `parent` is the object mapping the field sits in, None at the root), and
+    whether a dynamic template may map fields to it."""
 
     params: frozenset[str]
     updatable: frozenset[str] = frozenset({"meta", "fields", "copy_to", "ignore_above"})
-    normalize: Callable[[str, dict[str, Any], Version], None] | None = None
+    normalize: Callable[[str, dict[str, Any], ParseContext], None] | None = None
+    validate: Callable[[str, dict[str, Any], dict[str, Any] | None], None] | None = None
+    in_dynamic_templates: bool = True
 
 
 FIELD_TYPES: dict[str, FieldType] = {}
@@ -144,10 +167,14 @@ _ROOT_PARAMS = (
 )
 
 
-def normalize(mappings: dict[str, Any] | None, *, version: Version = LATEST) -> dict[str, Any]:
+def normalize(
+    mappings: dict[str, Any] | None, *, version: Version = LATEST, cluster: Cluster | None = None
+) -> dict[str, Any]:
     """Validate a create-index / put-mapping body and return it in stored shape, defaults filled
-    as the index's release fills them. A bad mapping is refused as MapperService.parseMapping
-    refuses it: `mapper_parsing_exception` "Failed to parse mapping: <why>", caused by the reason."""
+    as the index's release fills them (`cluster`: the cluster the index is in, for field types whose
+    checks read its state). A bad mapping is refused as MapperService.parseMapping refuses it:
+    `mapper_parsing_exception` "Failed to parse mapping: <why>", caused by the reason; then the parsed
+    mapping is validated as a whole (validate_mapping)."""
     if not mappings:
         return {}
     if not isinstance(mappings, dict):
@@ -158,25 +185,53 @@ def normalize(mappings: dict[str, Any] | None, *, version: Version = LATEST) -> 
             "The mapping definition cannot be nested under a type [_doc] unless include_type_name is set to true."
         )
     try:
-        return _normalize_root(body, version)
+        parsed = _normalize_root(body, ParseContext(version, cluster))
     except EsError as err:
-        if err.type not in ("mapper_parsing_exception", "illegal_argument_exception"):
+        if err.type not in _PARSE_FAILURES:
             raise
-        root = err.to_xcontent() if err.type == "mapper_parsing_exception" else None
         wrapped = mapper_parsing(f"Failed to parse mapping: {err.reason}", caused_by=err.to_xcontent())
+        root = _root_cause(err)
         wrapped.root_cause = [root] if root else None
         raise wrapped from None
+    validate_mapping(parsed)
+    return parsed
 
 
-def _normalize_root(body: dict[str, Any], version: Version) -> dict[str, Any]:
+# What MapperService.parseMapping wraps: the parsers' own exceptions (ES wraps every one).
+_PARSE_FAILURES = (
+    "mapper_parsing_exception",
+    "illegal_argument_exception",
+    "validation_exception",
+    "parse_exception",
+    "exception",
+)
+# Exceptions of Java's or of ES's common code that are no ElasticsearchException: never a root cause.
+_PLAIN_JAVA = ("illegal_argument_exception", "validation_exception")
+
+
+def _root_cause(err: EsError) -> dict[str, Any] | None:
+    """ElasticsearchException.guessRootCauses: down the cause chain while the causes are
+    ElasticsearchExceptions, the last one (None: the wrapping exception itself)."""
+    found = None
+    cause: dict[str, Any] | None = err.to_xcontent()
+    while cause is not None and cause.get("type") not in _PLAIN_JAVA:
+        found = {k: v for k, v in cause.items() if k != "caused_by"}
+        cause = cause.get("caused_by")
+    return found
+
+
+def _normalize_root(body: dict[str, Any], context: ParseContext) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in body.items():
         if key == "properties":
-            out["properties"] = _normalize_properties(value, "", version)
+            out["properties"] = _normalize_properties(value, "", context)
         elif key == "_source" and isinstance(value, dict):
-            source = _normalize_source(value, version)
+            source = _normalize_source(value, context.version)
             if source:
                 out["_source"] = source
+        elif key == "dynamic_templates":
+            _check_dynamic_templates(value)
+            out[key] = value
         elif key in _ROOT_PARAMS:
             out[key] = value
         else:
@@ -197,11 +252,11 @@ def _normalize_source(spec: dict[str, Any], version: Version) -> dict[str, Any]:
     return dict(spec)
 
 
-def _normalize_properties(props: Any, prefix: str, version: Version) -> dict[str, Any]:
+def _normalize_properties(props: Any, prefix: str, context: ParseContext) -> dict[str, Any]:
     if not isinstance(props, dict):
         raise mapper_parsing(
             f"Expected map for property [properties] on field [{prefix.rstrip('.') or '_doc'}] but got a "
-            f"{_java_class(props)}"
+            f"{java_class(props)}"
         )
     out: dict[str, Any] = {}
     for name, spec in props.items():
@@ -209,18 +264,18 @@ def _normalize_properties(props: Any, prefix: str, version: Version) -> dict[str
             raise illegal_argument("field name cannot be an empty string")
         if "." in name:  # "a.b": {...} is shorthand for a: {properties: {b: {...}}}
             head, _, rest = name.partition(".")
-            nested = _normalize_properties({rest: spec}, f"{prefix}{head}.", version)
+            nested = _normalize_properties({rest: spec}, f"{prefix}{head}.", context)
             existing = out.setdefault(head, {"properties": {}})
             existing.setdefault("properties", {}).update(nested)
             continue
-        out[name] = _normalize_field(name, spec, f"{prefix}{name}", version)
+        out[name] = _normalize_field(name, spec, f"{prefix}{name}", context)
     return out
 
 
-def _normalize_field(name: str, spec: Any, path: str, version: Version) -> dict[str, Any]:
+def _normalize_field(name: str, spec: Any, path: str, context: ParseContext) -> dict[str, Any]:
     if not isinstance(spec, dict):
         raise mapper_parsing(
-            f"Expected map for property [fields] on field [{name}] but got a {_java_class(spec)}"
+            f"Expected map for property [fields] on field [{name}] but got a {java_class(spec)}"
         )
     spec = dict(spec)
     ftype = spec.get("type", "object" if "type" not in spec else None)
@@ -231,7 +286,8 @@ def _normalize_field(name: str, spec: Any, path: str, version: Version) -> dict[
             if key not in _OBJECT_PARAMS[ftype]:
                 raise mapper_parsing(f"unknown parameter [{key}] on mapper [{path}] of type [{ftype}]")
         if "properties" in spec:
-            spec["properties"] = _normalize_properties(spec["properties"], f"{path}.", version)
+            inner = replace(context, nested=True) if ftype == "nested" else context
+            spec["properties"] = _normalize_properties(spec["properties"], f"{path}.", inner)
         return spec
     field_type = FIELD_TYPES.get(ftype)
     if field_type is None:
@@ -242,15 +298,108 @@ def _normalize_field(name: str, spec: Any, path: str, version: Version) -> dict[
     if "fields" in spec:
         if not isinstance(spec["fields"], dict):
             raise mapper_parsing(
-                f"Expected map for property [fields] on field [{name}] but got a {_java_class(spec['fields'])}"
+                f"Expected map for property [fields] on field [{name}] but got a {java_class(spec['fields'])}"
             )
         spec["fields"] = {
-            sub: _normalize_field(sub, sub_spec, f"{path}.{sub}", version)
+            sub: _normalize_field(sub, sub_spec, f"{path}.{sub}", context)
             for sub, sub_spec in spec["fields"].items()
         }
     if field_type.normalize is not None:
-        field_type.normalize(path, spec, version)
+        field_type.normalize(path, spec, context)
     return spec
+
+
+# --- whole-mapping checks ------------------------------------------------------------------------------
+
+
+def validate_mapping(mapping: dict[str, Any]) -> None:
+    """MappingLookup's validation of a parsed or merged mapping: each field type's own check of where
+    its fields sit (FieldMapper.doValidate); its errors are not wrapped."""
+    for path, spec, parent in _fields_with_parents(mapping.get("properties") or {}, "", None):
+        field_type = FIELD_TYPES.get(field_type_of(spec))
+        if field_type is not None and field_type.validate is not None:
+            field_type.validate(path, spec, parent)
+
+
+def _fields_with_parents(
+    props: dict[str, Any], prefix: str, parent: dict[str, Any] | None
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+    """(path, field, the object mapping it sits in) of every leaf field; a multi-field sits where its
+    parent field does."""
+    for name, spec in props.items():
+        if not isinstance(spec, dict):
+            continue
+        path = f"{prefix}{name}"
+        if field_type_of(spec) in OBJECT_TYPES:
+            yield from _fields_with_parents(spec.get("properties") or {}, f"{path}.", spec)
+            continue
+        yield path, spec, parent
+        for sub, sub_spec in (spec.get("fields") or {}).items():
+            if isinstance(sub_spec, dict):
+                yield f"{path}.{sub}", sub_spec, parent
+
+
+# DynamicTemplate.XContentFieldType, in declaration order.
+_DYNAMIC_FIELD_TYPES = ("object", "string", "long", "double", "boolean", "date", "binary")
+
+
+def _check_dynamic_templates(templates: Any) -> None:
+    """RootObjectMapper.validateDynamicTemplate, for the field types that refuse dynamic templates
+    (FieldMapper.notFromDynamicTemplates): such a template fails for every type it would be tried with,
+    and a template tried with none (no match_mapping_type, match or path_match) is not validated."""
+    if not isinstance(templates, list):
+        return
+    for entry in templates:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            continue
+        name, params = next(iter(entry.items()))
+        mapping = params.get("mapping") if isinstance(params, dict) else None
+        if not isinstance(mapping, dict) or "{name}" in json.dumps(mapping):
+            continue
+        ftype = mapping.get("type")
+        field_type = FIELD_TYPES.get(ftype) if isinstance(ftype, str) else None
+        if field_type is None or field_type.in_dynamic_templates:
+            continue
+        types = _template_types(params)
+        if not types:
+            continue
+        cause = mapper_parsing(
+            f"Field [__dynamic__{name}] of type [{ftype}] can't be used in dynamic templates"
+        )
+        raise EsError(
+            400,
+            "illegal_argument_exception",
+            f"dynamic template [{name}] has invalid content [{_template_json(params, types)}], attempted to "
+            f"validate it with the following match_mapping_type: [{', '.join(types)}]",
+            caused_by=cause.to_xcontent(),
+        )
+
+
+def _template_types(params: dict[str, Any]) -> list[str]:
+    """DynamicTemplate.parse: the JSON types a template applies to."""
+    given = params.get("match_mapping_type")
+    if given == "*" or (given is None and (params.get("match") or params.get("path_match"))):
+        return list(_DYNAMIC_FIELD_TYPES)
+    return [str(given)] if given is not None else []
+
+
+def _template_json(params: dict[str, Any], types: list[str]) -> str:
+    """DynamicTemplate.toXContent: patterns (one as a string, several as a list), the types, the match
+    pattern when set, then the mapping with its keys sorted."""
+    out: dict[str, Any] = {}
+    for key in ("match", "path_match", "unmatch", "path_unmatch"):
+        value = params.get(key)
+        if value is not None and value != []:
+            values = value if isinstance(value, list) else [str(value)]
+            out[key] = values[0] if len(values) == 1 else values
+    if len(types) > 1 and "match" not in out and "path_match" not in out:
+        out["match_mapping_type"] = "*"
+    elif len(types) == 1:
+        out["match_mapping_type"] = types[0]
+    if params.get("match_pattern") is not None:
+        out["match_pattern"] = params["match_pattern"]
+    out["mapping"] = dict(sorted(params["mapping"].items()))
+    return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
 
 
 _OBJECT_PARAMS = {
@@ -276,10 +425,11 @@ _INDEX_OPTION_TYPES = {
 }
 
 
-def _normalize_dense_vector(path: str, spec: dict[str, Any], version: Version) -> None:
+def _normalize_dense_vector(path: str, spec: dict[str, Any], context: ParseContext) -> None:
     """DenseVectorFieldMapper.Builder as the release that created the index builds it: indexed by
     default from 8.11 (cosine similarity), int8_hnsw index options from 8.14, bbq_hnsw for float
     vectors of 384 dims or more from 9.1. Options that depend on dims are filled once dims are known."""
+    version = context.version
     element_type = spec.get("element_type", "float")
     if element_type not in ELEMENT_TYPES:
         raise mapper_parsing(f"invalid element_type [{element_type}]; available types are [float, byte, bit]")
@@ -342,16 +492,32 @@ def fill_dense_vector_defaults(spec: dict[str, Any], version: Version) -> None:
 def _check_index_options(path: str, options: Any, dims: Any, element_type: str) -> None:
     if not isinstance(options, dict):
         raise mapper_parsing(
-            f"Expected map for property [index_options] on field [{path}] but got a {_java_class(options)}"
+            f"Expected map for property [index_options] on field [{path}] but got a {java_class(options)}"
         )
     kind = options.get("type")
     if kind is None:
         raise mapper_parsing("[index_options] requires field [type] to be configured")
     if kind not in _INDEX_OPTION_TYPES:
         raise mapper_parsing(f"Unknown vector index options type [{kind}] for field [{path}]")
-    for key in options:
-        if key != "type" and key not in _INDEX_OPTION_TYPES[kind]:
-            raise mapper_parsing(f"Unknown parameter [{key}] in [index_options] for field [{path}]")  # noqa: E501
+    check_index_option_params(path.rsplit(".", 1)[-1], kind, options)
+    check_index_options_fit(kind, dims, element_type)
+
+
+def is_vector_index_type(kind: Any) -> bool:
+    return isinstance(kind, str) and kind in _INDEX_OPTION_TYPES
+
+
+def check_index_option_params(name: str, kind: str, options: dict[str, Any]) -> None:
+    """VectorIndexType.parseIndexOptions: what the type does not take is refused
+    (MappingParser.checkNoRemainingFields, `name` being the field's leaf name)."""
+    rest = {k: v for k, v in options.items() if k != "type" and k not in _INDEX_OPTION_TYPES[kind]}
+    if rest:
+        listed = "".join(f" [{k} : {_java_str(v)}]" for k, v in rest.items())
+        raise mapper_parsing(f"Mapping definition for [{name}] has unsupported parameters: {listed}")
+
+
+def check_index_options_fit(kind: str, dims: Any, element_type: str) -> None:
+    """DenseVectorIndexOptions.validate: the index type against the vectors' element type and dims."""
     quantized = kind not in ("hnsw", "flat")
     if quantized and element_type != "float":
         raise illegal_argument(f"[element_type] cannot be [{element_type}] when using index type [{kind}]")
@@ -480,7 +646,7 @@ register_field_type(
 )
 
 
-def _java_class(value: Any) -> str:
+def java_class(value: Any) -> str:
     if isinstance(value, str):
         return "class java.lang.String"
     if isinstance(value, bool):
@@ -519,6 +685,7 @@ def merge(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
             merged["properties"] = _merge_properties(merged.get("properties", {}), value, "")
         else:
             merged[key] = value
+    validate_mapping(merged)
     return merged
 
 
@@ -726,7 +893,7 @@ class _DocumentMapper:
         if isinstance(value, list):
             if self._looks_like_a_vector(value):
                 spec = {"type": "dense_vector", "dims": len(value)}
-                _normalize_dense_vector(path, spec, self.version)
+                _normalize_dense_vector(path, spec, ParseContext(self.version))
                 check_value(spec, value, path, self.doc_id, version=self.version)
                 return spec
             first = next((v for v in value if v is not None), None)

@@ -80,7 +80,8 @@ async def get_mapping(request: Request, cluster: Cluster):
 async def put_mapping(request: Request, cluster: Cluster):
     found = resolve_param(request, cluster, request.path_params["index"])
     release = mp.release_of(found[0].setting("version.created")) if found else mp.LATEST
-    cluster.indices.put_mapping(found, mp.normalize(await json_body(request, required=True), version=release))
+    update = mp.normalize(await json_body(request, required=True), version=release, cluster=cluster)
+    cluster.indices.put_mapping(found, update)
     return {"acknowledged": True}
 
 

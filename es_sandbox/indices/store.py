@@ -296,7 +296,9 @@ class IndexStore:
             }
         flat = {k: v for k, v in flat.items() if k not in INTERNAL_SETTINGS and v is not None}
         check_new_index(flat)
-        mappings = mp.normalize(body.get("mappings"), version=mp.release_of(self._index_version()))
+        mappings = mp.normalize(
+            body.get("mappings"), version=mp.release_of(self._index_version()), cluster=self.cluster
+        )
         uuid = random_id(16)[:22]
         created = now_ms()
         settings = {

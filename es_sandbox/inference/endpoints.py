@@ -35,6 +35,8 @@ DEFAULT_RERANK_ID = ".rerank-v1-elasticsearch"
 PRECONFIGURED_IDS = (DEFAULT_ELSER_ID, DEFAULT_E5_ID, DEFAULT_RERANK_ID)
 DEFAULT_ADAPTIVE = {"enabled": True, "min_number_of_allocations": 0, "max_number_of_allocations": 32}
 E5_DIMENSIONS = 384
+SIMILARITIES = ("cosine", "dot_product", "l2_norm")  # SimilarityMeasure
+EMBEDDING_ELEMENT_TYPES = ("byte", "float")  # what a custom eland text_embedding endpoint may say
 # The trained model task (its inference_config) behind each endpoint task type.
 MODEL_TASK_OF = {
     "sparse_embedding": "text_expansion",
@@ -57,6 +59,23 @@ class Endpoint:
     task_settings: dict[str, Any] = field(default_factory=dict)
     service: str = SERVICE
     preconfigured: bool = False
+    # A custom (eland) text_embedding model's vectors (CustomElandInternalTextEmbeddingServiceSettings):
+    # similarity and element type as the PUT says (cosine and float by default), dimensions learnt from
+    # a probe inference when the endpoint is created. None for the other endpoints.
+    dimensions: int | None = None
+    similarity: str | None = None
+    element_type: str | None = None
+
+    @property
+    def custom_embedding(self) -> bool:
+        return self.task_type == "text_embedding" and self.model_id not in E5_IDS
+
+    def embedding_settings(self) -> tuple[int | None, str, str]:
+        """(dimensions, similarity, element type) of a text_embedding endpoint's vectors: E5's are fixed
+        (MultilingualE5SmallInternalServiceSettings), a custom model's are the endpoint's."""
+        if not self.custom_embedding:
+            return E5_DIMENSIONS, "cosine", "float"
+        return self.dimensions, self.similarity or "cosine", self.element_type or "float"
 
     @property
     def deployment_name(self) -> str:
@@ -80,6 +99,12 @@ class Endpoint:
             body["adaptive_allocations"] = adaptive_xcontent(self.adaptive_allocations)
         if self.deployment_id is not None:
             body["deployment_id"] = self.deployment_id
+        if self.custom_embedding:
+            dimensions, similarity, element_type = self.embedding_settings()
+            if dimensions is not None:
+                body["dimensions"] = dimensions
+            body["similarity"] = similarity
+            body["element_type"] = element_type
         return body
 
     def to_xcontent(self, live_allocations: int | None = None) -> dict[str, Any]:
@@ -116,6 +141,9 @@ class Endpoint:
             chunking=parse_chunking_settings(state.get("chunking_settings"), default_when_empty=False),
             task_settings=state.get("task_settings") or {},
             service=state.get("service", SERVICE),
+            dimensions=settings.get("dimensions"),
+            similarity=settings.get("similarity"),
+            element_type=settings.get("element_type"),
         )
 
 
@@ -194,6 +222,32 @@ class ServiceSettings:
     adaptive_allocations: dict[str, Any] | None
     model_id: str | None
     deployment_id: str | None
+
+
+def parse_embedding_settings(settings: dict[str, Any]) -> tuple[str | None, str | None]:
+    """CustomElandInternalTextEmbeddingServiceSettings.commonFieldsFromMap: the optional similarity and
+    element type of a custom text_embedding model (consumed from `settings`)."""
+    problems: list[str] = []
+    similarity = _one_of(settings, "similarity", SIMILARITIES, problems)
+    element_type = _one_of(settings, "element_type", EMBEDDING_ELEMENT_TYPES, problems)
+    if problems:
+        raise validation_exception(*problems)
+    return similarity, element_type
+
+
+def _one_of(settings: dict[str, Any], name: str, allowed: tuple[str, ...], problems: list[str]) -> str | None:
+    """ServiceUtils.extractOptionalEnum: a value of the enum, matched case-insensitively."""
+    value = settings.pop(name, None)
+    if value is None:
+        return None
+    text = java_str(value)
+    if text.lower() not in allowed:
+        problems.append(
+            f"[service_settings] Invalid value [{text}] received. [{name}] must be one of "
+            f"[{', '.join(sorted(allowed))}]"
+        )
+        return None
+    return text.lower()
 
 
 def _positive_int(settings: dict[str, Any], name: str, problems: list[str], *, required: bool) -> int | None:

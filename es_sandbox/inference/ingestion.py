@@ -208,7 +208,7 @@ class SemanticTextWriteStep:
 
     def _store(self, item: _FieldWork) -> None:
         """The field's `_inference_fields` entry, and its `model_settings` in the mapping once known."""
-        settings = st.model_settings(item.endpoint)
+        settings = st.minimal_service_settings(item.endpoint)
         inference: dict[str, Any] = {"inference_id": item.endpoint.inference_id, "model_settings": settings}
         if item.spec.get("chunking_settings"):
             inference["chunking_settings"] = item.spec["chunking_settings"]

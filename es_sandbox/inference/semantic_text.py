@@ -80,18 +80,14 @@ def mapped_chunking(spec: dict[str, Any]) -> ChunkingSettings | None:
     return parse_chunking_settings(spec.get("chunking_settings"), default_when_empty=False)
 
 
-def model_settings(endpoint: Endpoint) -> dict[str, Any]:
-    """MinimalServiceSettings of the endpoint, as the field's `model_settings` shows them."""
+def minimal_service_settings(endpoint: Endpoint) -> dict[str, Any]:
+    """MinimalServiceSettings of the endpoint: what a field's `model_settings` records of it (the
+    service, the task type, and for dense vectors their dimensions, similarity and element type)."""
     settings: dict[str, Any] = {"service": endpoint.service, "task_type": endpoint.task_type}
     if endpoint.task_type == "text_embedding":
-        settings.update(dimensions=endpoint_dimensions(endpoint), similarity="cosine", element_type="float")
+        dimensions, similarity, element_type = endpoint.embedding_settings()
+        settings.update(dimensions=dimensions, similarity=similarity, element_type=element_type)
     return settings
-
-
-def endpoint_dimensions(endpoint: Endpoint) -> int:
-    from es_sandbox.inference.endpoints import E5_DIMENSIONS, E5_IDS
-
-    return E5_DIMENSIONS if endpoint.model_id in E5_IDS else 0
 
 
 def field_values(source: dict[str, Any], path: str) -> list[Any]:
@@ -161,12 +157,16 @@ def value_text(value: Any) -> str:
 
 # --- the mapping -------------------------------------------------------------------------------------
 
-_INDEX_OPTION_KINDS = ("dense_vector", "sparse_vector")
+INDEX_OPTIONS = "index_options"
+_INDEX_OPTIONS_TASK = {"dense_vector": "text_embedding", "sparse_vector": "sparse_embedding"}
 
 
-def normalize_mapping(path: str, spec: dict[str, Any], version: mappings.Version) -> None:
+def normalize_mapping(path: str, spec: dict[str, Any], context: mappings.ParseContext) -> None:
     """SemanticTextFieldMapper's parameters as a mapping stores them: `inference_id` always shown
-    (the default endpoint when left out), `chunking_settings` only when set (null or {} unset them)."""
+    (the default endpoint when left out), `chunking_settings` only when set (null or {} unset them),
+    `index_options` parsed and checked against the endpoint's model settings; then the field's place
+    (Builder.build: never inside `nested`)."""
+    version = context.version
     if version < (8, 15, 0):
         raise mappings.mapper_parsing(
             f"No handler for type [{TYPE}] declared on field [{path.rsplit('.', 1)[-1]}]"
@@ -183,26 +183,97 @@ def normalize_mapping(path: str, spec: dict[str, Any], version: mappings.Version
             f"[search_inference_id] on mapper [{path}] of type [{TYPE}] must not be empty"
         )
     if "chunking_settings" in spec:
-        try:
-            settings = parse_chunking_settings(spec["chunking_settings"], default_when_empty=False)
-        except EsError as err:
-            raise illegal_argument(err.reason) from None
+        settings = parse_chunking_settings(spec["chunking_settings"], default_when_empty=False)
         if settings is None:
             del spec["chunking_settings"]
         else:
             spec["chunking_settings"] = settings.to_xcontent()
-    options = spec.get("index_options")
-    if options is not None:
-        if (
-            not isinstance(options, dict)
-            or len(options) != 1
-            or next(iter(options)) not in _INDEX_OPTION_KINDS
-        ):
-            raise mappings.mapper_parsing(f"Unsupported index options type {java_str(options)}")
+    if spec.get(INDEX_OPTIONS) is not None:
+        _parse_index_options(path.rsplit(".", 1)[-1], spec[INDEX_OPTIONS])
     model = spec.get("model_settings")
     if model is not None and (not isinstance(model, dict) or "task_type" not in model):
         raise mappings.mapper_parsing(f"Failed to parse [model_settings] of [{path}]: Required [task_type]")
+    if spec.get(INDEX_OPTIONS) is not None:
+        _check_index_options(spec, inference_id_of(spec), context)
+    if context.nested:
+        raise illegal_argument(f"{TYPE} field [{path}] cannot be nested")
     put_in_order(spec)
+
+
+def _parse_index_options(name: str, options: Any) -> None:
+    """parseIndexOptionsFromMap: one kind of options, `dense_vector` (SemanticTextIndexOptions; a parse
+    failure of its options comes wrapped in an ElasticsearchException) or `sparse_vector`."""
+    if not isinstance(options, dict):
+        raise EsError(
+            400,
+            "parse_exception",
+            f"{INDEX_OPTIONS} should be a hash but was of type: {mappings.java_class(options)}",
+        )
+    if len(options) != 1:
+        raise illegal_argument(f"Too many index options provided, found [[{', '.join(options)}]]")
+    kind, given = next(iter(options.items()))
+    if kind not in _INDEX_OPTIONS_TASK:
+        raise illegal_argument(f"Unknown index options type [{kind}]")
+    if kind == "dense_vector":
+        try:
+            _parse_dense_options(name, given)
+        except EsError as err:
+            raise _wrapped(err) from None
+
+
+def _parse_dense_options(name: str, given: Any) -> None:
+    if not isinstance(given, dict):
+        raise EsError(
+            400,
+            "parse_exception",
+            f"dense_vector should be a hash but was of type: {mappings.java_class(given)}",
+        )
+    kind = given.get("type")
+    if kind is None:
+        raise illegal_argument("Required type")
+    if not mappings.is_vector_index_type(kind):
+        raise illegal_argument(f"Unsupported index options type {java_str(kind)}")
+    mappings.check_index_option_params(name, kind, given)
+
+
+_JAVA_CLASSES = {
+    "illegal_argument_exception": "java.lang.IllegalArgumentException",
+    "mapper_parsing_exception": "org.elasticsearch.index.mapper.MapperParsingException",
+    "parse_exception": "org.elasticsearch.ElasticsearchParseException",
+}
+
+
+def _wrapped(err: EsError) -> EsError:
+    """new ElasticsearchException(cause): type `exception`, the cause's Java toString as reason."""
+    return EsError(400, "exception", f"{_JAVA_CLASSES[err.type]}: {err.reason}", caused_by=err.to_xcontent())
+
+
+def _check_index_options(spec: dict[str, Any], inference_id: str, context: mappings.ParseContext) -> None:
+    """Builder.validateIndexOptions: options need the model settings (the field's, else its endpoint's,
+    which must exist), of the task the options are for; dense options must suit the vectors."""
+    model = spec.get("model_settings")
+    if model is None and context.cluster is not None:
+        model = context.cluster.inference.model_settings_of(inference_id)
+    if model is None:
+        raise illegal_argument(
+            f"Model settings must be set to validate index options for inference ID [{inference_id}]"
+        )
+    kind, given = next(iter(spec[INDEX_OPTIONS].items()))
+    required = _INDEX_OPTIONS_TASK[kind]
+    if model.get("task_type") != required:
+        raise illegal_argument(
+            f"Invalid task type for index options, required [{required}] but was [{model.get('task_type')}]"
+        )
+    if kind == "dense_vector":
+        mappings.check_index_options_fit(
+            given["type"], model.get("dimensions"), model.get("element_type") or "float"
+        )
+
+
+def check_placement(path: str, spec: dict[str, Any], parent: dict[str, Any] | None) -> None:
+    """doValidate: the object the field sits in must allow subobjects."""
+    if parent is not None and str(parent.get("subobjects", True)).lower() == "false":
+        raise illegal_argument(f"{TYPE} field [{path}] cannot be in an object field with subobjects disabled")
 
 
 _PARAM_ORDER = (
@@ -236,6 +307,8 @@ mappings.register_field_type(
         mappings.FIELD_TYPES[TYPE].params,
         updatable=mappings.FIELD_TYPES[TYPE].updatable,
         normalize=normalize_mapping,
+        validate=check_placement,
+        in_dynamic_templates=False,  # FieldMapper.notFromDynamicTemplates
     ),
     replace=True,
 )

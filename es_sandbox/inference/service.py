@@ -20,7 +20,7 @@ from es_sandbox.errors import EsError, resource_not_found, status_exception, val
 from es_sandbox.inference import endpoints as ep
 from es_sandbox.inference.chunking import OLD_DEFAULT_SETTINGS, parse_chunking_settings
 from es_sandbox.inference.ingestion import SemanticTextWriteStep
-from es_sandbox.inference.semantic_text import indices_using
+from es_sandbox.inference.semantic_text import indices_using, minimal_service_settings
 from es_sandbox.ml.assignments import StartRequest
 from es_sandbox.ml.endpoints import EndpointUse
 
@@ -204,10 +204,32 @@ class InferenceService:
                 "resource_already_exists_exception",
                 f"Inference endpoint [{inference_id}] already exists",
             )
+        if endpoint.custom_embedding:
+            await self._learn_dimensions(endpoint, timeout)
         self.endpoints[inference_id] = endpoint  # stored before its deployment starts, as ES does
         if endpoint.creates_deployment:
             await self._start_deployment(endpoint, timeout)
         return self.render(endpoint, live=False)
+
+    async def _learn_dimensions(self, endpoint: ep.Endpoint, timeout: float) -> None:
+        """The validation of a custom text_embedding endpoint (before it is stored): its model is
+        deployed and asked for one embedding, whose length becomes the endpoint's dimensions."""
+        started = time.monotonic()
+        if endpoint.creates_deployment:
+            await self._start_deployment(endpoint, timeout)
+        remaining = max(0.001, timeout - (time.monotonic() - started))
+        (result,) = await self.cluster.ml.infer_texts(
+            endpoint.deployment_name, ["how big is an embedding"], timeout=remaining
+        )
+        endpoint.dimensions = len(result.get("predicted_value") or [])
+
+    def model_settings_of(self, inference_id: str) -> dict[str, Any] | None:
+        """ModelRegistry.getMinimalServiceSettings: what a semantic_text field records of its endpoint
+        (None when no such endpoint exists, or its embedding size is not known yet)."""
+        found = self.endpoints.get(inference_id) or self.preconfigured().get(inference_id)
+        if found is None:
+            return None
+        return minimal_service_settings(found)
 
     def _assignments_named(self, name: str) -> list[Deployment]:
         """TrainedModelAssignmentUtils.modelAssignments: deployments with that id or of that model."""
@@ -238,12 +260,15 @@ class InferenceService:
             settings["model_id"] = ep.ELSER_V2_X86 if self.linux_x86_nodes() else ep.ELSER_V2
             model_id = settings["model_id"]
         parsed = ep.parse_service_settings(settings)
+        similarity = element_type = None
         if model_id in ep.E5_IDS:
             self._check_e5_platform(model_id)
         elif model_id in ep.ELSER_IDS:
             self._check_elser_platform(model_id)
         elif model_id != ep.RERANKER:
             self._check_custom_model(model_id, task_type)
+            if task_type == "text_embedding":
+                similarity, element_type = ep.parse_embedding_settings(settings)
         if settings:
             raise ep.unknown_settings(settings)
         return ep.Endpoint(
@@ -255,6 +280,8 @@ class InferenceService:
             adaptive_allocations=parsed.adaptive_allocations,
             chunking=request.chunking,
             task_settings=request.task_settings,
+            similarity=similarity,
+            element_type=element_type,
         )
 
     def _check_e5_platform(self, model_id: str) -> None:
@@ -324,6 +351,9 @@ class InferenceService:
             )
         model = self.cluster.ml.all_models().get(deployment.model_id)
         self._check_model_task(deployment.model_id, model.task_type if model else None, task_type)
+        similarity = element_type = None
+        if task_type == "text_embedding" and deployment.model_id not in ep.E5_IDS:
+            similarity, element_type = ep.parse_embedding_settings(request.service_settings)
         return ep.Endpoint(
             inference_id=inference_id,
             task_type=task_type,
@@ -334,6 +364,8 @@ class InferenceService:
             deployment_id=deployment_id,
             chunking=request.chunking,
             task_settings=request.task_settings,
+            similarity=similarity,
+            element_type=element_type,
         )
 
     async def _start_deployment(self, endpoint: ep.Endpoint, timeout: float) -> None:
