@@ -110,7 +110,7 @@ class SemanticTextWriteStep:
 
     async def __call__(self, index: Index, writes: list[PendingWrite]) -> None:
         fields = [
-            (path, spec, [path, *st.copy_to_sources(index.mappings, path)])
+            (path, spec, st.source_fields(index.mappings, path))
             for path, spec in st.semantic_fields(index.mappings)
         ]
         work: list[_FieldWork] = []

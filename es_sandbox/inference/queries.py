@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from es_sandbox.errors import EsError, illegal_argument, parse_error
 from es_sandbox.inference import semantic_text as st
-from es_sandbox.inference.segmentation import Utf16Offsets
 from es_sandbox.search import (
     HIGHLIGHTERS,
     QUERIES,
@@ -277,17 +276,11 @@ def highlight_chunks(ctx: HighlightContext) -> list[str] | None:
     query = embeddings.get(st.search_inference_id_of(f.spec)) or embeddings.get("*")
     if query is None:
         return None
-    texts: dict[str, tuple[str, Utf16Offsets]] = {}
     scored = []
-    for position, (field_name, chunk) in enumerate(st.stored_chunks_by_source(ctx.source, f.name)):
+    for position, (_, chunk, text) in enumerate(st.chunk_texts(ctx.source, f.name)):
         score = chunk_score(query, chunk.get("embeddings"))
         if score is not None:
-            if field_name not in texts:  # offsets point into the values of the field that fed the chunk
-                text = st.joined_values(st.field_values(ctx.source, field_name))
-                texts[field_name] = (text, Utf16Offsets(text))
-            text, units = texts[field_name]
-            start, end = units.from_utf16(chunk["start_offset"]), units.from_utf16(chunk["end_offset"])
-            scored.append((score, position, text[start:end]))
+            scored.append((score, position, text))
     scored.sort(key=lambda s: -s[0])
     best = scored[: int(ctx.options.get("number_of_fragments") or 5)]
     if ctx.options.get("order") != "score":

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from es_sandbox import mappings
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.inference.chunking import ChunkingSettings, java_str, parse_chunking_settings
+from es_sandbox.inference.segmentation import Utf16Offsets
 from es_sandbox.search import source as source_rendering
+from es_sandbox.search.fetch_fields import register_value_fetcher
 from es_sandbox.search.fields import extract
 
 if TYPE_CHECKING:
@@ -137,6 +139,44 @@ def stored_chunks_by_source(source: dict[str, Any], path: str) -> list[tuple[str
     if isinstance(chunks, list):  # the legacy format keeps a plain list
         return [(path, c) for c in chunks if isinstance(c, dict)]
     return []
+
+
+def chunk_texts(source: dict[str, Any], path: str) -> list[tuple[str, dict[str, Any], str]]:
+    """(source field, chunk, its text) of the field's chunks, in order: each text is the substring
+    its offsets (UTF-16 units) cut from the values of the field that fed the chunk."""
+    texts: dict[str, tuple[str, Utf16Offsets]] = {}
+    out = []
+    for field_name, chunk in stored_chunks_by_source(source, path):
+        if field_name not in texts:
+            text = joined_values(field_values(source, field_name))
+            texts[field_name] = (text, Utf16Offsets(text))
+        text, units = texts[field_name]
+        start, end = units.from_utf16(chunk["start_offset"]), units.from_utf16(chunk["end_offset"])
+        out.append((field_name, chunk, text[start:end]))
+    return out
+
+
+def source_fields(mapping: dict[str, Any], path: str) -> list[str]:
+    """InferenceFieldMetadata's source fields: the field itself and the fields that copy to it, in
+    name order (the order their chunks are stored in)."""
+    return sorted([path, *copy_to_sources(mapping, path)])
+
+
+def fetch_values(
+    source: dict[str, Any], path: str, spec: dict[str, Any], value_format: str | None
+) -> list[Any]:
+    """SemanticTextFieldType.valueFetcher for the `fields` option: the original values as strings, or
+    with `format: chunks` (9.2+) the texts of the field's chunks."""
+    if value_format is None:
+        return [value_text(v) for v in field_values(source, path)]
+    if value_format != "chunks":
+        raise illegal_argument(
+            f"Unknown format [{value_format}] for field [{path}], only [chunks] is supported."
+        )
+    return [text for _, _, text in chunk_texts(source, path)]
+
+
+register_value_fetcher(TYPE, fetch_values)
 
 
 def stored_chunks(source: dict[str, Any], path: str) -> list[dict[str, Any]]:

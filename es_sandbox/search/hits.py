@@ -128,7 +128,10 @@ def render_hit(
     if req.source.enabled:
         out["_source"] = req.source.render(hit.doc.source, hit.index)
     if req.fields:
-        fetched = fetch_fields(hit.doc.source, hit.index.mappings, req.fields)
+        try:
+            fetched = fetch_fields(hit.doc.source, hit.index.mappings, req.fields)
+        except EsError as err:
+            raise all_shards_failed(err, [hit.index], cluster, phase="fetch") from None
         if fetched:
             out["fields"] = fetched
     if req.highlight is not None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox.test_semantic_text import WORDS_10_1, inference_of, stored
+from tests.sandbox.ml_support import api_error, error_of
+from tests.sandbox.test_semantic_text import ES_SENTENCE, WORDS_10_1, inference_of, stored
 
 TITLE = "Galaxies and black holes"
 BODY = (
@@ -36,7 +37,8 @@ def copied(es):
 def test_each_source_field_is_chunked_and_stored_under_its_own_name(copied):
     inference = inference_of(copied, "docs", "1", field="meaning")
     chunks = inference["chunks"]
-    assert list(chunks) == ["title", "body"]
+    # InferenceFieldMetadata's source fields (the field and those copying to it) are sorted by name
+    assert list(chunks) == ["body", "title"]
     assert [(c["start_offset"], c["end_offset"]) for c in chunks["title"]] == [(0, len(TITLE))]
     # word/10/1 over the body, as yaml 25 chunks this sentence; offsets into the body's own text
     assert [BODY[c["start_offset"] : c["end_offset"]] for c in chunks["body"]] == [
@@ -67,3 +69,58 @@ def test_a_document_whose_source_fields_are_blank_has_no_chunks(copied):
     copied.index(index="docs", id="3", document={"title": "  ", "body": None}, refresh=True)
     assert "_inference_fields" not in stored(copied, "docs", "3")
     assert copied.count(index="docs", query={"exists": {"field": "meaning"}})["count"] == 2
+
+
+# --- `fields` with `format: chunks` (9.2+) ---------------------------------------------------------------
+
+
+def fetched(es, index: str, doc_id: str, fields: list) -> dict:
+    hits = es.search(index=index, query={"ids": {"values": [doc_id]}}, fields=fields, source=False)
+    return hits["hits"]["hits"][0].get("fields", {})
+
+
+def test_the_chunks_format_returns_the_texts_of_the_chunks(es):
+    es.indices.create(
+        index="chunked",
+        mappings={"properties": {"body": {"type": "semantic_text", "chunking_settings": WORDS_10_1}}},
+    )
+    es.index(index="chunked", id="1", document={"body": ES_SENTENCE})
+    es.index(index="chunked", id="n", document={"body": 75}, refresh=True)
+    assert fetched(es, "chunked", "1", [{"field": "body", "format": "chunks"}]) == {
+        "body": [
+            "Elasticsearch is an open source, distributed, RESTful, search engine which",
+            " which is built on top of Lucene internally and enjoys",
+            " enjoys all the features it provides.",
+        ]
+    }
+    # without a format: the original values, as strings
+    assert fetched(es, "chunked", "1", ["body"]) == {"body": [ES_SENTENCE]}
+    assert fetched(es, "chunked", "n", ["body"]) == {"body": ["75"]}
+    assert fetched(es, "chunked", "n", [{"field": "body", "format": "chunks"}]) == {"body": ["75"]}
+    exc = api_error(lambda: fetched(es, "chunked", "1", [{"field": "body", "format": "text"}]))
+    error = error_of(exc)
+    assert exc.meta.status == 400
+    assert (error["type"], error["reason"], error["phase"]) == (
+        "search_phase_execution_exception",
+        "all shards failed",
+        "fetch",
+    )
+    assert error["root_cause"] == [
+        {
+            "type": "illegal_argument_exception",
+            "reason": "Unknown format [text] for field [body], only [chunks] is supported.",
+        }
+    ]
+
+
+def test_the_chunks_of_a_copy_to_target_come_from_each_source_field(copied):
+    assert fetched(copied, "docs", "1", [{"field": "meaning", "format": "chunks"}]) == {
+        "meaning": [
+            "Elasticsearch is an open source, distributed, RESTful, search engine which",
+            " which is built on top of Lucene internally and enjoys",
+            " enjoys all the features it provides.",
+            TITLE,
+        ]
+    }
+    # the copy_to target has no value of its own in _source
+    assert fetched(copied, "docs", "1", ["meaning"]) == {}
