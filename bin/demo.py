@@ -115,6 +115,18 @@ def run_report(api, run_id: str) -> str | None:
     return render(json.loads(value) if isinstance(value, str) else value)
 
 
+def excerpt(chunk: str, query: str, width: int = 140) -> str:
+    """About `width` characters of a chunk, from the sentence where a word of the query first appears
+    (a chunk is up to 250 words: its start may say nothing of what matched)."""
+    text = " ".join(chunk.split())
+    words = [w for w in re.findall(r"\w+", query.lower()) if len(w) > 3]
+    found = [i for w in words if (i := text.lower().find(w)) >= 0]
+    cut = text.rfind(". ", 0, min(found)) if found else -1
+    start = cut + 2 if cut >= 0 else 0
+    piece = text[start : start + width]
+    return ("... " if start else "") + piece + (" ..." if start + width < len(text) else "")
+
+
 def show_hits(es, alias: str, output_field: str, model_ref: str, semantic_text: bool) -> None:
     """The top hits of each query; on semantic_text with the best chunk (semantic highlighting)."""
     from es_embedding import bodies
@@ -134,7 +146,7 @@ def show_hits(es, alias: str, output_field: str, model_ref: str, semantic_text: 
             src = hit["_source"]
             say(f"    {hit['_score']:7.2f}  [{src.get('topic')}] {src.get('title')}")
             for chunk in (hit.get("highlight") or {}).get(output_field, []):
-                say(f"             best chunk: {' '.join(chunk.split())[:150]}...")
+                say(f"             best chunk: {excerpt(chunk, text)}")
 
 
 def interrupted(signum, frame):
