@@ -192,3 +192,25 @@ def test_inference_rejected_in_the_bulk_path_is_completed_by_the_same_passes(con
     assert es.count(index=dest)["count"] == embedded(es, dest) == len(DOCS)
     report = xcom(result.run_id, "run_report")
     assert report["inference"]["rejected_execution_count"] >= 3
+
+
+def test_a_model_alias_runs_the_model_behind_it_and_the_report_names_both(connected, run_dag, monkeypatch):
+    es = connected
+    es.ml.put_trained_model_alias(
+        model_id=".elser_model_2_linux-x86_64", model_alias="my-sparse", reassign=True
+    )
+    set_variables(
+        monkeypatch,
+        embedding_reindex={"poll_interval": "1s"},
+        embedding_model={"model_id": "my-sparse"},
+        embedding_inference={"backend": "semantic_text"},
+    )
+
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert result.state == "success", result.task_states
+    backend = xcom(result.run_id, "run_report")["backend"]
+    assert (backend["model_alias"], backend["model_id"]) == ("my-sparse", ".elser_model_2_linux-x86_64")
+    # The endpoint is named after the model behind the alias: the earlier run's is used as it is.
+    assert backend["inference_id"] == "es-embedding-elser-model-2"
+    assert xcom(result.run_id, "ensure_endpoint", "created") is False
