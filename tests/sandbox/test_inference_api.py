@@ -195,6 +195,30 @@ def test_put_refuses_services_ids_and_duplicates(es):
     )
 
 
+def test_a_deployment_named_after_an_endpoint_is_refused_while_the_endpoint_deploys_it(es):
+    """The ML start API knows deployments, not endpoints: a second deployment under the endpoint's id
+    is refused as any duplicate deployment id is; once that deployment was force-stopped, deploying
+    the model again under the endpoint's id is how the endpoint is repaired (#129325)."""
+    put_endpoint(es)
+    exc = api_error(
+        lambda: strict(es).ml.start_trained_model_deployment(
+            model_id=ELSER, deployment_id="my-elser", wait_for="started"
+        )
+    )
+    assert_error(
+        exc,
+        400,
+        "status_exception",
+        "Could not start model deployment because an existing deployment with the same id [my-elser] exist",
+    )
+    es.ml.stop_trained_model_deployment(model_id="my-elser", force=True)
+    broken = api_error(lambda: strict(es).inference.inference(inference_id="my-elser", input="broken"))
+    assert_error(broken, 404, "resource_not_found_exception", "Could not find trained model [my-elser]")
+    es.ml.start_trained_model_deployment(model_id=ELSER, deployment_id="my-elser", wait_for="started")
+    result = es.inference.inference(inference_id="my-elser", input="repaired")
+    assert result["sparse_embedding"][0]["embedding"]
+
+
 def test_chunking_settings_are_validated_and_stored(es):
     word = {"strategy": "word", "max_chunk_size": 10, "overlap": 1}
     body = es.inference.put(
