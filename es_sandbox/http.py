@@ -21,6 +21,7 @@ from starlette.routing import request_response
 
 from es_sandbox.errors import ConnectionDropped, EsError, illegal_argument
 from es_sandbox.routing import RouteTable, es_routes
+from es_sandbox.xcontent import read_json
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -160,31 +161,23 @@ def check_compatible_with(request: Request, major: int) -> None:
 
 
 async def json_body(request: Request, *, required: bool = False) -> dict[str, Any]:
+    """The request's body as an object, read as ES reads one (es_sandbox/xcontent.read_json)."""
     raw = await request.body()
     if not raw.strip():
         if required:
             raise EsError(400, "parse_exception", "request body is required")
         return {}
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise EsError(400, "x_content_parse_exception", f"Failed to parse request body: {exc}") from None
+    body = read_json(raw, include_source=source_on_error(request))
+    if body is None:  # comments only: no token, an empty map
+        return {}
     if not isinstance(body, dict):
         raise EsError(400, "x_content_parse_exception", "request body must be a JSON object")
     return body
 
 
-async def ndjson_lines(request: Request) -> list[Any]:
-    lines = []
-    for n, line in enumerate((await request.body()).splitlines(), start=1):
-        if line.strip():
-            try:
-                lines.append(json.loads(line))
-            except ValueError:
-                raise EsError(
-                    400, "x_content_parse_exception", f"[{n}:1] Malformed action/metadata line"
-                ) from None
-    return lines
+def source_on_error(request: Request) -> bool:
+    """`include_source_on_error`: whether Jackson's messages quote the body (true unless asked not to)."""
+    return bool_param(request, "include_source_on_error", True)
 
 
 def bool_param(request: Request, name: str, default: bool = False) -> bool:

@@ -1,11 +1,12 @@
-"""Request bodies read the way Elasticsearch's XContentParser reads them: Jackson's tokens in order,
-their locations, and the typed accessors (`intValue`, `booleanValue`, `text`, ...) with the coercions
-and the errors ES answers with when a value is of the wrong kind.
+"""Request bodies read the way Elasticsearch's XContentParser reads them: Jackson's tokens in order
+(es_sandbox/jackson.py), their locations, and the typed accessors (`intValue`, `booleanValue`, `text`,
+...) with the coercions and the errors ES answers with when a value is of the wrong kind.
 
-Most endpoints look at a body as a parsed dict; the parsers that ES writes as token loops (clear
-scroll, scroll, multi get, the scalar options of a search) walk an `XContentParser` instead, so that a
-value of an unexpected kind fails where and as ES fails it, and messages carry Jackson's locations
-(`line:column`, columns counted in bytes of the UTF-8 body, as Jackson counts them).
+`read_json` is the one way a body becomes a value: what ES's `parser.map()` makes of it (the first
+value; comments allowed; duplicate keys, NaN, Infinity and the other non-standard forms refused with
+Jackson's messages). The parsers that ES writes as token loops (bulk action lines, clear scroll,
+scroll, multi get, the scalar options of a search) walk an `XContentParser` instead, so that a value of
+an unexpected kind fails where and as ES fails it.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from es_sandbox.errors import EsError, illegal_argument
+from es_sandbox.jackson import JsonError, Lexer
 
 VALUE_TOKENS = frozenset({"VALUE_STRING", "VALUE_NUMBER", "VALUE_BOOLEAN"})
 _INT_RANGE = (-(2**31), 2**31 - 1)
 _LONG_RANGE = (-(2**63), 2**63 - 1)
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
-_LITERALS = {"true": True, "false": False, "null": None}
 # java.lang.Double.parseDouble's decimal grammar (hexadecimal floats are not accepted here).
 _JAVA_DOUBLE = re.compile(r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?)")
 
@@ -72,18 +72,57 @@ def parse_java_double(value: str) -> float:
     return float(number)
 
 
-def check_json(raw: bytes | str) -> None:
-    """A body's JSON syntax, checked before a parser walks it: x_content_parse_exception otherwise
-    (the location is ES's; the message is Python's, not Jackson's). Blank text holds no token, which
-    is no syntax error: the parser walking it finds none."""
-    if not raw.strip():
-        return
+class _NotPlainJson(Exception):
+    """What Python's json reads and Jackson (as ES configures it) does not: the exact parser decides."""
+
+
+def _refuse_constant(_: str) -> Any:
+    raise _NotPlainJson
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _NotPlainJson
+    return value
+
+
+_PLAIN = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_refuse_constant)
+_LEADING_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def read_plain(raw: bytes) -> tuple[Any, str] | None:
+    """The first value of a body and the text after it, when Python's json reads it as Jackson would
+    (plain JSON: no comment, no duplicate key, no non-standard token, UTF-8); None otherwise, for the
+    exact parser to decide. The fast path of every reader here."""
     try:
-        json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise EsError(400, "x_content_parse_exception", f"[{exc.lineno}:{exc.colno}] {exc.msg}") from None
-    except ValueError as exc:  # bytes that are not text in any JSON encoding
-        raise EsError(400, "x_content_parse_exception", f"[1:1] {exc}") from None
+        text = raw.decode("utf-8")
+        start = _LEADING_SPACE.match(text).end()  # type: ignore[union-attr]
+        if start == len(text):
+            return None
+        value, end = _PLAIN.raw_decode(text, start)
+    except (ValueError, _NotPlainJson, RecursionError):
+        return None
+    return value, text[end:]
+
+
+def read_json(raw: bytes | str, *, include_source: bool = True) -> Any:
+    """The first JSON value of a body, as `parser.map()` / `parser.list()` read it (what follows it is
+    not read, as ES does not read it); None for a body without any token. A body Jackson refuses is the
+    x_content_parse_exception (or x_content_e_o_f_exception) ES answers with."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    plain = read_plain(data)
+    if plain is not None and isinstance(plain[0], dict | list):  # a root scalar: Jackson checks what follows
+        return plain[0]
+    parser = XContentParser(data, include_source=include_source)
+    if parser.next_token() is None:
+        return None
+    return parser.read_value()
+
+
+def check_json(raw: bytes | str) -> None:
+    """A body's first value read whole, for the parsers that then walk it: Jackson's error otherwise."""
+    read_json(raw)
 
 
 def value_parser(value: Any) -> XContentParser:
@@ -94,81 +133,79 @@ def value_parser(value: Any) -> XContentParser:
     return parser
 
 
-class XContentParser:
-    """Jackson's token stream over one JSON text (well formed: see check_json)."""
+_ES_TOKENS = {
+    "VALUE_NUMBER_INT": "VALUE_NUMBER",
+    "VALUE_NUMBER_FLOAT": "VALUE_NUMBER",
+    "VALUE_TRUE": "VALUE_BOOLEAN",
+    "VALUE_FALSE": "VALUE_BOOLEAN",
+}
 
-    def __init__(self, raw: bytes | str) -> None:
-        self._text = raw.decode(json.detect_encoding(raw), "surrogatepass") if isinstance(raw, bytes) else raw
-        self._pos = 0
-        self._open: list[str] = []  # "{" or "[" for each container the stream is inside
-        self._name_next = False  # the next string is a field name
+
+class XContentParser:
+    """ES's XContentParser over one JSON text: the tokens as ES names them, `name` on a FIELD_NAME,
+    `value` on a value token, and Jackson's errors as ES wraps them."""
+
+    def __init__(self, raw: bytes | str, *, include_source: bool = True) -> None:
+        data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else _as_utf8(raw)
+        self._lexer = Lexer(data, include_source=include_source)
         self.token: str | None = None
-        self.name: str | None = None  # the field name, on a FIELD_NAME token
-        self.value: Any = None  # the value, on a value token
-        self._raw_value = ""  # the value's text as the body spells it
-        self._start = self._end = 0
+        self.name: str | None = None
 
     # -- the stream --
     def next_token(self) -> str | None:
-        text_ = self._text
-        while self._pos < len(text_) and text_[self._pos] in " \t\r\n,:":
-            if text_[self._pos] == "," and self._open and self._open[-1] == "{":
-                self._name_next = True
-            self._pos += 1
-        self._start = self._pos
-        if self._pos >= len(text_):
-            self.token = None
-            return None
-        char = text_[self._pos]
-        if char in "{[":
-            self._open.append(char)
-            self._name_next = char == "{"
-            self._pos += 1
-            self.token = "START_OBJECT" if char == "{" else "START_ARRAY"
-        elif char in "}]":
-            self._open.pop()
-            self._name_next = False
-            self._pos += 1
-            self.token = "END_OBJECT" if char == "}" else "END_ARRAY"
-        elif char == '"':
-            value, self._pos = json.decoder.scanstring(text_, self._pos + 1)
-            if self._name_next:
-                self.token, self.name, self._name_next = "FIELD_NAME", value, False
-            else:
-                self.token, self.value, self._raw_value = "VALUE_STRING", value, value
-        else:
-            self._scalar(char)
-        self._end = self._pos
+        """nextToken(): a JsonEOFException is ES's XContentEOFException, any other Jackson error its
+        XContentParseException."""
+        try:
+            jackson = self._lexer.next_token()
+        except JsonError as err:
+            raise err.es_error(eof=True) from None
+        self.token = None if jackson is None else _ES_TOKENS.get(jackson, jackson)
+        self.name = self._lexer.current_name if jackson == "FIELD_NAME" else None
         return self.token
-
-    def _scalar(self, char: str) -> None:
-        for literal, value in _LITERALS.items():
-            if self._text.startswith(literal, self._pos):
-                self._pos += len(literal)
-                self.token = "VALUE_NULL" if value is None else "VALUE_BOOLEAN"
-                self.value, self._raw_value = value, literal
-                return
-        match = _NUMBER.match(self._text, self._pos)
-        if match is None:  # what Python's json accepts and Jackson does not: NaN and Infinity
-            word = re.match(r"[-+]?[A-Za-z]+", self._text[self._pos :])
-            raise EsError(
-                400,
-                "x_content_parse_exception",
-                f"[{self.token_location}] Non-standard token '{word.group(0) if word else char}': enable "
-                "`JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow",
-            )
-        self._pos = match.end()
-        raw = match.group(0)
-        self.token, self._raw_value = "VALUE_NUMBER", raw
-        self.value = float(raw) if match.group(1) or match.group(2) else int(raw)
 
     def skip_children(self) -> None:
         """On a START_OBJECT or START_ARRAY: move to its matching end."""
-        if self.token not in ("START_OBJECT", "START_ARRAY"):
-            return
-        depth = len(self._open)
-        while self.next_token() is not None and len(self._open) >= depth:
-            pass
+        try:
+            self._lexer.skip_children()
+        except JsonError as err:
+            raise err.es_error(eof=True) from None
+        self.token = _ES_TOKENS.get(self._lexer.token or "", self._lexer.token)
+
+    @property
+    def value(self) -> Any:
+        """The current value token's value (a string read now, as getText() reads it)."""
+        lexer = self._lexer
+        if self.token == "VALUE_STRING":
+            try:
+                return lexer.string_value()
+            except JsonError as err:
+                raise err.es_error() from None
+        if self.token == "VALUE_NUMBER":
+            return float(lexer.number) if lexer.token == "VALUE_NUMBER_FLOAT" else int(lexer.number)
+        if self.token == "VALUE_BOOLEAN":
+            return lexer.token == "VALUE_TRUE"
+        return None
+
+    def read_value(self) -> Any:
+        """map()/list()/objectText() of the value the parser stands on (without recursion: a body may
+        nest up to Jackson's limit)."""
+        open_: list[list[Any]] = []  # each container being read, and the field its next value goes to
+        while True:
+            token = self.token
+            if token == "FIELD_NAME":
+                open_[-1][1] = self.name
+            elif token in ("START_OBJECT", "START_ARRAY"):
+                open_.append([{} if token == "START_OBJECT" else [], None])
+            else:
+                done = open_.pop()[0] if token in ("END_OBJECT", "END_ARRAY") else self.value
+                if not open_:
+                    return done
+                container, field = open_[-1]
+                if isinstance(container, dict):
+                    container[field] = done
+                else:
+                    container.append(done)
+            self.next_token()
 
     @property
     def is_value(self) -> bool:
@@ -176,37 +213,34 @@ class XContentParser:
         return self.token in VALUE_TOKENS
 
     # -- locations --
-    def _location(self, offset: int) -> str:
-        line_start = self._text.rfind("\n", 0, offset) + 1
-        line = self._text.count("\n", 0, offset) + 1
-        return f"{line}:{len(self._text[line_start:offset].encode()) + 1}"
-
     @property
     def token_location(self) -> str:
         """Where the current token starts (getTokenLocation)."""
-        return self._location(self._start)
+        line, column = self._lexer.token_location()
+        return f"{line}:{column}"
 
     @property
     def current_location(self) -> str:
         """Where the stream stands, just past the current token (where Jackson reports its own errors)."""
-        return self._location(self._end)
+        line, column = self._lexer.current_location()
+        return f"{line}:{column}"
 
-    def _jackson_error(self, message: str) -> EsError:
-        return EsError(400, "x_content_parse_exception", f"[{self.current_location}] {message}")
+    def _jackson_error(self, message: str, kind: str = "json_parse_exception") -> EsError:
+        return self._lexer.error(message, kind=kind).es_error()
 
     def _jackson_token(self) -> str:
-        if self.token == "VALUE_BOOLEAN":
-            return "VALUE_TRUE" if self.value else "VALUE_FALSE"
-        if self.token == "VALUE_NUMBER":
-            return "VALUE_NUMBER_FLOAT" if isinstance(self.value, float) else "VALUE_NUMBER_INT"
-        return str(self.token)
+        return str(self._lexer.token)
 
     # -- the typed accessors --
     def text(self) -> str:
         """The current value's text (a number as the body spells it)."""
         if not self.is_value:
             raise illegal_argument(f"Expected text at {self.token_location} but found {self.token}")
-        return self._raw_value
+        if self.token == "VALUE_NUMBER":
+            return self._lexer.number
+        if self.token == "VALUE_BOOLEAN":
+            return "true" if self.value else "false"
+        return self.value
 
     def int_value(self) -> int:
         """intValue(): a number (its fraction dropped), or a string holding one."""
@@ -250,11 +284,28 @@ class XContentParser:
 
     def _number_in(self, kind: str, bounds: tuple[int, int]) -> int:
         self._require_number()
-        if not bounds[0] <= self.value <= bounds[1]:
+        value = self.value
+        if not bounds[0] <= value <= bounds[1]:
             raise self._jackson_error(
-                f"Numeric value ({self._raw_value}) out of range of {kind} ({bounds[0]} - {bounds[1]})"
+                f"Numeric value ({self._lexer.number}) out of range of {kind} ({bounds[0]} - {bounds[1]})",
+                "input_coercion_exception",
             )
-        return int(self.value)
+        return int(value)
+
+
+def _as_utf8(raw: bytes) -> bytes:
+    """ByteSourceJsonBootstrapper: a UTF-16 or UTF-32 body (by its BOM or its zero bytes) read as the
+    UTF-8 text it is; anything else is taken as UTF-8."""
+    if (
+        raw[:4] in (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")
+        or raw[:2] in (b"\xfe\xff", b"\xff\xfe")
+        or (len(raw) >= 2 and 0 in raw[:2])
+    ):
+        try:
+            return raw.decode(json.detect_encoding(raw)).encode("utf-8", "surrogatepass")
+        except (UnicodeDecodeError, LookupError):
+            return raw
+    return raw
 
 
 def _string_to_long(value: str) -> int:

@@ -9,13 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from es_sandbox.documents.multi_get import parse_mget
-from es_sandbox.documents.parsing import parse_bulk, update_body, validate
+from es_sandbox.documents.parsing import parse_bulk, parse_source, update_body, validate
 from es_sandbox.documents.writes import BulkAction
 from es_sandbox.errors import EsError, illegal_argument, index_not_found, validation_failed
-from es_sandbox.http import PRODUCT_HEADERS, Router, bool_param, int_param, json_body, param
+from es_sandbox.http import PRODUCT_HEADERS, Router, bool_param, int_param, param, source_on_error
 from es_sandbox.indices import Doc, Index
 from es_sandbox.search import SourceFilter
-from es_sandbox.xcontent import check_json
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -56,6 +55,7 @@ async def bulk(request: Request, cluster: Cluster):
         pipeline=request.query_params.get("pipeline"),
         require_alias=_require_alias_param(request),
         strict=not _rest_api_v8(request, cluster),
+        include_source=source_on_error(request),
     )
     return await cluster.documents.bulk(actions, refresh=_refresh_param(request))
 
@@ -102,30 +102,44 @@ def _seq_params(request: Request) -> dict[str, Any]:
     }
 
 
+async def _required_body(request: Request) -> bytes:
+    raw = await request.body()
+    if not raw:
+        raise EsError(400, "parse_exception", "request body is required")
+    return raw
+
+
+async def _document(request: Request) -> dict[str, Any]:
+    """The source of a document write: not read by the REST layer, but by the shard's DocumentParser
+    (a source it cannot parse is its document_parsing_exception)."""
+    source, error = parse_source(await _required_body(request), include_source=source_on_error(request))
+    if error is not None:
+        raise error
+    assert source is not None
+    return source
+
+
 @router.route("/{index}/_doc/{id}", "PUT", "POST")
 async def index_doc(request: Request, cluster: Cluster):
     op_type = request.query_params.get("op_type", "index")
     if op_type not in ("index", "create"):
         raise illegal_argument(f"opType must be 'create' or 'index', found: [{op_type}]")
-    source = await json_body(request, required=True)
-    return await _single(request, cluster, op_type, source)
+    return await _single(request, cluster, op_type, await _document(request))
 
 
 @router.route("/{index}/_doc", "POST")
 async def index_doc_auto_id(request: Request, cluster: Cluster):
-    return await _single(request, cluster, "index", await json_body(request, required=True))
+    return await _single(request, cluster, "index", await _document(request))
 
 
 @router.route("/{index}/_create/{id}", "PUT", "POST")
 async def create_doc(request: Request, cluster: Cluster):
-    source = await json_body(request, required=True)
-    return await _single(request, cluster, "create", source, seq_params=False)
+    return await _single(request, cluster, "create", await _document(request), seq_params=False)
 
 
 @router.route("/{index}/_update/{id}", "POST")
 async def update_doc(request: Request, cluster: Cluster):
-    await json_body(request, required=True)  # the body's presence and JSON, as the REST layer checks them
-    body = update_body((await request.body()).decode("utf-8", errors="replace"))
+    body = update_body(await _required_body(request), include_source=source_on_error(request))
     return await _single(request, cluster, "update", body)
 
 
@@ -199,8 +213,12 @@ async def mget(request: Request, cluster: Cluster):
     raw = await request.body()
     if not raw:
         raise EsError(400, "parse_exception", "request body or source parameter is required")
-    check_json(raw)
-    items = parse_mget(raw, request.path_params.get("index"), request.query_params.get("routing"))
+    items = parse_mget(
+        raw,
+        request.path_params.get("index"),
+        request.query_params.get("routing"),
+        include_source=source_on_error(request),
+    )
     default_source = SourceFilter.parse(None, request)
     out = []
     for item in items:

@@ -27,8 +27,10 @@ class GetItem:
     source: SourceFilter | None = None
 
 
-def parse_mget(raw: bytes, default_index: str | None, default_routing: str | None) -> list[GetItem]:
-    parser = XContentParser(raw)
+def parse_mget(
+    raw: bytes, default_index: str | None, default_routing: str | None, *, include_source: bool = True
+) -> list[GetItem]:
+    parser = XContentParser(raw, include_source=include_source)
     items: list[GetItem] = []
     if (token := parser.next_token()) != "START_OBJECT":
         raise parse_error(f"unexpected token [{token or 'null'}], expected [START_OBJECT]")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import json
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,7 @@ from es_sandbox.search.request import SearchRequest, q_param
 from es_sandbox.search.scroll_request import clear_scroll_ids, scroll_request
 from es_sandbox.search.service import keep_alive
 from es_sandbox.search.sorting import SortField, parse_sort
-from es_sandbox.xcontent import java_string
+from es_sandbox.xcontent import java_string, read_json
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -244,10 +243,7 @@ async def msearch(request: Request, cluster: Cluster):
 
 
 def _json_line(line: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(line)
-    except ValueError as exc:
-        raise EsError(400, "x_content_parse_exception", f"Failed to parse request body: {exc}") from None
+    value = read_json(line)
     if not isinstance(value, dict):
         raise EsError(400, "x_content_parse_exception", "msearch lines must be JSON objects")
     return value
