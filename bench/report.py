@@ -123,9 +123,10 @@ def main() -> None:
         out += ["", f"![throughput against allocations and threads]({plot(util)})", ""]
     over = load("overhead")
     if over:
-        r = over["result"]
+        runs = [over, *filter(None, [load("overhead_semantic_text")])]
         out += section("2. Orchestration overhead", over)
         out += table_head(
+            "backend",
             "docs",
             "DAG wall s",
             "deployment start s",
@@ -134,13 +135,22 @@ def main() -> None:
             "overhead s",
             "overhead share",
         )
-        out += [
-            f"| {r['docs']} | {r['dag_wall_seconds']} | {r['deployment_start_seconds']} | {r['download_seconds']} | "
-            f"{r['reindex_took_seconds']} | {r['overhead_seconds']} | {r['overhead_share']:.1%} |",
-            "",
-            f"Run state: {r['state']}; warm-up run (200 docs, model download, dag.test() start-up): {r['warmup_wall_seconds']} s.",
-            "",
-        ]
+        for run in runs:
+            r = run["result"]
+            out.append(
+                f"| {r.get('backend', 'ingest_pipeline')} | {r['docs']} | {r['dag_wall_seconds']} | "
+                f"{r['deployment_start_seconds']} | {r['download_seconds']} | {r['reindex_took_seconds']} | "
+                f"{r['overhead_seconds']} | {r['overhead_share']:.1%} |"
+            )
+        out.append("")
+        for run in runs:
+            r = run["result"]
+            out.append(
+                f"{r.get('backend', 'ingest_pipeline')}: run state {r['state']}; warm-up run (200 docs, model "
+                f"download, dag.test() start-up) {r['warmup_wall_seconds']} s; `{run['command']}` at "
+                f"{run['machine']['date']}, load average {run['machine']['loadavg_at_start'][0]}."
+            )
+        out.append("")
     wait = load("waiting")
     if wait:
         out += section("3. Waiting costs nothing", wait)
@@ -185,6 +195,27 @@ def main() -> None:
             f"{m['first_quarter_max']} / {m['last_quarter_max']} / {m['peak_vmhwm']} | {r['sandbox_peak_rss_mib']} |",
             "",
         ]
+    both = load("backends")
+    if both:
+        out += section("7. The two backends on the same deployment capacity (issue 11)", both)
+        out += table_head(
+            "allocations",
+            "backend",
+            "batch x slices",
+            "docs",
+            "inferences (per doc)",
+            "inferences/s",
+            "capacity",
+            "utilisation",
+            "rejected docs",
+        )
+        for r in both["rows"]:
+            out.append(
+                f"| {r['allocations']} | {r['backend']} | {r['batch_size']} x {r['slices']} | {r['embedded_docs']} | "
+                f"{r['inferences']} ({r['inferences_per_doc']}) | {r['inferences_per_second']} | "
+                f"{r['capacity_inferences_per_second']} | {r['utilisation']} | {r['rejected_docs']} |"
+            )
+        out.append("")
     sand = load("sandbox_reindex")
     if sand:
         out += section("Sandbox: 100,000-document reindex through ELSER (issue 2)", sand)
