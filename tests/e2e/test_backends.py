@@ -12,6 +12,7 @@ word pieces the sandbox's models read, as ELSER and E5 read 512 tokens)."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -214,3 +215,54 @@ def test_a_model_alias_runs_the_model_behind_it_and_the_report_names_both(connec
     # The endpoint is named after the model behind the alias: the earlier run's is used as it is.
     assert backend["inference_id"] == "es-embedding-elser-model-2"
     assert xcom(result.run_id, "ensure_endpoint", "created") is False
+
+
+def test_a_preconfigured_endpoint_is_deployed_then_woken_from_zero_by_the_next_run(
+    start_sandbox, run_dag, monkeypatch
+):
+    """`.elser-2-elasticsearch` (adaptive allocations from 0) has no deployment until its first
+    inference: wait_endpoint's request deploys it. Idle, it scales to zero (0 of 0 allocations,
+    `fully_allocated`); the next run's wait_endpoint wakes it and waits for the allocation. A
+    sandbox of its own, with the scaler's clocks made short (ES: 10 s ticks, 24 h to zero)."""
+    sandbox = start_sandbox(
+        adaptive_trigger_seconds=0.3, scale_to_zero_seconds=1.0, scale_up_cooldown_seconds=0.3
+    )
+    es = Elasticsearch(sandbox.url, request_timeout=60)
+    es.indices.create(index=SOURCE_INDEX, mappings={"properties": PROPERTIES})
+    short = {i: d for i, d in DOCS.items() if i not in LONG_READS}
+    helpers.bulk(es, ({"_index": SOURCE_INDEX, "_id": i, **d} for i, d in short.items()), refresh=True)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT", json.dumps({"conn_type": "elasticsearch", "host": sandbox.url})
+    )
+    preconfigured = ".elser-2-elasticsearch"
+    set_variables(
+        monkeypatch,
+        embedding_reindex={"poll_interval": "1s"},
+        embedding_deployment={"poll_interval": "1s"},
+        embedding_inference={"backend": "semantic_text", "inference_id": preconfigured},
+    )
+
+    def allocations() -> int | None:
+        for stats in es.ml.get_trained_models_stats()["trained_model_stats"]:
+            deployment = stats.get("deployment_stats") or {}
+            if deployment.get("deployment_id") == preconfigured:
+                return deployment["allocation_status"]["allocation_count"]
+        return None
+
+    assert allocations() is None  # listed, never deployed
+    first = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+    assert first.state == "success", first.task_states
+    assert xcom(first.run_id, "ensure_endpoint", "created") is False
+
+    deadline = time.monotonic() + 30
+    while allocations() != 0:  # idle: scaled to zero
+        assert time.monotonic() < deadline, allocations()
+        time.sleep(0.3)
+
+    second = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
+
+    assert second.state == "success", second.task_states
+    assert xcom(second.run_id, "wait_endpoint")["allocation_count"] >= 1
+    dest = alias_target(es)
+    assert embedded(es, dest) == len(short)
+    es.close()
