@@ -72,7 +72,8 @@ async def _single(
     seq_params: bool = True,
 ):
     """The document the path names (no id: an auto-generated one) as a bulk of one, validated as its
-    request is; `?pipeline=` applies to index and create (an update's pipelines are the index's)."""
+    request is; `?pipeline=` applies to index and create (an update's pipelines are the index's, run
+    on the document the update resolves to)."""
     params = _seq_params(request) if seq_params else {}
     action = BulkAction(
         op,
@@ -86,8 +87,11 @@ async def _single(
     problems = validate(action)
     if problems:
         raise validation_failed(*problems)
-    outcomes, _ = await cluster.documents.run([action], refresh=_refresh_param(request))
-    outcome = outcomes[0]
+    if op == "update":  # resolved first, then written as the index or delete it comes to
+        outcome = await cluster.documents.update(action, refresh=_refresh_param(request))
+    else:
+        outcomes, _ = await cluster.documents.run([action], refresh=_refresh_param(request))
+        outcome = outcomes[0]
     if outcome.error is not None:
         raise outcome.error
     return outcome.status, outcome.body

@@ -33,6 +33,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from es_sandbox import mappings as mp
 from es_sandbox.documents import scripted
 from es_sandbox.errors import EsError, illegal_argument, index_not_found
 from es_sandbox.indices import Index, random_id
@@ -512,6 +513,9 @@ class DocumentService:
     def _apply_update(
         self, action: BulkAction, prepared: _Prepared | None, refresh: bool, touched: _Touched
     ) -> Outcome:
+        """An update item of a bulk, applied on the shard as TransportShardBulkAction applies it: the
+        stored document (its metadata too, so a semantic_text field the doc leaves out keeps its
+        embeddings) merged with what ingest and the write steps made of the update."""
         if prepared is not None and prepared.error is not None:
             return Outcome(
                 "update", prepared.error.status, error=prepared.error, index=action.index, id=action.id
@@ -526,43 +530,67 @@ class DocumentService:
                 raise missing_alias
             index = self.cluster.indices.write_index(name)
             name = index.name
-            script = scripted.compile_script(body["script"]) if "script" in body else None
             started = time.monotonic_ns()
-            current = index.docs.get(action.id)
-            index.stats.got(current is not None, time.monotonic_ns() - started)  # the update's own get
+            current = self._get_for_update(index, action.id)
             touched.reached(index, body, started)
-            patch = body.get("doc") or {}
-            if script is not None:
-                if current is not None:
-                    index.check_seq_no(action.id, current, action.if_seq_no, action.if_primary_term)
-                op, new_source = _scripted_source(index, action, body, script, current)
-                if op == "none" and current is not None:
-                    return _noop_update(index, action.id, current)
-                if op == "delete" and current is not None:
-                    version, seq_no, _ = index.delete(action.id)
-                    deleted = _write_response(
-                        index, action.id, version, seq_no, "deleted", forced_refresh=refresh
-                    )
-                    return Outcome("update", _OK, deleted)
-                if op != "index":  # nothing to delete or to leave as it is: the upsert is not written
-                    return Outcome("update", _OK, _dropped_response(index.name, action.id))
-            elif current is None:
-                if body.get("doc_as_upsert"):
-                    new_source = patch
-                elif "upsert" in body:
-                    new_source = body["upsert"]
-                else:
-                    raise document_missing(index, action.id)
-            else:
-                index.check_seq_no(action.id, current, action.if_seq_no, action.if_primary_term)
-                new_source = _deep_merge(current.source, patch)
-                if body.get("detect_noop", True) and new_source == current.source:
-                    return _noop_update(index, action.id, current)
-            doc, result = index.put(action.id, new_source)
+            resolved = resolve_update(index, action, body, current)
+            if resolved.op == "noop":
+                return _noop_update(index, action.id, current)
+            if resolved.op == "none":
+                return Outcome("update", _OK, _dropped_response(index.name, action.id))
+            if resolved.op == "delete":
+                version, seq_no, _ = index.delete(action.id)
+                deleted = _write_response(
+                    index, action.id, version, seq_no, "deleted", forced_refresh=refresh
+                )
+                return Outcome("update", _OK, deleted)
+            doc, result = index.put(action.id, resolved.source)
         except EsError as err:
             return Outcome("update", err.status, error=err, index=name, id=action.id)
         response = _write_response(index, action.id, doc.version, doc.seq_no, result, forced_refresh=refresh)
         return Outcome("update", _CREATED if result == "created" else _OK, response)
+
+    @staticmethod
+    def _get_for_update(index: Index, doc_id: str | None) -> Any:
+        """The update's own get of the stored document (counted in the index's get stats)."""
+        started = time.monotonic_ns()
+        current = index.docs.get(doc_id)
+        index.stats.got(current is not None, time.monotonic_ns() - started)
+        return current
+
+    # --- the `_update` API ----------------------------------------------------------------------
+
+    async def update(self, action: BulkAction, *, refresh: bool = False) -> Outcome:
+        """The `_update` API (TransportUpdateAction): the update is resolved against the stored document
+        first (its script run, its doc merged, or its upsert taken), then what it resolved to is written
+        as a bulk of one, as any write: the whole document indexed (an upsert created) through the
+        index's pipelines and the write steps, or the document deleted. The document is read without
+        its metadata fields, so semantic_text fields are embedded again from the new source; the write
+        is conditional on the version read (409 if the document changed meanwhile)."""
+        body = action.source or {}
+        name = action.index
+        try:
+            missing_alias = self._require_alias_failure(action, name)
+            if missing_alias is not None:
+                raise missing_alias
+            index = self.cluster.indices.write_index(name)
+            name = index.name
+            current = self._get_for_update(index, action.id)
+            stored = _without_metadata(current.source) if current is not None else None
+            resolved = resolve_update(index, action, body, current, stored=stored)
+        except EsError as err:
+            return Outcome("update", err.status, error=err, index=name, id=action.id)
+        if resolved.op == "noop":
+            return _noop_update(index, action.id, current)
+        if resolved.op == "none":
+            return Outcome("update", _OK, _dropped_response(index.name, action.id))
+        conditions = {}
+        if current is not None:
+            conditions = {"if_seq_no": current.seq_no, "if_primary_term": current.primary_term}
+        op = {"index": "index", "create": "create", "delete": "delete"}[resolved.op]
+        write = BulkAction(op, index.name, action.id, resolved.source, **conditions)
+        outcomes, _ = await self.run([write], refresh=refresh)
+        return outcomes[0]
 
 
 def _noop_update(index: Index, doc_id: str, current: Any) -> Outcome:
@@ -573,8 +601,63 @@ def _noop_update(index: Index, doc_id: str, current: Any) -> Outcome:
     return Outcome("update", _OK, noop)
 
 
+@dataclass
+class ResolvedUpdate:
+    """What an update comes to (UpdateHelper.prepare): `index` the document with `source` (an update),
+    `create` it (an upsert), `delete` it, `noop` (nothing changes), or `none` (a script's operation
+    that writes nothing)."""
+
+    op: str
+    source: dict[str, Any] | None = None
+
+
+def resolve_update(
+    index: Index,
+    action: BulkAction,
+    body: dict[str, Any],
+    current: Any,
+    *,
+    stored: dict[str, Any] | None = None,
+) -> ResolvedUpdate:
+    """UpdateHelper.prepare: the update body against the stored document (`current`, None when there
+    is none; `stored` its source as the update sees it, by default as stored)."""
+    source = stored if stored is not None or current is None else current.source
+    if current is not None:
+        index.check_seq_no(action.id, current, action.if_seq_no, action.if_primary_term)
+    if "script" in body:
+        script = scripted.compile_script(body["script"])
+        op, new_source = _scripted_source(index, action, body, script, current, source)
+        if current is None:
+            return ResolvedUpdate("create", new_source) if op == "index" else ResolvedUpdate("none")
+        if op == "none":
+            return ResolvedUpdate("noop")
+        return ResolvedUpdate(op, new_source if op == "index" else None)
+    patch = body.get("doc") or {}
+    if current is None:
+        if body.get("doc_as_upsert"):
+            return ResolvedUpdate("create", patch)
+        if "upsert" in body:
+            return ResolvedUpdate("create", body["upsert"])
+        raise document_missing(index, action.id)
+    assert source is not None
+    new_source = _deep_merge(source, patch)
+    if body.get("detect_noop", True) and new_source == source:
+        return ResolvedUpdate("noop")
+    return ResolvedUpdate("index", new_source)
+
+
+def _without_metadata(source: dict[str, Any]) -> dict[str, Any]:
+    """The stored source as the `_update` API reads it: without the metadata fields kept beside it."""
+    return {k: v for k, v in source.items() if k.split(".", 1)[0] not in mp.METADATA_SOURCE_KEYS}
+
+
 def _scripted_source(
-    index: Any, action: BulkAction, body: dict[str, Any], script: Any, current: Any
+    index: Any,
+    action: BulkAction,
+    body: dict[str, Any],
+    script: Any,
+    current: Any,
+    source: dict[str, Any] | None,
 ) -> tuple[str, dict[str, Any] | None]:
     """UpdateHelper with a script: the operation (`index`, `delete` or `none`) and the new source."""
     if current is None:
@@ -589,7 +672,7 @@ def _scripted_source(
             "_id": action.id,
             "_version": current.version,
             "_routing": None,
-            "_source": clone(current.source),
+            "_source": clone(source),
             "op": "index",
             "_now": int(time.time() * 1000),
         }

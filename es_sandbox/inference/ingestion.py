@@ -95,7 +95,7 @@ class _FieldWork:
     write: PendingWrite
     path: str
     spec: dict[str, Any]
-    endpoint: Endpoint
+    endpoint: Endpoint | None  # None when the write only clears the field (nothing to embed)
     inputs: list[_Input]
 
 
@@ -124,7 +124,8 @@ class SemanticTextWriteStep:
             work.extend(self._plan(write, fields))
         by_endpoint: dict[str, list[_FieldWork]] = {}
         for item in work:
-            by_endpoint.setdefault(item.endpoint.inference_id, []).append(item)
+            if item.endpoint is not None:
+                by_endpoint.setdefault(item.endpoint.inference_id, []).append(item)
         await asyncio.gather(*(self._embed(items) for items in by_endpoint.values()))
         for item in work:
             if item.write.error is None:
@@ -151,7 +152,12 @@ class SemanticTextWriteStep:
                 for name, values in given.items()
                 if values and not all(isinstance(v, str) and not v.strip() for v in values)
             }
+            # An update's doc that sets a source field to null clears that field's chunks (they replace
+            # the stored ones when the doc is merged); nothing is embedded for it.
+            cleared = [n for n in source_fields if write.op == "update" and st.explicitly_null(source, n)]
             if not given:
+                if cleared:
+                    yield _FieldWork(write, path, spec, None, [_Input(n, "", []) for n in cleared])
                 continue
             try:
                 self.service.check_license()
@@ -161,7 +167,13 @@ class SemanticTextWriteStep:
                 return
             settings = st.mapped_chunking(spec) or endpoint.chunking or DEFAULT_SETTINGS
             inputs = []
-            for name, values in given.items():
+            for name in source_fields:
+                if name in cleared:
+                    inputs.append(_Input(name, "", []))
+                    continue
+                values = given.get(name)
+                if values is None:
+                    continue
                 offsets: list[tuple[int, int]] = []
                 position = 0
                 for value in values:
@@ -176,6 +188,7 @@ class SemanticTextWriteStep:
         """All chunks of one endpoint in requests of BATCH_SIZE: a failed request fails every item
         that has a chunk in it."""
         endpoint = items[0].endpoint
+        assert endpoint is not None  # only works with something to embed are grouped
         chunks = [
             (item, given, given.text[s:e])
             for item in items
@@ -208,8 +221,10 @@ class SemanticTextWriteStep:
 
     def _store(self, item: _FieldWork) -> None:
         """The field's `_inference_fields` entry, and its `model_settings` in the mapping once known."""
-        settings = st.minimal_service_settings(item.endpoint)
-        inference: dict[str, Any] = {"inference_id": item.endpoint.inference_id, "model_settings": settings}
+        settings = st.minimal_service_settings(item.endpoint) if item.endpoint is not None else None
+        inference: dict[str, Any] = {"inference_id": st.inference_id_of(item.spec)}
+        if settings is not None:  # a write that only clears the field knows no model
+            inference["model_settings"] = settings
         if item.spec.get("chunking_settings"):
             inference["chunking_settings"] = item.spec["chunking_settings"]
         inference["chunks"] = {}
@@ -224,5 +239,5 @@ class SemanticTextWriteStep:
         fields[item.path] = {"inference": inference}
         source[st.INFERENCE_FIELDS] = fields
         item.write.source = source
-        if "model_settings" not in item.spec:
+        if settings is not None and "model_settings" not in item.spec:
             st.set_model_settings(item.spec, settings)

@@ -97,6 +97,23 @@ def field_values(source: dict[str, Any], path: str) -> list[Any]:
     return extract(source, path)
 
 
+def explicitly_null(source: dict[str, Any], path: str) -> bool:
+    """Whether the document sets the field to null (XContentMapValues.extractValue's EXPLICIT_NULL):
+    the path may cross objects or be spelled with dots in a key."""
+    parts = path.split(".")
+
+    def walk(node: Any, at: int) -> bool:
+        if not isinstance(node, dict):
+            return False
+        for end in range(len(parts), at, -1):
+            key = ".".join(parts[at:end])
+            if key in node and (node[key] is None if end == len(parts) else walk(node[key], end)):
+                return True
+        return False
+
+    return walk(source, 0)
+
+
 def stored_inference(source: dict[str, Any], path: str) -> dict[str, Any] | None:
     """`_inference_fields.<path>.inference` of a document, in either the nested or the dotted form."""
     fields = source.get(INFERENCE_FIELDS)

@@ -120,8 +120,11 @@ def test_single_document_writes_and_updates_pass_through_the_step(served):
         es.create(index="stepped", id="2", document={"title": "bad"})
     assert (refused.value.status_code, refused.value.error) == (422, "status_exception")
     assert refused.value.body["error"]["reason"] == "cannot take [2]"
-    # An update shows the step its partial doc; the stepped doc is merged into the stored one.
+    # The `_update` API resolves the update against the stored document first (doc merged, upsert
+    # taken, script run), then writes what it comes to as a bulk of one (TransportUpdateAction): the
+    # step sees the whole document as an index, an upsert as a create.
     assert es.update(index="stepped", id="1", doc={"title": "uno"}).meta.status == 200
+    assert step.seen[-1] == ("stepped", "index", "1", {"title": "uno", "n": 1}, False)
     assert es.get(index="stepped", id="1")["_source"] == {"title": "UNO", "n": 1}
     assert es.update(index="stepped", id="5", doc={"title": "five"}, doc_as_upsert=True).meta.status == 201
     assert es.get(index="stepped", id="5")["_source"] == {"title": "FIVE"}
@@ -130,9 +133,9 @@ def test_single_document_writes_and_updates_pass_through_the_step(served):
     assert failed.value.status_code == 422
     assert es.get(index="stepped", id="1")["_source"] == {"title": "UNO", "n": 1}
     assert es.update(index="stepped", id="1", script={"source": "ctx._source.n++"})["result"] == "updated"
-    assert es.get(index="stepped", id="1")["_source"]["n"] == 2  # the script ran after the step saw it
-    assert step.seen[-1] == ("stepped", "update", "1", None, True)
-    assert [s[1] for s in step.seen] == ["index", "index", "create", "update", "update", "update", "update"]
+    assert step.seen[-1] == ("stepped", "index", "1", {"title": "UNO", "n": 2}, False)  # the script ran first
+    assert es.get(index="stepped", id="1")["_source"] == {"title": "UNO", "n": 2}
+    assert [s[1] for s in step.seen] == ["index", "index", "create", "index", "create", "index", "index"]
 
 
 def test_reindex_and_update_by_query_pass_through_the_step(served):
