@@ -735,12 +735,13 @@ def summarise(results: list[dict]) -> dict:
 
 
 def table(summary: dict, key: str) -> str:
-    rows = [f"{'':40} {'pass':>5} {'fail':>5} {'skip':>5} {'rate':>6}"]
-    for name, c in summary[key].items():
+    def row(name: str, c: dict) -> str:
         pct = f"{c['pass_rate']:.0%}" if c["pass_rate"] is not None else "-"
-        rows.append(f"{name:40} {c['pass']:5} {c['fail']:5} {c['skip']:5} {pct:>6}")
-    c = summary["overall"]
-    rows.append(f"{'overall':40} {c['pass']:5} {c['fail']:5} {c['skip']:5} {c['pass_rate']:.0%}")
+        return f"{name:40} {c['pass']:5} {c['fail']:5} {c['skip']:5} {pct:>6}"
+
+    rows = [f"{'':40} {'pass':>5} {'fail':>5} {'skip':>5} {'rate':>6}"]
+    rows += [row(name, c) for name, c in summary[key].items()]
+    rows.append(row("overall", summary["overall"]))
     return "\n".join(rows)
 
 
@@ -764,6 +765,8 @@ def main() -> None:
     if not sources:
         sys.exit(f"no tests: place them under {TESTS_HOME} (see bench/conformance_tests.md)")
     cases = [c for s in sources for c in load_cases(s) if in_scope(c.group, opts.only)]
+    if not cases:
+        sys.exit(f"no test of {sources} matches {opts.only or 'the built-in selection'}")
 
     from elasticsearch import Elasticsearch
 

@@ -285,7 +285,7 @@ class _SlowIngest:
         self.running = 0
         self.peak = 0
 
-    async def run(self, pipeline_id: str, doc: dict) -> dict | None:
+    async def run(self, pipeline_id: str, doc: dict, executed: list[str] | None = None) -> dict | None:
         self.running += 1
         self.peak = max(self.peak, self.running)
         await asyncio.sleep(0.05)
