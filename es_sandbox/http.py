@@ -47,6 +47,12 @@ class Router:
 
         return register
 
+    def include(self, *others: Router) -> Router:
+        """This router with the routes of others (a package that splits its endpoints over modules)."""
+        for other in others:
+            self.entries.extend(other.entries)
+        return self
+
 
 def build_table(routers: list[Router]) -> RouteTable:
     """Every module's routes, merged with Elasticsearch's own endpoint list (see routing.py)."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 
 from es_sandbox import host
+from es_sandbox.breakers import node_breakers
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.http import Router, bool_param
 from es_sandbox.indices.stats import METRICS as INDEX_METRICS
@@ -141,6 +142,8 @@ def _node_stats(cluster: Cluster, node: Node, metrics: set[str], indices_view: V
         stats["jvm"] = {"timestamp": now, "uptime_in_millis": int((time.time() - cluster.started_at) * 1000)}
     if "ingest" in metrics:
         stats["ingest"] = _ingest_stats(cluster, node)
+    if "breaker" in metrics:
+        stats["breakers"] = {b.name: b.to_xcontent() for b in node_breakers(cluster, node)}
     return stats
 
 

@@ -1,5 +1,6 @@
-"""The `_cat` endpoints the sandbox serves: the listing, indices, count, health, nodes, tasks, aliases
-and ml/trained_models, each built from the same state as its JSON API."""
+"""The `_cat` listing and the tables about indices and nodes: indices, count, health, nodes, tasks,
+aliases and ml/trained_models, each built from the same state as its JSON API (the other tables:
+cluster_tables.py, ml_tables.py)."""
 
 from __future__ import annotations
 
@@ -27,25 +28,41 @@ if TYPE_CHECKING:
 
 router = Router()
 
-# RestCatAction: the cat, then each cat action's own paths, in the order Elasticsearch registers them.
-_LISTING = [
-    "/_cat/nodes",
-    "/_cat/tasks",
-    "/_cat/indices",
-    "/_cat/indices/{index}",
-    "/_cat/count",
-    "/_cat/count/{index}",
-    "/_cat/health",
-    "/_cat/aliases",
-    "/_cat/aliases/{alias}",
-    "/_cat/ml/trained_models",
-    "/_cat/ml/trained_models/{model_id}",
-]
+# RestCatAction: "=^.^=", then each cat action's documentation in the order Elasticsearch registers
+# them (the component templates' own text ends without a newline, so the next one follows on its line).
+_DOCUMENTATION = (
+    "/_cat/allocation\n",
+    "/_cat/shards\n/_cat/shards/{index}\n",
+    "/_cat/master\n",
+    "/_cat/nodes\n",
+    "/_cat/tasks\n",
+    "/_cat/indices\n/_cat/indices/{index}\n",
+    "/_cat/segments\n/_cat/segments/{index}\n",
+    "/_cat/count\n/_cat/count/{index}\n",
+    "/_cat/recovery\n/_cat/recovery/{index}\n",
+    "/_cat/health\n",
+    "/_cat/pending_tasks\n",
+    "/_cat/aliases\n/_cat/aliases/{alias}\n",
+    "/_cat/thread_pool\n/_cat/thread_pool/{thread_pools}\n",
+    "/_cat/plugins\n",
+    "/_cat/fielddata\n/_cat/fielddata/{fields}\n",
+    "/_cat/nodeattrs\n",
+    "/_cat/repositories\n",
+    "/_cat/snapshots/{repository}\n",
+    "/_cat/templates\n",
+    "/_cat/component_templates",
+    "/_cat/circuit_breaker\n/_cat/circuit_breaker/{circuit_breaker_patterns}\n",
+    "/_cat/ml/anomaly_detectors\n/_cat/ml/anomaly_detectors/{job_id}\n",
+    "/_cat/ml/datafeeds\n/_cat/ml/datafeeds/{datafeed_id}\n",
+    "/_cat/ml/trained_models\n/_cat/ml/trained_models/{model_id}\n",
+    "/_cat/ml/data_frame/analytics\n/_cat/ml/data_frame/analytics/{id}\n",
+    "/_cat/transforms\n/_cat/transforms/{transform_id}\n",
+)
 
 
 @router.route("/_cat", "GET")
 async def cat_listing(request: Request, cluster: Cluster):
-    text = "=^.^=\n" + "".join(f"{path}\n" for path in _LISTING)
+    text = "=^.^=\n" + "".join(_DOCUMENTATION)
     return Response(text, media_type="text/plain; charset=UTF-8", headers=PRODUCT_HEADERS)
 
 

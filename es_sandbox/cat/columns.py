@@ -356,3 +356,222 @@ NODES: list[Column] = [
     column("name", "n", "node name"),
     *_plain(NODE_STATS),
 ]
+
+# --- cluster tables (RestShardsAction, RestAllocationAction, RestCatRecoveryAction, ...) -----------
+
+SHARD_STATS = [
+    *_CACHE_STATS,
+    *_OPERATIONS,
+    *_SEARCH_AND_SEGMENTS,
+    ("seq_no.max", "sqm,maxSeqNo", "max sequence number"),
+    ("seq_no.local_checkpoint", "sql,localCheckpoint", "local checkpoint"),
+    ("seq_no.global_checkpoint", "sqg,globalCheckpoint", "global checkpoint"),
+    *_WARMER,
+    ("path.data", "pd,dataPath", "shard data path"),
+    ("path.state", "ps,statsPath", "shard state path"),
+    *_BULK,
+    *_VECTORS,
+]
+SHARDS = [
+    column("index", "i,idx", "index name"),
+    column("shard", "s,sh", "shard name"),
+    column("prirep", "p,pr,primaryOrReplica", "primary or replica"),
+    column("state", "st", "shard state"),
+    column("docs", "d,dc", "number of docs in shard", **R),
+    column("store", "sto", "store size of shard (how much disk it uses)", **R),
+    column("dataset", "ds", "total size of dataset (including the cache for partially mounted indices)", **R),
+    column("ip", "", "ip of node where it lives"),
+    column("id", "", "unique id of node where it lives", **HIDDEN),
+    column("node", "n", "name of node where it lives"),
+    column("unassigned.reason", "ur", "reason shard became unassigned", **HIDDEN),
+    column("unassigned.at", "ua", "time shard became unassigned (UTC)", **HIDDEN),
+    column("unassigned.for", "uf", "time has been unassigned", **HIDDEN_R),
+    column("unassigned.details", "ud", "additional details as to why the shard became unassigned", **HIDDEN),
+    column("recoverysource.type", "rs", "recovery source type", **HIDDEN),
+    *_plain(SHARD_STATS),
+]
+
+ALLOCATION = [
+    column("shards", "s", "number of shards on node", **R),
+    column(
+        "shards.undesired",
+        "",
+        "number of shards that are scheduled to be moved elsewhere in the cluster",
+        **R,
+    ),
+    column("write_load.forecast", "wlf,writeLoadForecast", "sum of index write load forecasts", **R),
+    column("disk.indices.forecast", "dif,diskIndicesForecast", "sum of shard size forecasts", **R),
+    column("disk.indices", "di,diskIndices", "disk used by ES indices", **R),
+    column("disk.used", "du,diskUsed", "disk used (total, not just ES)", **R),
+    column("disk.avail", "da,diskAvail", "disk available", **R),
+    column("disk.total", "dt,diskTotal", "total capacity of all volumes", **R),
+    column("disk.percent", "dp,diskPercent", "percent disk used", **R),
+    column("host", "h", "host of node"),
+    column("ip", "", "ip of node"),
+    column("node", "n", "name of node"),
+    column("node.role", "r,role,nodeRole", "node roles"),
+]
+
+RECOVERY = [
+    column("index", "i,idx", "index name"),
+    column("shard", "s,sh", "shard name"),
+    column("start_time", "start", "recovery start time", **HIDDEN),
+    column("start_time_millis", "start_millis", "recovery start time in epoch milliseconds", **HIDDEN),
+    column("stop_time", "stop", "recovery stop time", **HIDDEN),
+    column("stop_time_millis", "stop_millis", "recovery stop time in epoch milliseconds", **HIDDEN),
+    column("time", "t,ti", "recovery time"),
+    column("type", "ty", "recovery type"),
+    column("stage", "st", "recovery stage"),
+    column("source_host", "shost", "source host"),
+    column("source_node", "snode", "source node name"),
+    column("target_host", "thost", "target host"),
+    column("target_node", "tnode", "target node name"),
+    column("repository", "rep", "repository"),
+    column("snapshot", "snap", "snapshot"),
+    column("files", "f", "number of files to recover"),
+    column("files_recovered", "fr", "files recovered"),
+    column("files_percent", "fp", "percent of files recovered"),
+    column("files_total", "tf", "total number of files"),
+    column("bytes", "b", "number of bytes to recover"),
+    column("bytes_recovered", "br", "bytes recovered"),
+    column("bytes_percent", "bp", "percent of bytes recovered"),
+    column("bytes_total", "tb", "total number of bytes"),
+    column("translog_ops", "to", "number of translog ops to recover"),
+    column("translog_ops_recovered", "tor", "translog ops recovered"),
+    column("translog_ops_percent", "top", "percent of translog ops recovered"),
+]
+
+MASTER = [
+    column("id", "", "node id"),
+    column("host", "h", "host name"),
+    column("ip", "", "ip address"),
+    column("node", "n", "node name"),
+]
+
+NODEATTRS = [
+    column("node", "name", "node name"),
+    column("id", "id,nodeId", "unique node id", **HIDDEN),
+    column("pid", "p", "process id", **HIDDEN),
+    column("host", "h", "host name"),
+    column("ip", "i", "ip address"),
+    column("port", "po", "bound transport port", **HIDDEN),
+    column("attr", "attr.name", "attribute description"),
+    column("value", "attr.value", "attribute value"),
+]
+
+PENDING_TASKS = [
+    column("insertOrder", "o", "task insertion order", **R),
+    column("timeInQueue", "t", "how long task has been in queue", **R),
+    column("priority", "p", "task priority"),
+    column("source", "s", "task source"),
+]
+
+PLUGINS = [
+    column("id", "", "unique node id", **HIDDEN),
+    column("name", "n", "node name"),
+    column("component", "c", "component"),
+    column("version", "v", "component version"),
+    column("description", "d", "plugin details", **HIDDEN),
+    column("type", "t", "plugin type", **HIDDEN),
+]
+
+THREAD_POOL = [
+    column("node_name", "nn", "node name"),
+    column("node_id", "id", "persistent node id", **HIDDEN),
+    column("ephemeral_node_id", "eid", "ephemeral node id", **HIDDEN),
+    column("pid", "p", "process id", **HIDDEN),
+    column("host", "h", "host name", **HIDDEN),
+    column("ip", "i", "ip address", **HIDDEN),
+    column("port", "po", "bound transport port", **HIDDEN),
+    column("name", "n", "thread pool name"),
+    column("type", "t", "thread pool type", **HIDDEN),
+    column("active", "a", "number of active threads", **R),
+    column("pool_size", "psz", "number of threads", **HIDDEN_R),
+    column("queue", "q", "number of tasks currently in queue", **R),
+    column("queue_size", "qs", "maximum number of tasks permitted in queue", **HIDDEN_R),
+    column("rejected", "r", "number of rejected tasks", **R),
+    column("largest", "l", "highest number of seen active threads", **HIDDEN_R),
+    column("completed", "c", "number of completed tasks", **HIDDEN_R),
+    column("core", "cr", "core number of threads in a scaling thread pool", **HIDDEN_R),
+    column("max", "mx", "maximum number of threads in a scaling thread pool", **HIDDEN_R),
+    column("size", "sz", "number of threads in a fixed thread pool", **HIDDEN_R),
+    column("keep_alive", "ka", "thread keep alive time", **HIDDEN_R),
+]
+
+CIRCUIT_BREAKER = [
+    column("node_id", "id", "persistent node id"),
+    column("node_name", "nn", "node name", **HIDDEN),
+    column("breaker", "br", "breaker name"),
+    column("limit", "l", "limit size"),
+    column("limit_bytes", "lb", "limit size in bytes", **HIDDEN),
+    column("estimated", "e", "estimated size"),
+    column("estimated_bytes", "eb", "estimated size in bytes", **HIDDEN),
+    column("tripped", "t", "tripped count"),
+    column("overhead", "o", "overhead", **HIDDEN),
+]
+
+FIELDDATA = [
+    column("id", "", "node id"),
+    column("host", "h", "host name"),
+    column("ip", "", "ip address"),
+    column("node", "n", "node name"),
+    column("field", "f", "field name"),
+    column("size", "s", "field data usage", **R),
+]
+
+TEMPLATES = [
+    column("name", "n", "template name"),
+    column("index_patterns", "t", "template index patterns"),
+    column("order", "o,p", "template application order/priority number"),
+    column("version", "v", "version"),
+    column("composed_of", "c", "component templates comprising index template"),
+]
+
+COMPONENT_TEMPLATES = [
+    column("name", "n", "component template name"),
+    column("version", "v", "version"),
+    column("alias_count", "a", "alias count"),
+    column("mapping_count", "m", "mapping count"),
+    column("settings_count", "s", "settings count"),
+    column("metadata_count", "me", "metadata count"),
+    column("included_in", "i", "included in"),
+]
+
+SEGMENTS = [
+    column("index", "i,idx", "index name"),
+    column("shard", "s,sh", "shard name"),
+    column("prirep", "p,pr,primaryOrReplica", "primary or replica"),
+    column("ip", "", "ip of node where it lives"),
+    column("id", "", "unique id of node where it lives", **HIDDEN),
+    column("segment", "seg", "segment name"),
+    column("generation", "g,gen", "segment generation", **R),
+    column("docs.count", "dc,docsCount", "number of docs in segment", **R),
+    column("docs.deleted", "dd,docsDeleted", "number of deleted docs in segment", **R),
+    column("size", "si", "segment size in bytes", **R),
+    column("size.memory", "sm,sizeMemory", "segment memory in bytes", **R),
+    column("committed", "ic,isCommitted", "is segment committed"),
+    column("searchable", "is,isSearchable", "is segment searched"),
+    column("version", "v,ver", "version"),
+    column("compound", "ico,isCompound", "is segment compound"),
+]
+
+REPOSITORIES = [
+    column("id", "id,repoId", "unique repository id"),
+    column("type", "t,type", "repository type"),
+]
+
+SNAPSHOTS = [
+    column("id", "id,snapshot", "unique snapshot"),
+    column("repository", "re,repo", "repository name"),
+    column("status", "s,status", "snapshot name"),
+    column("start_epoch", "ste,startEpoch", "start time in seconds since 1970-01-01 00:00:00"),
+    column("start_time", "sti,startTime", "start time in HH:MM:SS"),
+    column("end_epoch", "ete,endEpoch", "end time in seconds since 1970-01-01 00:00:00"),
+    column("end_time", "eti,endTime", "end time in HH:MM:SS"),
+    column("duration", "dur,duration", "duration"),
+    column("indices", "i,indices", "number of indices"),
+    column("successful_shards", "ss,successful_shards", "number of successful shards"),
+    column("failed_shards", "fs,failed_shards", "number of failed shards"),
+    column("total_shards", "ts,total_shards", "number of total shards"),
+    column("reason", "r,reason", "reason for failures", **HIDDEN),
+]
