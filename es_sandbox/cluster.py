@@ -71,12 +71,13 @@ def make_nodes(config: SandboxConfig) -> list[Node]:
 
 # The subsystems' attributes on Cluster, in start order (stopped in reverse); each name is also the
 # name of the subsystem's file in --data-dir.
-SUBSYSTEMS = ("settings", "indices", "documents", "tasks", "ingest", "ml", "search", "inference")
+SUBSYSTEMS = ("settings", "license", "indices", "documents", "tasks", "ingest", "ml", "search", "inference")
 
 # Every module that declares endpoints on a module-level `router` (served by es_sandbox.app).
 ROUTE_MODULES = (
     "es_sandbox.faults",
     "es_sandbox.cluster_api",
+    "es_sandbox.licensing",
     "es_sandbox.cluster_settings",
     "es_sandbox.capabilities",
     "es_sandbox.data_streams",
@@ -106,6 +107,7 @@ class Cluster:
         from es_sandbox.indices import IndexStore
         from es_sandbox.inference import InferenceService
         from es_sandbox.ingest import IngestService
+        from es_sandbox.licensing import Licensing
         from es_sandbox.ml.service import MlService
         from es_sandbox.search import SearchService
         from es_sandbox.security import Security
@@ -119,6 +121,7 @@ class Cluster:
         self.security = Security(config)
         # SUBSYSTEMS, in order: a later one may register itself with an earlier one (write steps).
         self.settings = ClusterSettings(self)
+        self.license = Licensing(self)
         self.indices = IndexStore(self)
         self.documents = DocumentService(self)
         self.tasks = TaskManager(self)

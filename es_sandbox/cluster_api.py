@@ -1,12 +1,11 @@
-"""Cluster-level endpoints: the root (node info), cluster health, license, nodes info and stats,
-`_security/_authenticate`, and the `_cat/indices` / `_cat/aliases` tables."""
+"""Cluster-level endpoints: the root (node info), cluster health and `_security/_authenticate` (the
+licence APIs: es_sandbox/licensing.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import time
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -75,6 +74,42 @@ def health(cluster: Cluster, indices: list[Index]) -> dict[str, Any]:
     return body
 
 
+_LEVEL_ENUM = "org.elasticsearch.action.admin.cluster.health.ClusterHealthRequest.Level"
+
+
+def _index_health(cluster: Cluster, index: Index, *, shards: bool) -> dict[str, Any]:
+    """ClusterIndexHealth: one node holds the primaries, every replica is unassigned."""
+    replicas = index.number_of_replicas
+    body: dict[str, Any] = {
+        "status": index.health,
+        "number_of_shards": index.number_of_shards,
+        "number_of_replicas": replicas,
+        "active_primary_shards": index.number_of_shards,
+        "active_shards": index.number_of_shards,
+        "relocating_shards": 0,
+        "initializing_shards": 0,
+        "unassigned_shards": index.number_of_shards * replicas,
+    }
+    recent = (cluster.config.major, cluster.config.minor) >= (8, 16)
+    if recent:
+        body["unassigned_primary_shards"] = 0
+    if shards:
+        body["shards"] = {}
+        for shard in range(index.number_of_shards):
+            copy: dict[str, Any] = {
+                "status": "yellow" if replicas else "green",
+                "primary_active": True,
+                "active_shards": 1,
+                "relocating_shards": 0,
+                "initializing_shards": 0,
+                "unassigned_shards": replicas,
+            }
+            if recent:
+                copy["unassigned_primary_shards"] = 0
+            body["shards"][str(shard)] = copy
+    return body
+
+
 @router.route("/_cluster/health", "GET")
 @router.route("/_cluster/health/{index}", "GET")
 async def cluster_health(request: Request, cluster: Cluster):
@@ -97,61 +132,15 @@ async def cluster_health(request: Request, cluster: Cluster):
             body["timed_out"] = True
             return 408, body
         await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-    level = request.query_params.get("level")
-    if level in ("indices", "shards"):
+    level = request.query_params.get("level", "cluster")
+    if level not in ("cluster", "indices", "shards"):
+        raise EsError(400, "illegal_argument_exception", f"No enum constant {_LEVEL_ENUM}.{level.upper()}")
+    if level != "cluster":
         body["indices"] = {
-            i.name: {
-                "status": i.health,
-                "number_of_shards": i.number_of_shards,
-                "number_of_replicas": i.number_of_replicas,
-                "active_primary_shards": i.number_of_shards,
-                "active_shards": i.number_of_shards,
-                "relocating_shards": 0,
-                "initializing_shards": 0,
-                "unassigned_shards": i.number_of_shards * i.number_of_replicas,
-            }
+            i.name: _index_health(cluster, i, shards=level == "shards")
             for i in sorted(indices, key=lambda i: i.name)
         }
     return body
-
-
-# --- license ---------------------------------------------------------------------------------------
-
-
-@router.route("/_license", "GET")
-async def get_license(request: Request, cluster: Cluster):
-    issued = datetime.fromtimestamp(int(cluster.started_at), UTC)
-    license_type = cluster.config.license
-    body: dict[str, Any] = {
-        "status": "active",
-        "uid": _uuid4_like(cluster.cluster_uuid),
-        "type": license_type,
-        "issue_date": _iso(issued),
-        "issue_date_in_millis": int(issued.timestamp() * 1000),
-    }
-    if license_type == "trial":
-        expiry = issued + timedelta(days=30)
-        body["expiry_date"] = _iso(expiry)
-        body["expiry_date_in_millis"] = int(expiry.timestamp() * 1000)
-    body.update(
-        {
-            "max_nodes": 1000,
-            "max_resource_units": None,
-            "issued_to": cluster.config.cluster_name,
-            "issuer": "elasticsearch",
-            "start_date_in_millis": -1,
-        }
-    )
-    return {"license": body}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _uuid4_like(seed: str) -> str:
-    h = hashlib.sha256(seed.encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
 
 
 # --- security --------------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ class InferenceService:
         return self.version >= (8, 16)
 
     def check_license(self) -> None:
-        if self.config.license == "basic":
+        if not self.cluster.license.allows_ml:
             raise license_non_compliant()
 
     def linux_x86_nodes(self) -> bool:

@@ -142,11 +142,11 @@ class MlService:
     # --- license, nodes, info ------------------------------------------------------------------
 
     def check_license(self) -> None:
-        if self.config.license == "basic":
+        if not self.cluster.license.allows_ml:
             raise license_non_compliant()
 
     def licensed(self, model: TrainedModel) -> bool:
-        return self.config.license != "basic" or model.license_level == "basic"
+        return self.cluster.license.allows_ml or model.license_level == "basic"
 
     @property
     def ml_nodes(self) -> list[Node]:
