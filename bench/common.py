@@ -90,7 +90,7 @@ def proc_status(pid: int, key: str) -> int:
 
 
 def load_corpus(es, index: str, count: int, *, shards: int = 1, chunk: int = 5000) -> float:
-    """`count` documents cycled from the sample corpus (unique ids); returns the seconds it took."""
+    """`count` documents cycled from the sample corpus (unique ids and texts); returns the seconds it took."""
     from elasticsearch import helpers
 
     base = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
@@ -103,6 +103,9 @@ def load_corpus(es, index: str, count: int, *, shards: int = 1, chunk: int = 500
         for i in range(count):
             doc = dict(base[i % len(base)])
             doc.pop("_id", None)
+            # A text of its own: a deployment caches inference results by input (Elasticsearch's
+            # cache_size defaults to the model's size), and the corpus's texts repeat every len(base).
+            doc["content"] = f"{doc['content']} (copy {i})"
             yield {"_index": index, "_id": f"d{i:07d}", **doc}
 
     for _ok, _item in helpers.streaming_bulk(es, docs(), chunk_size=chunk, raise_on_error=True):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from es_embedding.settings import InferenceSettings, PipelineSettings, RunSettings
 
@@ -43,10 +43,10 @@ RETRIED_INFERENCE = re.compile(r"^inference_exception \(status (408|429|503)\)$"
 class EmbeddingBackend(ABC):
     """What differs between the ways the destination is embedded (see the module's docstring)."""
 
-    name: str
+    name: ClassVar[str]
     # Whether copy_dest and embed_in_place give a pass (the cheap passes complete_index runs first).
-    copies_without_inference: bool = False
-    embeds_in_place: bool = False
+    copies_without_inference: ClassVar[bool] = False
+    embeds_in_place: ClassVar[bool] = False
 
     @abstractmethod
     def embedded(self) -> dict:
@@ -93,9 +93,9 @@ class IngestPipelineBackend(EmbeddingBackend):
     pipeline_id: str
     output_field: str
     failure_field: str
-    name: str = "ingest_pipeline"
-    copies_without_inference: bool = True
-    embeds_in_place: bool = True
+    name: ClassVar[str] = "ingest_pipeline"
+    copies_without_inference: ClassVar[bool] = True
+    embeds_in_place: ClassVar[bool] = True
 
     def embedded(self) -> dict:
         # A document re-embedded after a failure sheds its failure record (the pipeline's first
@@ -134,7 +134,7 @@ class SemanticTextBackend(EmbeddingBackend):
     is embedded in the bulk path, and an item whose inference failed is not written."""
 
     field: str
-    name: str = "semantic_text"
+    name: ClassVar[str] = "semantic_text"
 
     def embedded(self) -> dict:
         return {"exists": {"field": self.field}}
