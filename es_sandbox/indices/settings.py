@@ -118,6 +118,17 @@ TIME_SETTINGS = {
     "index.unassigned.node_left.delayed_timeout",
 }
 SOURCE_MODES = ("disabled", "stored", "synthetic")
+# Integer settings (Setting.intSetting / longSetting) and their bounds: (minimum, maximum or None).
+INTEGER_SETTINGS = {
+    "index.number_of_shards": (1, 1024),
+    "index.number_of_replicas": (0, None),
+    "index.max_result_window": (1, None),
+    "index.mapping.total_fields.limit": (0, None),
+    "index.mapping.depth.limit": (1, None),
+    "index.mapping.nested_fields.limit": (0, None),
+    "index.mapping.nested_objects.limit": (0, None),
+    "index.mapping.field_name_length.limit": (1, None),
+}
 _TIME_VALUE = re.compile(r"^-?\d+(\.\d+)?(nanos|micros|ms|s|m|h|d)$")
 
 
@@ -146,21 +157,25 @@ def check_settings(flat: dict[str, Any], *, values: bool = True) -> None:
     if not values:
         return
     for key, value in flat.items():
-        if (
-            key in ("index.number_of_shards", "index.number_of_replicas", "index.max_result_window")
-            and value is not None
-        ):
+        typed = key in INTEGER_SETTINGS or key in BOOLEAN_SETTINGS or key in TIME_SETTINGS
+        if isinstance(value, list) and (typed or key == "index.mapping.source.mode"):
+            raise illegal_argument(
+                f"Found list type value for setting [{key}] but but did not expect a list for it."
+            )
+        if key in INTEGER_SETTINGS and value is not None:
             try:
                 number = int(value)
             except ValueError:
                 raise illegal_argument(f"Failed to parse value [{value}] for setting [{key}]") from None
-            low = 1 if key != "index.number_of_replicas" else 0
+            low, high = INTEGER_SETTINGS[key]
             if number < low:
                 raise illegal_argument(
                     f"Failed to parse value [{value}] for setting [{key}] must be >= {low}"
                 )
-            if key == "index.number_of_shards" and number > 1024:
-                raise illegal_argument(f"Failed to parse value [{value}] for setting [{key}] must be <= 1024")
+            if high is not None and number > high:
+                raise illegal_argument(
+                    f"Failed to parse value [{value}] for setting [{key}] must be <= {high}"
+                )
         if value is None:
             continue
         if key in BOOLEAN_SETTINGS and value not in ("true", "false"):

@@ -241,3 +241,17 @@ def test_the_async_client_meets_the_same_errors(sandbox):
     status, error_type, reason = asyncio.run(run())
     assert (status, error_type) == (400, "x_content_parse_exception")
     assert reason.startswith("[1:13] Non-standard token 'NaN'")
+
+
+def test_nesting_deeper_than_jacksons_limit_is_its_500(es):
+    """StreamReadConstraints allow 1000 levels; the StreamConstraintsException is no JsonParseException,
+    so no XContentParseException wraps it, and Elasticsearch answers 500 with its message."""
+    ok = b'{"query":{"bool":{"filter":[]}},"aggs":' + b"[" * 990 + b"]" * 990 + b"}"
+    assert _send(es, "POST", "/_search", ok)["status"] == 400  # parsed, then refused for what it says
+    error = _send(es, "POST", "/_search", b"[" * 1001 + b"]" * 1001)
+    assert (error["status"], error["error"]["type"], error["error"]["reason"]) == (
+        500,
+        "stream_constraints_exception",
+        "Document nesting depth (1001) exceeds the maximum allowed (1000, from "
+        "`StreamReadConstraints.getMaxNestingDepth()`)",
+    )
