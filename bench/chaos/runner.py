@@ -64,7 +64,7 @@ class Attempt:
             return "the plain re-run did not complete"
         if not self.fired:
             return "the run failed without a fault"
-        if self.fault.survivable:
+        if self.fault.survivable is True:
             return f"{self.fault.promise}, but it failed"
         return None
 

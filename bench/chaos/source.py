@@ -120,7 +120,8 @@ class Source:
 
     def change(self, night: int, docs: int, *, scale: float = 1.0) -> Changes:
         """Draw and apply the changes before night `night`'s run, about `scale` x docs/10 writes in
-        all: new documents in its interval, rewrites into it and in place, deletions."""
+        all: new documents in its interval, rewrites into it and in place, deletions (on half the
+        nights)."""
         unit = max(1, round(docs * scale / 40))
         rewrites = self.rng.randint(unit, 2 * unit)
         return self.apply(
@@ -128,7 +129,7 @@ class Source:
             new=self.rng.randint(unit, 4 * unit),
             moved_in=rewrites,
             rewritten=rewrites,
-            deleted=rewrites,
+            deleted=self.rng.choice([0, rewrites]),  # a night without deletions now and then
         )
 
     def apply(
