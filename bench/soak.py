@@ -198,7 +198,7 @@ def main() -> None:
             docs=args.docs,
             fields=fields(),
             pipeline_id=VARIABLES_FILE["embedding_pipeline"]["pipeline_id"],
-            rng=random.Random(seed),
+            seed=seed,
             say=say,
         )
         aborted = None

@@ -161,6 +161,14 @@ def check(
     )
     covered = in_scope(after.source, window)
     v.covered = len(covered)
+    if window is not None:
+        # What the alias's index holds in the interval that the source deleted: a count the run's
+        # verification compares with the source's.
+        v.notes["deleted_in_interval"] = sum(
+            1
+            for i, d in published.items()
+            if i not in after.source and (s := stamp_of(d.source)) is not None and window.holds(s)
+        )
     if window is not None and before.published:
         outside = before.published.keys() - covered
         v.count(

@@ -115,19 +115,24 @@ class Soak:
         docs: int,
         fields: Fields,
         pipeline_id: str,
-        rng: random.Random,
+        seed: int,
         prefix: str = "soak",
         change_before_rerun: bool = True,
         say: Callable[[str], None] = print,
     ) -> None:
         self.dag, self.es, self.url = dag, es, url
         self.source_index, self.alias, self.docs, self.fields = source_index, alias, docs, fields
-        self.rng, self.prefix, self.change_before_rerun, self.say = rng, prefix, change_before_rerun, say
-        self.source = Source(es, source_index, rng)
+        self.seed, self.prefix, self.change_before_rerun, self.say = seed, prefix, change_before_rerun, say
+        self.source = Source(es, source_index)
         self.injector = Injector(es, deployment_id=fields.deployment_id, pipeline_id=pipeline_id)
         self.attempts: list[Attempt] = []
         # Latency entries cannot be disarmed (chaos.faults): the index each slows, and by how much.
         self.slowed: dict[str, float] = {}
+
+    def rng(self, night: int, purpose: str) -> random.Random:
+        """The random generator of one purpose of one night: a night draws the same changes, fault
+        and moment for a seed whatever earlier nights met (a failure's re-run draws from its own)."""
+        return random.Random(f"{self.seed}/{night}/{purpose}")
 
     def alias_index(self) -> str | None:
         found = self.es.options(ignore_status=404).indices.get_alias(name=self.alias)
@@ -148,9 +153,9 @@ class Soak:
         re-run once. Full runs write into `dest_index` (default <prefix>-<night>), given as a Param,
         so that the re-run writes into the same index."""
         changes = (
-            self.source.apply(number, **changes)
+            self.source.apply(number, self.rng(number, "changes"), **changes)
             if changes is not None
-            else self.source.change(number, self.docs)
+            else self.source.change(number, self.docs, self.rng(number, "changes"))
         )
         dest = self.alias_index() if mode == "incremental" else None
         if mode == "incremental" and dest is None:
@@ -171,7 +176,9 @@ class Soak:
         }
         if fault is None:
             covered = len(changes.new) + len(changes.moved_in) if window else self.source_count()
-            fault = catalogue.draw(self.rng, mode=mode, write_index=dest, covered=covered, kinds=kinds)
+            fault = catalogue.draw(
+                self.rng(number, "fault"), mode=mode, write_index=dest, covered=covered, kinds=kinds
+            )
         self.say(f"night {number} {mode}{f' {window}' if window else ''} -> [{dest}]; source: {changes}")
         self.say(f"  fault: {fault.label}" + (f" ({fault.moment})" if fault.moment != "start" else ""))
         if dest in self.slowed:
@@ -183,7 +190,9 @@ class Soak:
         if not first.succeeded:
             time.sleep(fault.rerun_after)
             again = (
-                self.source.change(number, self.docs, scale=0.3) if self.change_before_rerun else Changes()
+                self.source.change(number, self.docs, self.rng(number, "re-run changes"), scale=0.3, tag="r")
+                if self.change_before_rerun
+                else Changes()
             )
             self.say(f"  re-run (same Params, no fault); source: {again}")
             attempts.append(self.attempt(number, "re-run", mode, conf, NO_FAULT, window, again, dest))
@@ -243,7 +252,7 @@ class Soak:
             window=window,
             fields=self.fields,
             touched=changes.touched,
-            rng=self.rng,
+            rng=self.rng(number, f"{kind} checks"),
         )
         self.say("  " + self.summary(record))
         return record
@@ -277,6 +286,8 @@ class Soak:
         if a.clear is not None:
             parts.append("error clear" if a.clear else "ERROR UNCLEAR")
         parts.append("checks ok" if a.verdict.ok else "CHECKS: " + "; ".join(a.verdict.problems))
+        if notes := {k: n for k, n in a.verdict.notes.items() if n}:
+            parts.append("notes: " + ", ".join(f"{k} {n}" for k, n in notes.items()))
         if a.broken_promise:
             parts.append(f"BROKEN PROMISE: {a.broken_promise}")
         return "; ".join(parts)

@@ -105,65 +105,82 @@ class Changes:
 
 
 class Source:
-    """The soak's source index: draws and applies the changes before each run (seeded)."""
+    """The soak's source index: draws (with the random generator it is given) and applies the
+    changes before each run."""
 
-    def __init__(self, es: Elasticsearch, index: str, rng: random.Random) -> None:
+    def __init__(self, es: Elasticsearch, index: str) -> None:
         self.es = es
         self.index = index
-        self.rng = rng
         self.texts = [json.loads(line)["content"] for line in CORPUS.read_text().splitlines() if line.strip()]
-        self.serial = 0
 
-    def _text(self, tag: str) -> str:
+    def _text(self, rng: random.Random, tag: str) -> str:
         """A corpus text with a token of its own, so that every write changes the embedding too."""
-        return f"{self.rng.choice(self.texts)} Revision {tag}."
+        return f"{rng.choice(self.texts)} Revision {tag}."
 
-    def change(self, night: int, docs: int, *, scale: float = 1.0) -> Changes:
+    def change(
+        self, night: int, docs: int, rng: random.Random, *, scale: float = 1.0, tag: str = ""
+    ) -> Changes:
         """Draw and apply the changes before night `night`'s run, about `scale` x docs/10 writes in
         all: new documents in its interval, rewrites into it and in place, deletions (on half the
         nights)."""
         unit = max(1, round(docs * scale / 40))
-        rewrites = self.rng.randint(unit, 2 * unit)
+        rewrites = rng.randint(unit, 2 * unit)
         return self.apply(
             night,
-            new=self.rng.randint(unit, 4 * unit),
+            rng,
+            new=rng.randint(unit, 4 * unit),
             moved_in=rewrites,
             rewritten=rewrites,
-            deleted=self.rng.choice([0, rewrites]),  # a night without deletions now and then
+            deleted=rng.choice([0, rewrites]),  # a night without deletions now and then
+            tag=tag,
         )
 
     def apply(
-        self, night: int, *, new: int = 0, moved_in: int = 0, rewritten: int = 0, deleted: int = 0
+        self,
+        night: int,
+        rng: random.Random,
+        *,
+        new: int = 0,
+        moved_in: int = 0,
+        rewritten: int = 0,
+        deleted: int = 0,
+        tag: str = "",
     ) -> Changes:
         """Apply these many changes before night `night`'s run, on documents drawn at random: new
         documents inside its interval (now and then one on a bound: the start belongs to it, the end
         to the next), rewrites with the timestamp moved into the interval, rewrites in place, and
-        deletions."""
+        deletions. New documents are named n<night><tag>-<number>."""
         window = interval(night)
         ids = sorted(snapshot(self.es, self.index))
         changes = Changes()
         ops: list[dict] = []
         span = (window.end - window.start).total_seconds()
-        for _ in range(new):
-            self.serial += 1
-            doc_id = f"n{night:03d}-{self.serial:05d}"
-            stamp = window.start + timedelta(seconds=self.rng.uniform(0, span - 1))
-            roll = self.rng.random()
+        for number in range(1, new + 1):
+            doc_id = f"n{night:03d}{tag}-{number:03d}"
+            stamp = window.start + timedelta(seconds=rng.uniform(0, span - 1))
+            roll = rng.random()
             if roll < 0.08:
                 stamp = window.start
             elif roll < 0.12:
                 stamp = window.end
-            ops.append({"_op_type": "index", "_id": doc_id, **self._doc(doc_id, stamp)})
+            ops.append({"_op_type": "index", "_id": doc_id, **self._doc(rng, doc_id, stamp)})
             changes.new.append(doc_id)
-        picks = self.rng.sample(ids, min(len(ids), moved_in + rewritten + deleted))
+        picks = rng.sample(ids, min(len(ids), moved_in + rewritten + deleted))
         for doc_id in picks[:moved_in]:
-            stamp = window.start + timedelta(seconds=self.rng.uniform(0, span - 1))
-            fields = {"content": self._text(f"{night}m{doc_id}"), **{f: iso(stamp) for f in TIMESTAMP_FIELDS}}
+            stamp = window.start + timedelta(seconds=rng.uniform(0, span - 1))
+            fields = {
+                "content": self._text(rng, f"{night}{tag}m{doc_id}"),
+                **{f: iso(stamp) for f in TIMESTAMP_FIELDS},
+            }
             ops.append({"_op_type": "update", "_id": doc_id, "doc": fields})
             changes.moved_in.append(doc_id)
         for doc_id in picks[moved_in : moved_in + rewritten]:
             ops.append(
-                {"_op_type": "update", "_id": doc_id, "doc": {"content": self._text(f"{night}r{doc_id}")}}
+                {
+                    "_op_type": "update",
+                    "_id": doc_id,
+                    "doc": {"content": self._text(rng, f"{night}{tag}r{doc_id}")},
+                }
             )
             changes.rewritten.append(doc_id)
         for doc_id in picks[moved_in + rewritten :]:
@@ -173,10 +190,10 @@ class Source:
             helpers.bulk(self.es, ops, index=self.index, refresh=True)
         return changes
 
-    def _doc(self, doc_id: str, stamp: datetime) -> dict:
+    def _doc(self, rng: random.Random, doc_id: str, stamp: datetime) -> dict:
         return {
             "title": f"Soak note {doc_id}",
             "topic": "soak",
             **{f: iso(stamp) for f in TIMESTAMP_FIELDS},
-            "content": self._text(doc_id),
+            "content": self._text(rng, doc_id),
         }

@@ -16,7 +16,6 @@ precondition (the fault did not fire where it must) is a plain assertion.
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 
@@ -82,7 +81,7 @@ def nights(embedding_dag) -> dict[int, list[Attempt]]:
                     deployment_id=VARIABLES["embedding_deployment"]["deployment_id"],
                 ),
                 pipeline_id=pipeline["pipeline_id"],
-                rng=random.Random(SEED),
+                seed=SEED,
                 prefix=ALIAS,
                 change_before_rerun=False,  # each defect on one night of its own
             )
