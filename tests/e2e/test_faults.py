@@ -742,3 +742,82 @@ def test_row14_writes_whose_answers_are_lost_are_resent_safely(cluster, run_dag,
     assert xcom(result.run_id, "apply_retention", "deleted") == [f"{SOURCE_INDEX}-v1"]
     assert set(try_numbers(result.run_id).values()) <= {0, 1}, "no task needed a retry (0: skipped)"
     assert snapshot(es) == before
+
+
+# --- rows 3 and 12 on the semantic_text backend -----------------------------------------------------
+
+
+def semantic_hits(es: Elasticsearch, index: str, text: str) -> list[str]:
+    found = es.search(index=index, query={"semantic": {"field": OUTPUT_FIELD, "query": text}}, size=3)
+    return [h["_id"] for h in found["hits"]["hits"]]
+
+
+def test_row12_on_semantic_text_a_re_run_re_embeds_the_rewritten_documents_in_the_bulk_path(
+    cluster, run_dag, monkeypatch
+):
+    """The same comparison, with that backend's answers: no pipeline, nothing the chain adds to
+    `_source`, `exists` on the semantic_text field. That backend has no copy that pays no inference,
+    so start_reindex, finding the destination filled, compares first and copies again by id only
+    the stale documents, with a plain `_reindex` that embeds them in the bulk path."""
+    es = cluster
+    set_variables(monkeypatch, **FAST, embedding_inference={"backend": "semantic_text"})
+    dest = f"{SOURCE_INDEX}-semantic"
+    first = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
+    assert first.state == "success", first.task_states
+    rewritten = sorted(snapshot(es))[:2]
+    for doc_id in rewritten:
+        es.update(index=SOURCE_INDEX, id=doc_id, doc={"content": f"rewritten {doc_id}: lava and magma"})
+    es.indices.refresh(index=SOURCE_INDEX)
+    assert not set(semantic_hits(es, dest, "lava and magma")) & set(rewritten)
+
+    again = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
+
+    assert again.state == "success", again.task_states
+    assert alias_targets(es) == [dest]
+    assert {d: body(doc) for d, doc in snapshot(es, dest).items()} == snapshot(es), "every document current"
+    es.indices.refresh(index=dest)
+    assert es.count(index=dest, query={"exists": {"field": OUTPUT_FIELD}})["count"] == DOCS
+    assert sorted(semantic_hits(es, dest, "lava and magma")[:2]) == rewritten, "embedded from the new text"
+    # start_reindex found the destination filled: it compared, and re-embedded only the two.
+    reindexed = xcom(again.run_id, "wait_reindex", "reindex_result")
+    assert (reindexed["total"], reindexed["updated"]) == (len(rewritten), len(rewritten)), reindexed
+    assert xcom(again.run_id, "complete_index", "resume")["passes"] == 0
+
+
+def test_row3_on_semantic_text_a_lost_reindex_is_completed_by_id(start_sandbox, monkeypatch, run_dag):
+    slow = start_sandbox(inference_ms=25)
+    es = Elasticsearch(slow.url)
+    connect(monkeypatch, slow.url)
+    set_variables(monkeypatch, **FAST, embedding_inference={"backend": "semantic_text"})
+    load_corpus(es, limit=DOCS)
+    before = snapshot(es)
+    dest = f"{SOURCE_INDEX}-restarted"
+    seen: dict[str, int] = {}
+
+    def restart_mid_reindex() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if es.indices.exists(index=dest):
+                es.indices.refresh(index=dest)
+                if es.count(index=dest)["count"] >= 8:
+                    arm_faults(es, node_restart=True)
+                    seen["present"] = es.count(index=dest)["count"]
+                    return
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=restart_mid_reindex, daemon=True)
+    watcher.start()
+    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
+    watcher.join(timeout=5)
+
+    assert seen and 0 < seen["present"] < DOCS, seen
+    assert result.state == "success", result.task_states
+    assert xcom(result.run_id, "wait_reindex", "reindex_result")["lost"] is True
+    assert alias_targets(es) == [dest]
+    es.indices.refresh(index=dest)
+    assert es.count(index=dest)["count"] == DOCS
+    assert es.count(index=dest, query={"exists": {"field": OUTPUT_FIELD}})["count"] == DOCS
+    assert {d: body(doc) for d, doc in snapshot(es, dest).items()} == before
+    resume = xcom(result.run_id, "complete_index", "resume")
+    assert resume["re_embedded"] >= DOCS - seen["present"], resume
+    assert snapshot(es) == before

@@ -39,32 +39,25 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from es_embedding import bodies, checks
+from es_embedding import checks
 from es_embedding.base import TaskMemory
 from es_embedding.errors import EmbeddingError, ReindexFailedError
 from es_embedding.index.allocation import allocated_or_defer, resumed
-from es_embedding.index.currency import Comparison, ScopeReader
+from es_embedding.index.currency import ID_LIMIT, Comparison, ReEmbed, ScopeReader, re_embed_plan
 from es_embedding.index.scope import Scope
-from es_embedding.index.start import ReindexStage, ReindexStarter, copy_missing, deployment_queues
+from es_embedding.index.start import (
+    ReindexStage,
+    ReindexStarter,
+    copy_missing,
+    deployment_queues,
+    embed_batch_size,
+)
 from es_embedding.settings import ReindexSettings
 from es_embedding.triggers import ReindexTaskTrigger
 
 TASK_KEY = "es_task_id"  # task_state_store key of the pass running now
 PASS_KEY = "resume_pass"  # task_state_store key of {"kind", "number", "batch_size"} of that pass
 HISTORY_KEY = "resume_history"  # task_state_store key of the finished passes
-
-# Share of the deployment's queues one embed batch may fill (the rest: search and routing skew).
-QUEUE_SHARE = 0.8
-DEFAULT_EMBED_BATCH = 100
-# Ids one re-embed pass names; more stale or missing documents than that: the whole scope again.
-ID_LIMIT = 10_000
-
-
-def embed_batch_size(setting: int | str, allocations: int, queue_capacity: int) -> int:
-    """The first embed pass's batch: the Variable's batch_size (a number, else DEFAULT_EMBED_BATCH),
-    at most what the deployment holds at once (its allocations plus QUEUE_SHARE of its queue)."""
-    wanted = setting if isinstance(setting, int) else DEFAULT_EMBED_BATCH
-    return max(1, min(wanted, int(QUEUE_SHARE * (queue_capacity + allocations))))
 
 
 def next_batch_size(previous: int | None, planned: int, failed_before: bool) -> int:
@@ -82,26 +75,6 @@ class Counts(NamedTuple):
     expected: int
     present: int
     unembedded: int
-
-
-class ReEmbed(NamedTuple):
-    """What a re-embed pass takes: `ids`, or the whole scope when they are more than the comparison
-    kept (ID_LIMIT)."""
-
-    ids: list[str]
-    whole_scope: bool
-
-    def __bool__(self) -> bool:
-        return bool(self.ids) or self.whole_scope
-
-
-def re_embed_plan(comparison: Comparison, counts: Counts) -> ReEmbed:
-    """Every stale document, and the missing ones the run has room for: all of them, unless
-    max_docs caps `expected` below what the source's scope holds."""
-    wanted = min(comparison.missing, max(0, counts.expected - comparison.current - comparison.stale))
-    ids = [*comparison.stale_ids, *comparison.missing_ids[:wanted]]
-    whole = comparison.stale > len(comparison.stale_ids) or wanted > len(comparison.missing_ids)
-    return ReEmbed(ids, whole)
 
 
 class CompleteIndexOperator(ReindexStage):
@@ -191,7 +164,7 @@ class CompleteIndexOperator(ReindexStage):
         reader = ScopeReader(self, self.source_index, self.dest_index, self.scope, backend.added_fields())
         comparison = reader.compare(ID_LIMIT)
         self.log.info("[%s] compared with [%s]: %s", self.dest_index, self.source_index, comparison.summary())
-        plan = re_embed_plan(comparison, counts)
+        plan = re_embed_plan(comparison, counts.expected)
         if plan and room("re_embed"):
             allocated_or_defer(self, self.deployment_id, "allocation_complete")
             return self.start_re_embed(memory, comparison, plan, done["re_embed"] + 1)
@@ -292,7 +265,6 @@ class CompleteIndexOperator(ReindexStage):
     def start_re_embed(self, memory: TaskMemory, comparison: Comparison, plan: ReEmbed, number: int) -> None:
         """Copies again and embeds the missing and stale documents: by id, or the whole scope when
         there are more of them than ID_LIMIT."""
-        reindex = self.run_settings[ReindexSettings]
         es_task_id = self.running_reindex()
         if es_task_id is None:
             starter = ReindexStarter(
@@ -302,28 +274,17 @@ class CompleteIndexOperator(ReindexStage):
                 query=self.scope.source,
                 deployment_id=self.deployment_id,
                 backend=self.backend,
-                settings=reindex,
+                settings=self.run_settings[ReindexSettings],
             )
-            if plan.whole_scope:
-                request, _ = starter.embedding_request(self.scope.source, "proceed")
-                what = f"the whole scope ({comparison.missing} missing, {comparison.stale} stale)"
-            else:
-                queues = deployment_queues(self, self.deployment_id, "nothing could be embedded")
-                request = bodies.reindex_request(
-                    self.source_index,
-                    self.backend.embedding_dest({"index": self.dest_index}),
-                    self.scope.source_ids(plan.ids),
-                    slices=1,
-                    conflicts="proceed",
-                    batch_size=embed_batch_size(
-                        reindex.batch_size, queues.allocations, queues.queue_capacity
-                    ),
-                    requests_per_second=reindex.requests_per_second,
-                )
-                what = f"{len(plan.ids)} documents by id ({comparison.stale} stale, {len(plan.ids) - comparison.stale} missing)"
-            with self.calling(f"re-embedding into [{self.dest_index}] {what}"):
-                es_task_id = self.hook.once().reindex(**request)["task"]
-            self.log.info("Re-embed pass %d: ES task %s copies again and embeds %s", number, es_task_id, what)
+            es_task_id, what = starter.start_re_embed(plan)
+            self.log.info(
+                "Re-embed pass %d: ES task %s copies again and embeds %s (%d missing, %d stale)",
+                number,
+                es_task_id,
+                what,
+                comparison.missing,
+                comparison.stale,
+            )
         self.remember(memory, es_task_id, {"kind": "re_embed", "number": number})
         return self.wait_for(es_task_id)
 

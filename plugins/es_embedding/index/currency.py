@@ -28,7 +28,7 @@ from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from es_embedding.base import EsStage
 from es_embedding.errors import ClusterRequestError, TransientClusterError
@@ -36,6 +36,8 @@ from es_embedding.index.scope import Scope
 
 BATCH = 1000  # documents read per request on each side
 KEEP_ALIVE = "2m"  # a point in time lives this long between two pages
+# Ids one re-embed pass names; more stale or missing documents than that: the whole scope again.
+ID_LIMIT = 10_000
 
 
 def same_json(a: Any, b: Any) -> bool:
@@ -111,6 +113,26 @@ class Comparison:
             "missing": self.missing,
             "stale": self.stale,
         }
+
+
+class ReEmbed(NamedTuple):
+    """What a re-embed pass takes: `ids`, or the whole scope when they are more than the comparison
+    kept (ID_LIMIT)."""
+
+    ids: list[str]
+    whole_scope: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.ids) or self.whole_scope
+
+
+def re_embed_plan(comparison: Comparison, expected: int) -> ReEmbed:
+    """Every stale document, and the missing ones the run has room for: all of them, unless
+    max_docs caps `expected` below what the source's scope holds."""
+    wanted = min(comparison.missing, max(0, expected - comparison.current - comparison.stale))
+    ids = [*comparison.stale_ids, *comparison.missing_ids[:wanted]]
+    whole = comparison.stale > len(comparison.stale_ids) or wanted > len(comparison.missing_ids)
+    return ReEmbed(ids, whole)
 
 
 @contextmanager

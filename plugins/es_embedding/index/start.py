@@ -19,6 +19,8 @@ from es_embedding import bodies, checks
 from es_embedding.base import EsStage, TaskMemory
 from es_embedding.errors import DeploymentFailedError
 from es_embedding.index.backend import EmbeddingBackend, backend_for
+from es_embedding.index.currency import ID_LIMIT, ReEmbed, ScopeReader, re_embed_plan
+from es_embedding.index.scope import Scope, all_of, ids_query
 from es_embedding.settings import ReindexSettings
 from es_embedding.sizing import Queues, ReindexPlan, auto_slices, plan_reindex
 
@@ -57,6 +59,19 @@ class ReindexStage(EsStage):
     @property
     def backend(self) -> EmbeddingBackend:
         return backend_for(self.run_settings, self.pipeline_id)
+
+
+# Share of the deployment's queues one embed batch may fill (the rest: search and routing skew).
+QUEUE_SHARE = 0.8
+DEFAULT_EMBED_BATCH = 100
+
+
+def embed_batch_size(setting: int | str, allocations: int, queue_capacity: int) -> int:
+    """An embed or re-embed pass's batch: the Variable's batch_size (a number, else
+    DEFAULT_EMBED_BATCH), at most what the deployment holds at once (its allocations plus
+    QUEUE_SHARE of its queue)."""
+    wanted = setting if isinstance(setting, int) else DEFAULT_EMBED_BATCH
+    return max(1, min(wanted, int(QUEUE_SHARE * (queue_capacity + allocations))))
 
 
 def deployment_queues(stage: EsStage, deployment_id: str, purpose: str) -> Queues:
@@ -148,24 +163,66 @@ class ReindexStarter:
             return Started(running)
         with stage.calling(f"counting [{self.dest_index}]"):
             present = stage.es.count(index=self.dest_index)["count"]
-        copying = present and self.mode != "incremental"
-        if copying and (
-            es_task_id := copy_missing(
-                stage, self.source_index, self.dest_index, self.query, self.settings, self.backend
-            )
-        ):
+        if present and self.mode != "incremental":
             # An earlier try or run left documents (with embeddings or not): embedding them all
             # again would pay their inference twice. Copy only what is missing, the backend's cheap
-            # way; complete_index embeds what lacks an embedding and re-embeds what is stale.
+            # way (complete_index embeds what lacks an embedding and re-embeds what is stale); a
+            # backend without one (semantic_text) re-embeds only what a comparison finds missing
+            # or changed.
+            es_task_id = copy_missing(
+                stage, self.source_index, self.dest_index, self.query, self.settings, self.backend
+            )
+            if es_task_id is not None:
+                what = "only the missing ones, without inference"
+            else:
+                es_task_id, what = self.start_what_changed()
             memory.set(self.STORE_KEY, es_task_id)
             log.info(
-                "[%s] already holds %d documents: task %s copies only the missing ones, without inference",
+                "[%s] already holds %d documents: task %s copies %s",
                 self.dest_index,
                 present,
                 es_task_id,
+                what,
             )
             return Started(es_task_id)
         return self.start_embedding(memory)
+
+    def start_what_changed(self) -> tuple[str, str]:
+        """Compares the source query's documents with the destination's and starts re-embedding the
+        missing and stale ones (a reindex that matches nothing when there are none, so that
+        wait_reindex has a task to follow)."""
+        scope = Scope.of(self.query, None)
+        comparison = ScopeReader(
+            self.stage, self.source_index, self.dest_index, scope, self.backend.added_fields()
+        ).compare(ID_LIMIT)
+        expected = min(comparison.compared, self.settings.max_docs or comparison.compared)
+        self.stage.log.info(
+            "[%s] compared with [%s]: %s", self.dest_index, self.source_index, comparison.summary()
+        )
+        return self.start_re_embed(re_embed_plan(comparison, expected))
+
+    def start_re_embed(self, plan: ReEmbed) -> tuple[str, str]:
+        """Starts the `_reindex` that copies again and embeds `plan`'s documents (by id, or the whole
+        query's); returns its ES task id and what it copies. Sent once."""
+        if plan.whole_scope:
+            request, _ = self.embedding_request(self.query, "proceed")
+            what = "the whole scope again"
+        else:
+            queues = deployment_queues(self.stage, self.deployment_id, "nothing could be embedded")
+            request = bodies.reindex_request(
+                self.source_index,
+                self.backend.embedding_dest({"index": self.dest_index}),
+                all_of(self.query, ids_query(plan.ids)),
+                slices=1,
+                conflicts="proceed",
+                batch_size=embed_batch_size(
+                    self.settings.batch_size, queues.allocations, queues.queue_capacity
+                ),
+                requests_per_second=self.settings.requests_per_second,
+            )
+            what = f"{len(plan.ids)} documents by id"
+        with self.stage.calling(f"re-embedding into [{self.dest_index}] {what}"):
+            return self.stage.hook.once().reindex(**request)["task"], what
 
     def embedding_request(self, query: dict | None, conflicts: str) -> tuple[dict[str, Any], ReindexPlan]:
         """The sized `_reindex` of `query`'s source documents that embeds what it writes (overwriting

@@ -10,17 +10,9 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from es_embedding.errors import DeploymentFailedError, ReindexFailedError
 from es_embedding.index import CompleteIndexOperator
-from es_embedding.index.complete import (
-    HISTORY_KEY,
-    ID_LIMIT,
-    PASS_KEY,
-    TASK_KEY,
-    Counts,
-    embed_batch_size,
-    next_batch_size,
-    re_embed_plan,
-)
-from es_embedding.index.currency import Comparison
+from es_embedding.index.complete import HISTORY_KEY, PASS_KEY, TASK_KEY, next_batch_size
+from es_embedding.index.currency import ID_LIMIT, Comparison, re_embed_plan
+from es_embedding.index.start import embed_batch_size
 from es_embedding.triggers import DeploymentStateTrigger, ReindexTaskTrigger
 from tests.unit.fakes import FakeEs, FakeHook, FakeStore, context, settings, with_hook
 from tests.unit.index.test_start import NO_TASKS, deployment_stats
@@ -201,7 +193,7 @@ def test_stale_and_missing_documents_are_copied_again_and_embedded_by_id():
 
 def test_more_stale_documents_than_a_pass_names_re_embed_the_whole_scope():
     comparison = Comparison(cut="t", compared=ID_LIMIT + 5, stale=ID_LIMIT + 5, stale_ids=["x"] * ID_LIMIT)
-    plan = re_embed_plan(comparison, Counts(ID_LIMIT + 5, ID_LIMIT + 5, 0))
+    plan = re_embed_plan(comparison, expected=ID_LIMIT + 5)
     assert plan.whole_scope and len(plan.ids) == ID_LIMIT
 
 
@@ -209,8 +201,8 @@ def test_missing_documents_beyond_max_docs_are_not_re_embedded():
     comparison = Comparison(
         cut="t", compared=500, current=100, missing=400, missing_ids=[f"m{i}" for i in range(400)]
     )
-    assert re_embed_plan(comparison, Counts(expected=100, present=100, unembedded=0)) == ([], False)
-    assert re_embed_plan(comparison, Counts(expected=102, present=100, unembedded=0)) == (["m0", "m1"], False)
+    assert re_embed_plan(comparison, expected=100) == ([], False)
+    assert re_embed_plan(comparison, expected=102) == (["m0", "m1"], False)
 
 
 def test_documents_that_left_the_scope_are_removed_once_everything_else_is_current():
