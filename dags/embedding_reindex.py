@@ -13,7 +13,9 @@ default all), `mode` (`auto`: incremental for scheduled and backfill runs, full 
 
 **Variables** (JSON, read at run time; missing keys keep their defaults, see
 `include/variables.json`): `embedding_model`, `embedding_deployment`, `embedding_pipeline`,
-`embedding_reindex`. The first task validates them and the Params before anything is written, and
+`embedding_reindex`, `embedding_inference` (the backend: an ingest pipeline, or an inference endpoint
+and a `semantic_text` field that chunks long documents; `choose_backend` runs one and skips the
+other's tasks). The first task validates them and the Params before anything is written, and
 pushes the validated settings as the run's snapshot: later tasks use it, never the Variables, so
 editing a Variable during a run changes nothing in that run (clear `validate_settings` too to apply
 a fix to a running run).
