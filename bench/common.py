@@ -105,7 +105,8 @@ def load_corpus(es, index: str, count: int, *, shards: int = 1, chunk: int = 500
             doc.pop("_id", None)
             # A text of its own: a deployment caches inference results by input (Elasticsearch's
             # cache_size defaults to the model's size), and the corpus's texts repeat every len(base).
-            doc["content"] = f"{doc['content']} (copy {i})"
+            # In every sentence, so that each chunk semantic_text makes of a long read is its own too.
+            doc["content"] = doc["content"].replace(". ", f" (copy {i}). ") + f" (copy {i})"
             yield {"_index": index, "_id": f"d{i:07d}", **doc}
 
     for _ok, _item in helpers.streaming_bulk(es, docs(), chunk_size=chunk, raise_on_error=True):
