@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from es_embedding.endpoint import known
-from es_embedding.errors import CapacityError, ClusterRequestError, DeploymentFailedError, SettingsError
-from es_embedding.model.deployment import StartDeploymentOperator
+from es_embedding.errors import ClusterRequestError, DeploymentFailedError, SettingsError
+from es_embedding.model.deployment import StartDeploymentOperator, refused_for_capacity, still_starting
 from es_embedding.settings import DeploymentSettings, InferenceSettings, es_time
 
 
@@ -140,14 +140,11 @@ class EnsureEndpointOperator(StartDeploymentOperator):
         text = str(exc)
         if exc.error_type == "resource_already_exists_exception":
             self.log.info("Endpoint [%s] was created meanwhile: using it", inference_id)
-        elif exc.status == 408 and "Timed out" in text:
+        elif still_starting(exc):
             # Stored before its deployment started: the deployment keeps starting, wait_endpoint waits.
             self.log.info("Endpoint [%s] is stored; its deployment keeps starting: %s", inference_id, text)
-        elif exc.status == 429 and ("capacity" in text or "not enough" in text):
-            raise CapacityError(
-                f"{text}. Lower number_of_allocations or threads_per_allocation in Variable "
-                "'embedding_deployment', stop other deployments, or add ML capacity"
-            ) from None
+        elif capacity := refused_for_capacity(exc):
+            raise capacity from None
         else:
             raise exc
         endpoint = read_endpoint(self, inference_id)

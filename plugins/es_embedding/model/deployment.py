@@ -16,6 +16,22 @@ from es_embedding.triggers import DeploymentStateTrigger
 from es_embedding.waits import EsWait
 
 
+def still_starting(exc: ClusterRequestError) -> bool:
+    """A start that timed out server-side (408): the deployment keeps starting, and a wait follows it."""
+    return exc.status == 408 and "Timed out after" in str(exc)
+
+
+def refused_for_capacity(exc: ClusterRequestError) -> CapacityError | None:
+    """A start refused for lack of ML capacity (429), as the error that says what to change; else None."""
+    text = str(exc)
+    if exc.status == 429 and ("capacity" in text or "not enough resources" in text):
+        return CapacityError(
+            f"{text}. Lower number_of_allocations or threads_per_allocation in Variable "
+            "'embedding_deployment', stop other deployments, or add ML capacity"
+        )
+    return None
+
+
 class StartDeploymentOperator(EsStage):
     """`start_deployment`: the deployment runs with the Variable's parameters.
 
@@ -103,14 +119,11 @@ class StartDeploymentOperator(EsStage):
         text = str(exc)
         if "existing deployment with the same id" in text or "already been started" in text:
             self.log.info("Deployment [%s] was started meanwhile: reusing it", settings.deployment_id)
-        elif exc.status == 408 and "Timed out after" in text:
+        elif still_starting(exc):
             # The deployment keeps starting; the sensor waits for it.
             self.log.info("Start call timed out server-side; the deployment keeps starting: %s", text)
-        elif exc.status == 429 and ("capacity" in text or "not enough resources" in text):
-            raise CapacityError(
-                f"{text}. Lower number_of_allocations or threads_per_allocation in Variable "
-                "'embedding_deployment', stop other deployments, or add ML capacity"
-            ) from None
+        elif capacity := refused_for_capacity(exc):
+            raise capacity from None
         else:
             raise exc
 

@@ -7,6 +7,7 @@ import pytest
 
 from es_embedding.errors import CapacityError, ClusterRequestError, DeploymentFailedError
 from es_embedding.model import StartDeploymentOperator
+from es_embedding.model.deployment import refused_for_capacity, still_starting
 from tests.unit.fakes import FakeEs, FakeHook, api_error, context, settings, with_hook
 
 MODEL = ".elser_model_2_linux-x86_64"
@@ -169,3 +170,22 @@ def test_a_deployment_of_another_model_or_a_failed_one_is_refused():
     failed = deployment(state="failed", reason="process crashed")
     with pytest.raises(DeploymentFailedError, match=r"is failed \(deployment: process crashed\); stop it"):
         start(FakeEs(**{"ml.get_trained_models_stats": [failed]}))
+
+
+def test_start_errors_that_mean_still_starting_or_no_capacity():
+    timed_out = ClusterRequestError(
+        "starting deployment [d] failed: HTTP 408 status_exception: Timed out after [30s] waiting for "
+        "trained model deployment [d] to start.",
+        status=408,
+    )
+    no_capacity = ClusterRequestError(
+        "starting deployment [d] failed: HTTP 429 status_exception: Could not start deployment because no "
+        "ML nodes with sufficient capacity were found",
+        status=429,
+    )
+    assert still_starting(timed_out) and not still_starting(no_capacity)
+    assert refused_for_capacity(timed_out) is None
+    refusal = refused_for_capacity(no_capacity)
+    assert isinstance(refusal, CapacityError)
+    assert "sufficient capacity were found. Lower number_of_allocations" in str(refusal)
+    assert refused_for_capacity(ClusterRequestError("queue is full", status=429)) is None
