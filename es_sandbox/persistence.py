@@ -87,6 +87,12 @@ class Persister:
             path = self.docs_dir / f"{index.uuid}.jsonl"
             if path.exists():
                 _read_docs(path, index)
+            # A start from the data directory is a full restart: each primary recovers from its
+            # store under a new term; sequence numbers go on after the highest one stored.
+            for doc_id, doc in index.docs.items():
+                shard = index.shard(doc_id)
+                shard.next_seq_no = max(shard.next_seq_no, doc.seq_no + 1)
+            index.reallocated()
             self.written_mutations[index.uuid] = index.mutations
 
     def _pending(self) -> tuple[list[tuple[Path, str, str, str]], list[tuple[Path, list, str, int]]]:

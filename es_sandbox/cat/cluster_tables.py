@@ -25,7 +25,7 @@ from es_sandbox.cat.api import index_stats, role_letters
 from es_sandbox.cat.table import ByteSize, Duration, Table, respond
 from es_sandbox.errors import EsError
 from es_sandbox.http import Router, bool_param
-from es_sandbox.indices.cluster_state import routing_num_shards
+from es_sandbox.indices.shards import docs_per_shard, store_per_shard
 from es_sandbox.indices.stats import EMPTY_SHARD_BYTES
 from es_sandbox.node_info import node_attributes, node_processors, thread_pools
 
@@ -68,62 +68,6 @@ def _indices(request: Request, cluster: Cluster) -> list[Index]:
 # --- where documents live ------------------------------------------------------------------------
 
 
-def _murmur3_x86_32(data: bytes) -> int:
-    """Lucene's StringHelper.murmurhash3_x86_32 with seed 0, as a signed 32-bit int."""
-    c1, c2, mask = 0xCC9E2D51, 0x1B873593, 0xFFFFFFFF
-    h = 0
-    whole = len(data) - len(data) % 4
-    for i in range(0, whole, 4):
-        k = int.from_bytes(data[i : i + 4], "little")
-        k = (k * c1) & mask
-        k = ((k << 15) | (k >> 17)) & mask
-        h ^= (k * c2) & mask
-        h = ((h << 13) | (h >> 19)) & mask
-        h = (h * 5 + 0xE6546B64) & mask
-    k = int.from_bytes(data[whole:], "little") if len(data) % 4 else 0
-    if len(data) % 4:
-        k = (k * c1) & mask
-        k = ((k << 15) | (k >> 17)) & mask
-        h ^= (k * c2) & mask
-    h ^= len(data)
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & mask
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & mask
-    h ^= h >> 16
-    return h - (1 << 32) if h & 0x80000000 else h
-
-
-def shard_of(index: Index, doc_id: str) -> int:
-    """IndexRouting.Unpartitioned: murmur3 of the id's UTF-16 code units, modulo the routing shards,
-    divided by the routing factor."""
-    routing_shards = routing_num_shards(index)
-    hashed = _murmur3_x86_32(doc_id.encode("utf-16-le", "surrogatepass"))
-    return (hashed % routing_shards) // (routing_shards // index.number_of_shards)
-
-
-def _docs_per_shard(index: Index) -> list[int]:
-    counts = [0] * index.number_of_shards
-    if index.number_of_shards == 1:
-        counts[0] = len(index)
-        return counts
-    for doc_id in index.docs:
-        counts[shard_of(index, doc_id)] += 1
-    return counts
-
-
-def _store_per_shard(index: Index, docs: list[int]) -> list[ByteSize]:
-    """The index's store (what cat indices shows) split over its shards: an empty shard's files each,
-    the rest by documents, adding up to the index's."""
-    total = index.store_size_in_bytes()
-    base = min(EMPTY_SHARD_BYTES, total // len(docs))
-    content = total - base * len(docs)
-    count = sum(docs)
-    shares = [content * n // count if count else 0 for n in docs]
-    shares[-1] += content - sum(shares)
-    return [ByteSize(base + share) for share in shares]
-
-
 # --- shards --------------------------------------------------------------------------------------
 
 
@@ -134,8 +78,8 @@ async def cat_shards(request: Request, cluster: Cluster):
     now = int(time.time() * 1000)
     table = Table(columns.SHARDS)
     for index in _indices(request, cluster):
-        docs = _docs_per_shard(index)
-        stores = _store_per_shard(index, docs)
+        docs = docs_per_shard(index)
+        stores = [ByteSize(n) for n in store_per_shard(index, docs, EMPTY_SHARD_BYTES)]
         stats = index_stats(index) if index.number_of_shards == 1 and not index.closed else {}
         for shard in range(index.number_of_shards):
             row: dict[str, Any] = {

@@ -37,6 +37,7 @@ from es_sandbox import mappings as mp
 from es_sandbox.documents import scripted
 from es_sandbox.errors import EsError, illegal_argument, index_not_found
 from es_sandbox.indices import Index, random_id
+from es_sandbox.indices.shards import shard_of
 from es_sandbox.indices.stats import sources_size
 from es_sandbox.ingest.document import clone
 
@@ -182,14 +183,15 @@ def _write_response(
     result: str,
     *,
     forced_refresh: bool = False,
-    primary_term: int = 1,
+    primary_term: int | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"_index": index.name, "_id": doc_id, "_version": version, "result": result}
     if forced_refresh:
         body["forced_refresh"] = True
     body["_shards"] = index.shards_header()
     body["_seq_no"] = seq_no
-    body["_primary_term"] = primary_term
+    # The term of the primary that executed the write (a noop: the stored document's).
+    body["_primary_term"] = index.shard(doc_id).primary_term if primary_term is None else primary_term
     return body
 
 
@@ -555,7 +557,7 @@ class DocumentService:
         """The update's own get of the stored document (counted in the index's get stats)."""
         started = time.monotonic_ns()
         current = index.docs.get(doc_id)
-        index.stats.got(current is not None, time.monotonic_ns() - started)
+        index.stats.got(current is not None, time.monotonic_ns() - started, shard_of(index, doc_id))
         return current
 
     # --- the `_update` API ----------------------------------------------------------------------
@@ -595,8 +597,10 @@ class DocumentService:
 
 def _noop_update(index: Index, doc_id: str, current: Any) -> Outcome:
     """An update that changes nothing: result noop, no shard touched."""
-    index.stats.noop_updates += 1
-    noop = _write_response(index, doc_id, current.version, current.seq_no, "noop")
+    index.stats.noop_update(shard_of(index, doc_id))
+    noop = _write_response(
+        index, doc_id, current.version, current.seq_no, "noop", primary_term=current.primary_term
+    )
     noop["_shards"] = {"total": 0, "successful": 0, "failed": 0}
     return Outcome("update", _OK, noop)
 

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from es_sandbox.http import Router, bool_param, int_param, time_param
 from es_sandbox.indices.blocks import active as blocks_of
 from es_sandbox.indices.settings import nest_settings
+from es_sandbox.indices.shards import routing_num_shards
 from es_sandbox.ml.units import iso_millis
 from es_sandbox.node_info import node_attributes
 
@@ -38,23 +39,12 @@ METRICS = (
     "routing_nodes",
     "customs",
 )
-MAX_ROUTING_SHARDS_LOG2 = 10  # routing shards default to numShards * 2^x up to 1024
 
 
 def _stable_id(*parts: object, length: int = 22) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
     digest = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
     return "".join(alphabet[b % 64] for b in digest[:length])
-
-
-def routing_num_shards(index: Index) -> int:
-    """MetadataCreateIndexService.calculateNumRoutingShards, unless the index sets its own."""
-    configured = index.setting("number_of_routing_shards")
-    if configured is not None:
-        return int(configured)
-    shards = index.number_of_shards
-    splits = max(1, MAX_ROUTING_SHARDS_LOG2 - (shards - 1).bit_length())
-    return shards << splits
 
 
 def allocation_id(index: Index, shard: int) -> str:
@@ -108,7 +98,7 @@ def _index_metadata(cluster: Cluster, index: Index, flat_settings: bool) -> dict
         "settings": settings,
         "mappings": {"_doc": index.mappings} if index.mappings else {},
         "aliases": sorted(index.aliases),
-        "primary_terms": {str(s): 1 for s in shards},
+        "primary_terms": {str(s): index.shards[s].primary_term for s in shards},
         "in_sync_allocations": {str(s): [allocation_id(index, s)] for s in shards},
         "rollover_info": {},
         "mappings_updated_version": int(index.setting("version.created")),

@@ -16,6 +16,7 @@ from es_sandbox import mappings as mp
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.indices import blocks
 from es_sandbox.indices.settings import nest_settings
+from es_sandbox.indices.shards import Shard, docs_per_shard, shard_of
 from es_sandbox.indices.stats import EMPTY_SHARD_BYTES, IndexStats
 
 STORE_SAMPLE = 50  # documents sampled to estimate an index's store size
@@ -41,8 +42,8 @@ class Index:
     mappings: dict[str, Any] = field(default_factory=dict)
     aliases: dict[str, dict[str, Any]] = field(default_factory=dict)
     docs: dict[str, Doc] = field(default_factory=dict)
-    next_seq_no: int = 0
-    deleted_docs: int = 0
+    # Each primary shard's sequence numbers, term, commit and lease (es_sandbox.indices.shards).
+    shards: list[Shard] = field(default_factory=list)
     mutations: int = 0  # bumped on every change: persistence flushes indices whose count moved
     closed: bool = False  # POST {index}/_close: kept with its data, refusing reads and writes
     # IndexMetadata's versions: `version` moves with every metadata change, the others with their part.
@@ -51,8 +52,33 @@ class Index:
     )
     stats: IndexStats = field(default_factory=IndexStats, compare=False, repr=False)  # node memory
 
+    def __post_init__(self) -> None:
+        if not self.shards:
+            self.shards = [Shard() for _ in range(self.number_of_shards)]
+
     def __len__(self) -> int:
         return len(self.docs)
+
+    @property
+    def next_seq_no(self) -> int:
+        """The next sequence number of the index's busiest shard (all of them on one shard)."""
+        return max(shard.next_seq_no for shard in self.shards)
+
+    @property
+    def deleted_docs(self) -> int:
+        return sum(shard.deleted_docs for shard in self.shards)
+
+    def shard(self, doc_id: str) -> Shard:
+        """The primary shard a document with this id lives on."""
+        return self.shards[shard_of(self, doc_id)]
+
+    def reallocated(self) -> None:
+        """Every primary allocated anew (a node restart, a close, an open): ES's IndexShard recovers
+        from its store under a new primary term."""
+        counts = docs_per_shard(self)
+        for shard, docs in zip(self.shards, counts, strict=True):
+            shard.reallocated(docs)
+        self.mutations += 1
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -147,17 +173,18 @@ class Index:
                 new_version = self._external_version(doc_id, current, version, version_type)
         except EsError as err:
             if err.type == "version_conflict_engine_exception":
-                self.stats.index_failed_on_version()
+                self.stats.index_failed_on_version(shard_of(self, doc_id))
             raise
         self.apply_mapping(source, doc_id)
-        doc = Doc(source, new_version, self.next_seq_no)
-        self.next_seq_no += 1
+        number = shard_of(self, doc_id)
+        shard = self.shards[number]
+        doc = Doc(source, new_version, shard.take_seq_no(), shard.primary_term)
         self.docs.pop(doc_id, None)  # re-inserted at the end: _doc order follows the latest write
         self.docs[doc_id] = doc
         if current is not None:
-            self.deleted_docs += 1
+            shard.deleted_docs += 1
         self.mutations += 1
-        self.stats.indexed(time.monotonic_ns() - started)
+        self.stats.indexed(time.monotonic_ns() - started, number)
         return doc, "updated" if current else "created"
 
     def _external_version(
@@ -190,13 +217,14 @@ class Index:
         started = time.monotonic_ns()
         current = self.docs.get(doc_id)
         self.check_seq_no(doc_id, current, if_seq_no, if_primary_term)
-        seq_no = self.next_seq_no
-        self.next_seq_no += 1
+        number = shard_of(self, doc_id)
+        shard = self.shards[number]
+        seq_no = shard.take_seq_no()  # a delete of a missing document reaches the engine too
         self.mutations += 1
         if current is not None:
             del self.docs[doc_id]
-            self.deleted_docs += 1
-        self.stats.deleted(time.monotonic_ns() - started)
+            shard.deleted_docs += 1
+        self.stats.deleted(time.monotonic_ns() - started, number)
         if current is None:
             return 1, seq_no, False
         return current.version + 1, seq_no, True
@@ -206,7 +234,7 @@ class Index:
         blocks.check(self, "read")
         started = time.monotonic_ns()
         doc = self.docs.get(doc_id)
-        self.stats.got(doc is not None, time.monotonic_ns() - started)
+        self.stats.got(doc is not None, time.monotonic_ns() - started, shard_of(self, doc_id))
         return doc
 
     def _sampled_source_sizes(self) -> list[int]:
@@ -273,8 +301,7 @@ class Index:
             "settings": self.flat_settings,
             "mappings": self.mappings,
             "aliases": self.aliases,
-            "next_seq_no": self.next_seq_no,
-            "deleted_docs": self.deleted_docs,
+            "shards": [shard.to_json() for shard in self.shards],
             "versions": self.versions,
             "closed": self.closed,
         }
@@ -288,8 +315,16 @@ class Index:
             flat_settings=meta["settings"],
             mappings=meta.get("mappings", {}),
             aliases=meta.get("aliases", {}),
-            next_seq_no=meta.get("next_seq_no", 0),
-            deleted_docs=meta.get("deleted_docs", 0),
+            shards=[Shard.from_json(s) for s in meta["shards"]] if "shards" in meta else _shards_of(meta),
             versions=meta.get("versions") or {"version": 1, "mapping": 1, "settings": 1, "aliases": 1},
             closed=meta.get("closed", False),
         )
+
+
+def _shards_of(meta: dict[str, Any]) -> list[Shard]:
+    """The shards of an index persisted before they were (one index-wide sequence, every shard
+    continuing from it: no number is taken twice)."""
+    count = int(meta["settings"].get("index.number_of_shards", "1"))
+    shards = [Shard(next_seq_no=meta.get("next_seq_no", 0)) for _ in range(count)]
+    shards[0].deleted_docs = meta.get("deleted_docs", 0)
+    return shards

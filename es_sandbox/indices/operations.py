@@ -35,6 +35,7 @@ def set_closed(store: IndexStore, indices: list[Index], closed: bool) -> None:
     for index in indices:
         if index.closed != closed:
             index.closed = closed
+            index.reallocated()  # a closed index's primaries are allocated again, then the open ones
             index.changed("settings")
     store.changes += 1
 
@@ -123,7 +124,11 @@ def resize(store: IndexStore, kind: str, source: Index, target: str, body: dict[
     )
     for doc_id, doc in source.docs.items():
         created.docs[doc_id] = doc
-    created.next_seq_no = source.next_seq_no
+    # A target shard's history continues from the source shards it was built from (a clone: its own;
+    # a shrink or split: the highest of them, as the resized commit records their max_seq_no).
+    for number, shard in enumerate(created.shards):
+        feeding = [source.shards[number]] if kind == "clone" else source.shards
+        shard.next_seq_no = max(s.next_seq_no for s in feeding)
     created.mutations += 1
     return created
 

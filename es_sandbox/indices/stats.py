@@ -23,6 +23,7 @@ node where none happened. Counters live in node memory: a node restart starts th
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
 import math
@@ -31,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from es_sandbox.indices.shards import docs_per_shard, store_per_shard
 from es_sandbox.ml.units import byte_size_str, time_value_str
 
 if TYPE_CHECKING:
@@ -118,8 +120,31 @@ class SearchCounters:
 
 
 @dataclass
+class DocOps:
+    """The counters of the operations on documents, which land on the shard of the document."""
+
+    index_total: int = 0
+    index_ns: int = 0
+    index_failed: int = 0
+    index_failed_version_conflict: int = 0
+    delete_total: int = 0
+    delete_ns: int = 0
+    noop_updates: int = 0
+    get_exists: int = 0
+    get_exists_ns: int = 0
+    get_missing: int = 0
+    get_missing_ns: int = 0
+    translog_operations: int = 0
+
+
+DOC_OPS = tuple(DocOps.__dataclass_fields__)
+
+
+@dataclass
 class IndexStats:
-    """One index's counters since its shards opened (node memory)."""
+    """One index's counters since its shards opened (node memory). The document operations are kept
+    per shard (`shards`) as well; the rest is broadcast to every shard of the index (a refresh, a
+    flush, a search reach each one once)."""
 
     opened_ns: int = field(default_factory=time.monotonic_ns)
     index_total: int = 0
@@ -145,6 +170,8 @@ class IndexStats:
     search: SearchCounters = field(default_factory=SearchCounters)
     groups: dict[str, SearchCounters] = field(default_factory=dict)
     peak_write_load: float = 0.0
+    last_search_ns: int = field(default_factory=time.monotonic_ns)  # IndexShard's lastSearcherAccess
+    shards: dict[int, DocOps] = field(default_factory=dict)
     recent: MovingRate = field(init=False)
 
     def __post_init__(self) -> None:
@@ -152,28 +179,54 @@ class IndexStats:
 
     # --- recording ---------------------------------------------------------------------------------
 
-    def indexed(self, took_ns: int) -> None:
+    def _on(self, shard: int) -> DocOps:
+        ops = self.shards.get(shard)
+        if ops is None:
+            ops = self.shards[shard] = DocOps()
+        return ops
+
+    def indexed(self, took_ns: int, shard: int = 0) -> None:
         self.index_total += 1
         self.index_ns += took_ns
         self.recent.add(took_ns, time.monotonic_ns())
         self.translog_operations += 1
+        ops = self._on(shard)
+        ops.index_total += 1
+        ops.index_ns += took_ns
+        ops.translog_operations += 1
 
-    def index_failed_on_version(self) -> None:
+    def index_failed_on_version(self, shard: int = 0) -> None:
         self.index_failed += 1
         self.index_failed_version_conflict += 1
+        ops = self._on(shard)
+        ops.index_failed += 1
+        ops.index_failed_version_conflict += 1
 
-    def deleted(self, took_ns: int) -> None:
+    def deleted(self, took_ns: int, shard: int = 0) -> None:
         self.delete_total += 1
         self.delete_ns += took_ns
         self.translog_operations += 1
+        ops = self._on(shard)
+        ops.delete_total += 1
+        ops.delete_ns += took_ns
+        ops.translog_operations += 1
 
-    def got(self, exists: bool, took_ns: int) -> None:
+    def noop_update(self, shard: int = 0) -> None:
+        self.noop_updates += 1
+        self._on(shard).noop_updates += 1
+
+    def got(self, exists: bool, took_ns: int, shard: int = 0) -> None:
+        ops = self._on(shard)
         if exists:
             self.get_exists += 1
             self.get_exists_ns += took_ns
+            ops.get_exists += 1
+            ops.get_exists_ns += took_ns
         else:
             self.get_missing += 1
             self.get_missing_ns += took_ns
+            ops.get_missing += 1
+            ops.get_missing_ns += took_ns
 
     def bulk(self, took_ns: int, size_bytes: int) -> None:
         self.bulk_operations += 1
@@ -188,9 +241,12 @@ class IndexStats:
         self.flushes += 1
         self.flush_ns += took_ns
         self.translog_operations = 0
+        for ops in self.shards.values():
+            ops.translog_operations = 0
         self.translog_since_ns = time.monotonic_ns()
 
     def record_query(self, took_ns: int, groups: list[str] | None = None, *, failed: bool = False) -> None:
+        self.last_search_ns = time.monotonic_ns()
         for counters in self._search_counters(groups):
             if failed:
                 counters.query_failure += 1
@@ -216,6 +272,19 @@ class IndexStats:
         return [self.search, *(self.groups.setdefault(g, SearchCounters()) for g in groups or ())]
 
     # --- reading -----------------------------------------------------------------------------------
+
+    def on_shard(self, shard: int) -> IndexStats:
+        """These counters as one shard of a multi-shard index saw them: its own document operations,
+        every broadcast one; its write loads the index's in the share of indexing time it took."""
+        view = copy.copy(self)
+        ops = self.shards.get(shard) or DocOps()
+        for name in DOC_OPS:
+            setattr(view, name, getattr(ops, name))
+        share = ops.index_ns / self.index_ns if self.index_ns else 0.0
+        view.recent = copy.copy(self.recent)
+        view.recent.rate *= share
+        view.peak_write_load = self.peak_write_load * share
+        return view
 
     def write_loads(self) -> tuple[float, float, float]:
         now = time.monotonic_ns()
@@ -306,20 +375,72 @@ def _search_section(counters: SearchCounters, b: Builder) -> dict[str, Any]:
     return out
 
 
+@dataclass
+class Part:
+    """What one CommonStats adds up: an index's primaries, or one primary shard of it."""
+
+    index: Index
+    stats: IndexStats
+    docs: int
+    deleted: int
+    store_bytes: int
+    shards: int
+    share: float  # of the index's documents: what is counted over its documents (vectors, translog)
+
+    @classmethod
+    def of_index(cls, index: Index) -> Part:
+        return cls(
+            index,
+            index.stats,
+            len(index),
+            index.deleted_docs,
+            index.store_size_in_bytes(),
+            index.number_of_shards,
+            1.0,
+        )
+
+    @classmethod
+    def of_shards(cls, index: Index) -> list[Part]:
+        """Each primary shard of `index`, in shard order (one shard: the index itself)."""
+        if index.number_of_shards == 1:
+            return [cls.of_index(index)]
+        docs = docs_per_shard(index)
+        stores = store_per_shard(index, docs, EMPTY_SHARD_BYTES)
+        total = len(index)
+        return [
+            cls(
+                index,
+                index.stats.on_shard(number),
+                count,
+                index.shards[number].deleted_docs,
+                store,
+                1,
+                count / total if total else 0.0,
+            )
+            for number, (count, store) in enumerate(zip(docs, stores, strict=True))
+        ]
+
+
 def render(indices: list[Index], view: View) -> dict[str, Any]:
     """CommonStats of these indices' started shards: the primaries (replicas are never assigned on the
     sandbox's one data node, so `primaries` and `total` are the same)."""
+    return render_parts([Part.of_index(i) for i in indices], view)
+
+
+def render_parts(parts: list[Part], view: View) -> dict[str, Any]:
+    """CommonStats of these parts (indices, or shards)."""
     b = Builder(view.human)
     m = view.metrics
-    stats = [i.stats for i in indices]
+    stats = [p.stats for p in parts]
+    indices = [p.index for p in parts]
     total = lambda attr: sum(getattr(s, attr) for s in stats)  # noqa: E731
     out: dict[str, Any] = {}
-    store_bytes = sum(i.store_size_in_bytes() for i in indices)
-    shard_count = sum(i.number_of_shards for i in indices)
+    store_bytes = sum(p.store_bytes for p in parts)
+    shard_count = sum(p.shards for p in parts)
     if "docs" in m:
         docs: dict[str, Any] = {
-            "count": sum(len(i) for i in indices),
-            "deleted": sum(i.deleted_docs for i in indices),
+            "count": sum(p.docs for p in parts),
+            "deleted": sum(p.deleted for p in parts),
         }
         b.size(docs, "total_size", store_bytes)
         out["docs"] = docs
@@ -448,7 +569,7 @@ def render(indices: list[Index], view: View) -> dict[str, Any]:
     if "translog" in m:
         operations = total("translog_operations")
         translog_bytes = (
-            sum(s.translog_operations * i.average_source_bytes() for s, i in zip(stats, indices, strict=True))
+            sum(p.stats.translog_operations * p.index.average_source_bytes() for p in parts)
             + EMPTY_TRANSLOG_BYTES * shard_count
         )
         translog: dict[str, Any] = {"operations": operations}
@@ -478,7 +599,7 @@ def render(indices: list[Index], view: View) -> dict[str, Any]:
         bulk["avg_size_in_bytes"] = total("bulk_bytes") // operations if operations else 0
         out["bulk"] = bulk
     if "dense_vector" in m or "sparse_vector" in m:
-        counts = [_vector_counts(i) for i in indices]
+        counts = [tuple(round(n * p.share) for n in _vector_counts(p.index)) for p in parts]
         if "dense_vector" in m:
             off_heap: dict[str, Any] = {}
             for name in (

@@ -104,9 +104,11 @@ class IndexStore:
         return self.changes + sum(index.versions["version"] for index in self.indices.values())
 
     def on_node_restart(self) -> None:
-        """Indices and documents are stored and survive; their statistics live in node memory."""
+        """Indices and documents are stored and survive; their statistics live in node memory. Every
+        primary is allocated again, under a new primary term."""
         for index in self.indices.values():
             index.stats = IndexStats()
+            index.reallocated()
 
     # -- lookups (the contract other modules use) --
     def exists(self, name: str) -> bool:

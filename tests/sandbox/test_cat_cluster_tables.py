@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from elasticsearch import NotFoundError
 
-from es_sandbox.cat.cluster_tables import _murmur3_x86_32
+from es_sandbox.indices.shards import murmur3_x86_32 as _murmur3_x86_32
 
 
 @pytest.fixture
