@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from es_sandbox.config import DEFAULT_VERSION
 from es_sandbox.errors import EsError, illegal_argument
+from es_sandbox.java import java_class, java_str
 from es_sandbox.versions import release_of_index_version
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ def _normalize_root(body: dict[str, Any], context: ParseContext) -> dict[str, An
             out[key] = value
         else:
             raise mapper_parsing(
-                f"Root mapping definition has unsupported parameters:  [{key} : {_java_str(value)}]"
+                f"Root mapping definition has unsupported parameters:  [{key} : {java_str(value)}]"
             )
     return out
 
@@ -437,7 +438,7 @@ def _normalize_dense_vector(path: str, spec: dict[str, Any], context: ParseConte
     if dims is not None:
         if not isinstance(dims, int) or isinstance(dims, bool):
             raise mapper_parsing(
-                f"Property [dims] on field [{path}] must be an integer but got [{_java_str(dims)}]"
+                f"Property [dims] on field [{path}] must be an integer but got [{java_str(dims)}]"
             )
         low, high = (8, 4096 * 8) if element_type == "bit" else (1, 4096)
         if not low <= dims <= high:
@@ -512,7 +513,7 @@ def check_index_option_params(name: str, kind: str, options: dict[str, Any]) -> 
     (MappingParser.checkNoRemainingFields, `name` being the field's leaf name)."""
     rest = {k: v for k, v in options.items() if k != "type" and k not in _INDEX_OPTION_TYPES[kind]}
     if rest:
-        listed = "".join(f" [{k} : {_java_str(v)}]" for k, v in rest.items())
+        listed = "".join(f" [{k} : {java_str(v)}]" for k, v in rest.items())
         raise mapper_parsing(f"Mapping definition for [{name}] has unsupported parameters: {listed}")
 
 
@@ -646,32 +647,6 @@ register_field_type(
 )
 
 
-def java_class(value: Any) -> str:
-    if isinstance(value, str):
-        return "class java.lang.String"
-    if isinstance(value, bool):
-        return "class java.lang.Boolean"
-    if isinstance(value, int):
-        return "class java.lang.Integer"
-    if isinstance(value, float):
-        return "class java.lang.Double"
-    if isinstance(value, list):
-        return "class java.util.ArrayList"
-    return "class java.lang.Object"
-
-
-def _java_str(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={_java_str(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_java_str(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    return str(value)
-
-
 # --- merging ---------------------------------------------------------------------------------------
 
 
@@ -755,7 +730,7 @@ def _merge_field(path: str, old: dict[str, Any], new: dict[str, Any]) -> dict[st
             merged[param] = before
     if conflicts:
         lines = "".join(
-            f"\n\tCannot update parameter [{p}] from [{_java_str(old.get(p))}] to [{_java_str(new.get(p))}]"
+            f"\n\tCannot update parameter [{p}] from [{java_str(old.get(p))}] to [{java_str(new.get(p))}]"
             for p in conflicts
         )
         raise illegal_argument(f"Mapper for [{path}] conflicts with existing mapper:{lines}")
@@ -950,7 +925,7 @@ def check_value(
         if isinstance(item, dict) and ftype not in OBJECT_TYPES:
             raise document_parsing(
                 f"[1:2] failed to parse field [{path}] of type [{ftype}] in {_doc_ref(doc_id)}. "
-                "Preview of field's value: '" + _java_str(item) + "'",
+                "Preview of field's value: '" + java_str(item) + "'",
                 caused_by={
                     "type": "illegal_state_exception",
                     "reason": "Can't get text on a START_OBJECT at 1:2",
@@ -991,7 +966,7 @@ def _check_vector(
     ):
         raise document_parsing(
             f"[1:2] failed to parse field [{path}] of type [dense_vector] in {_doc_ref(doc_id)}. "
-            f"Preview of field's value: '{_java_str(value)}'"
+            f"Preview of field's value: '{java_str(value)}'"
         )
     dims = spec.get("dims")
     if dims is not None and len(value) != dims:

@@ -17,14 +17,13 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from es_sandbox import java
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.jackson import JsonError, Lexer
 
 VALUE_TOKENS = frozenset({"VALUE_STRING", "VALUE_NUMBER", "VALUE_BOOLEAN"})
-_INT_RANGE = (-(2**31), 2**31 - 1)
-_LONG_RANGE = (-(2**63), 2**63 - 1)
-# java.lang.Double.parseDouble's decimal grammar (hexadecimal floats are not accepted here).
-_JAVA_DOUBLE = re.compile(r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?)")
+_INT_RANGE = (java.INT_MIN, java.INT_MAX)
+_LONG_RANGE = (java.LONG_MIN, java.LONG_MAX)
 
 
 def token(value: Any) -> str:
@@ -49,27 +48,14 @@ def text(value: Any) -> str:
     return str(value)
 
 
-def java_string(value: Any) -> str:
-    """Object.toString() of a value ES read with parser.map(): what `nodeStringValue` makes of it."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={java_string(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(java_string(v) for v in value) + "]"
-    return "null" if value is None else text(value)
-
-
 def parse_java_double(value: str) -> float:
-    """java.lang.Double.parseDouble: surrounding control characters and spaces ignored, an `f`/`d`
-    suffix allowed; anything else is the NumberFormatException ES answers with."""
-    stripped = value.strip("".join(chr(c) for c in range(33)))
-    if not stripped:
+    """java.lang.Double.parseDouble of a string value, or the NumberFormatException ES answers with."""
+    number = java.parse_java_double(value)
+    if number is not None:
+        return number
+    if not value.strip(java.JAVA_TRIMMED):
         raise EsError(400, "number_format_exception", "empty String")
-    if not _JAVA_DOUBLE.fullmatch(stripped):
-        raise EsError(400, "number_format_exception", f'For input string: "{value}"')
-    number = stripped.rstrip("fFdD")
-    if number.lstrip("+-") in ("NaN", "Infinity"):
-        return float(number.replace("Infinity", "inf"))
-    return float(number)
+    raise EsError(400, "number_format_exception", f'For input string: "{value}"')
 
 
 class _NotPlainJson(Exception):

@@ -20,6 +20,7 @@ from typing import Any
 
 from es_sandbox.documents.writes import MAX_ID_BYTES, OPS, BulkAction
 from es_sandbox.errors import EsError, illegal_argument, validation_failed
+from es_sandbox.java import LONG_MAX, LONG_MIN
 from es_sandbox.xcontent import XContentParser, read_plain
 
 VERSION_TYPES = ("internal", "external", "external_gte")
@@ -75,7 +76,7 @@ _PLAIN_PARAMETERS: dict[str, type] = {
     "require_data_stream": bool,
     "list_executed_pipelines": bool,
 }
-_LONG = (-(2**63), 2**63 - 1)
+_LONG = (LONG_MIN, LONG_MAX)
 
 
 def _plain_action(raw: bytes) -> tuple[str, dict[str, Any]] | None:

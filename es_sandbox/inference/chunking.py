@@ -14,6 +14,7 @@ from typing import Any
 
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.inference.segmentation import Utf16Offsets, WordBreaks, sentence_ends
+from es_sandbox.java import INT_MAX, INT_MIN, java_double_str, java_str
 
 STRATEGIES = ("word", "sentence", "recursive", "none")
 SCOPE = "chunking_settings"
@@ -79,32 +80,8 @@ def validation_exception(*problems: str) -> EsError:
     return EsError(400, "validation_exception", f"Validation Failed: {listed}")
 
 
-def java_str(value: Any) -> str:
-    """How Java's String.valueOf renders a JSON value (maps as {k=v}, lists as [a, b])."""
-    if value is True or value is False:
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        return java_double(value)
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}={java_str(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(java_str(v) for v in value) + "]"
-    return str(value)
-
-
-def java_double(value: float) -> str:
-    """Double.toString: plain between 1e-3 and 1e7, else computerized scientific notation."""
-    if value == 0 or 1e-3 <= abs(value) < 1e7:
-        return repr(float(value))
-    mantissa, exponent = f"{value:.17E}".split("E")
-    digits = repr(float(mantissa)) if "." in repr(float(mantissa)) else f"{mantissa}.0"
-    return f"{digits}E{int(exponent)}"
-
-
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31
+    return isinstance(value, int) and not isinstance(value, bool) and INT_MIN <= value <= INT_MAX
 
 
 def _not_type(name: str, value: Any, expected: str) -> str:
@@ -132,8 +109,8 @@ def _required_positive_int(settings: dict[str, Any], name: str, problems: list[s
 def _at_least(value: int | None, name: str, minimum: int, problems: list[str]) -> int | None:
     if value is not None and value < minimum:
         problems.append(
-            f"[{SCOPE}] Invalid value [{java_double(value)}]. [{name}] must be a greater than or equal to "
-            f"[{java_double(minimum)}]"
+            f"[{SCOPE}] Invalid value [{java_double_str(value)}]. [{name}] must be a greater than or equal to "
+            f"[{java_double_str(minimum)}]"
         )
         return None
     return value
@@ -184,8 +161,8 @@ def _word_settings(settings: dict[str, Any], size: int | None, problems: list[st
         overlap = _required_positive_int(settings, "overlap", problems)
         if overlap is not None and overlap > size // 2:
             problems.append(
-                f"[{SCOPE}] Invalid value [{java_double(overlap)}]. [overlap] must be a less than or equal to "
-                f"[{java_double(size // 2)}]"
+                f"[{SCOPE}] Invalid value [{java_double_str(overlap)}]. [overlap] must be a less than or equal to "
+                f"[{java_double_str(size // 2)}]"
             )
     if problems:
         raise validation_exception(*problems)

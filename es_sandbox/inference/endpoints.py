@@ -13,10 +13,10 @@ from es_sandbox.errors import EsError, illegal_argument, status_exception
 from es_sandbox.inference.chunking import (
     DEFAULT_SETTINGS,
     ChunkingSettings,
-    java_str,
     parse_chunking_settings,
     validation_exception,
 )
+from es_sandbox.java import java_str
 from es_sandbox.ml.assignments import adaptive_problems
 from es_sandbox.ml.deployments import adaptive_xcontent
 

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from es_sandbox import mappings
 from es_sandbox.errors import EsError, illegal_argument
-from es_sandbox.inference.chunking import ChunkingSettings, java_str, parse_chunking_settings
+from es_sandbox.inference.chunking import ChunkingSettings, parse_chunking_settings
 from es_sandbox.inference.segmentation import Utf16Offsets
+from es_sandbox.java import java_class, java_str
 from es_sandbox.search import source as source_rendering
 from es_sandbox.search.fetch_fields import register_value_fetcher
 from es_sandbox.search.fields import extract
@@ -264,7 +265,7 @@ def _parse_index_options(name: str, options: Any) -> None:
         raise EsError(
             400,
             "parse_exception",
-            f"{INDEX_OPTIONS} should be a hash but was of type: {mappings.java_class(options)}",
+            f"{INDEX_OPTIONS} should be a hash but was of type: {java_class(options)}",
         )
     if len(options) != 1:
         raise illegal_argument(f"Too many index options provided, found [[{', '.join(options)}]]")
@@ -283,7 +284,7 @@ def _parse_dense_options(name: str, given: Any) -> None:
         raise EsError(
             400,
             "parse_exception",
-            f"dense_vector should be a hash but was of type: {mappings.java_class(given)}",
+            f"dense_vector should be a hash but was of type: {java_class(given)}",
         )
     kind = given.get("type")
     if kind is None:

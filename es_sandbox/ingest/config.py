@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from es_sandbox.errors import EsError
-from es_sandbox.ingest.document import java_type
+from es_sandbox.java import java_str, java_type
 
 _MISSING = object()
 
@@ -86,7 +86,7 @@ class ConfigReader:
                 raise ValueError
             return int(value)
         except (TypeError, ValueError):
-            raise self.error(prop, f"property cannot be converted to an int [{_java_str(value)}]") from None
+            raise self.error(prop, f"property cannot be converted to an int [{java_str(value)}]") from None
 
     def map(self, prop: str, required: bool = False) -> dict[str, Any] | None:
         return self._typed(prop, required, dict, "map")
@@ -104,9 +104,3 @@ class ConfigReader:
                 "parse_exception",
                 f"{what} doesn't support one or more provided configuration parameters [{', '.join(self.config)}]",
             )
-
-
-def _java_str(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from es_sandbox.errors import illegal_argument
-from es_sandbox.ingest.java import (
+from es_sandbox.ingest.processors import Processor
+from es_sandbox.java import (
     INT_MAX,
     INT_MIN,
     LONG_MAX,
@@ -19,7 +20,6 @@ from es_sandbox.ingest.java import (
     parse_java_double,
     parse_java_integer,
 )
-from es_sandbox.ingest.processors import Processor
 
 
 def _unable(value: Any, type_name: str):

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from es_sandbox.errors import EsError
 from es_sandbox.ingest.config import config_error, wrapped_cause
 from es_sandbox.ingest.document import render
-from es_sandbox.ingest.java import LONG_MAX, LONG_MIN, java_str, parse_java_double, parse_java_integer
 from es_sandbox.ingest.javatime import (
     ROOT,
     UTC_ZONE,
@@ -23,6 +22,7 @@ from es_sandbox.ingest.javatime import (
     zone_of,
 )
 from es_sandbox.ingest.processors import Processor
+from es_sandbox.java import LONG_MAX, LONG_MIN, java_str, parse_java_double, parse_java_integer
 
 DEFAULT_OUTPUT_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"
 _EPOCH = datetime.fromtimestamp(0, UTC)

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from es_sandbox.errors import illegal_argument
-from es_sandbox.ingest.java import java_type
+from es_sandbox.java import java_type
 
 # Metadata fields live beside _source in the ingest context map (IngestDocument.Metadata).
 METADATA_KEYS = (

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from es_sandbox.errors import illegal_argument
-from es_sandbox.ingest.java import copied_hashmap_capacity, hashmap_order, java_type
 from es_sandbox.ingest.processors import Processor
+from es_sandbox.java import copied_hashmap_capacity, hashmap_order, java_type
 
 
 class ForEachProcessor(Processor):

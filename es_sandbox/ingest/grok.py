@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from es_sandbox.errors import EsError, illegal_argument
-from es_sandbox.ingest.java import (
+from es_sandbox.ingest.oniguruma import Untranslatable, compile_oniguruma
+from es_sandbox.ingest.processors import Processor
+from es_sandbox.java import (
     INT_MAX,
     INT_MIN,
     LONG_MAX,
@@ -26,8 +28,6 @@ from es_sandbox.ingest.java import (
     parse_java_double,
     parse_java_integer,
 )
-from es_sandbox.ingest.oniguruma import Untranslatable, compile_oniguruma
-from es_sandbox.ingest.processors import Processor
 
 PATTERNS_DIR = Path(__file__).with_name("grok_patterns")
 ECS_MODES = ("disabled", "v1")

@@ -15,7 +15,7 @@ from typing import Any
 
 from es_sandbox.errors import EsError
 from es_sandbox.ingest.document import METADATA_KEYS, IngestDocument, check_metadata
-from es_sandbox.ingest.java import INT_MAX, INT_MIN, is_number, java_equals, java_str, java_type
+from es_sandbox.java import INT_MAX, INT_MIN, LONG_MAX, is_number, java_equals, java_str, java_type
 
 CONDITION_FORMS = (
     "field reads (ctx.a, ctx['a'], ctx.a?.b, params.x), string, number, boolean and null literals, "
@@ -533,7 +533,7 @@ def _number(token: Token) -> Any:
     if suffix in ("f", "d") or any(c in body for c in ".eE"):
         return float(body)
     value = int(body)
-    if value > (INT_MAX if suffix != "l" else 2**63 - 1):
+    if value > (INT_MAX if suffix != "l" else LONG_MAX):
         raise Refused(f"the number [{text}] is out of range", token.offset)
     return value
 

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.ingest.config import ConfigReader, config_error, with_processor
 from es_sandbox.ingest.document import IngestDocument
-from es_sandbox.ingest.java import java_type
 from es_sandbox.ingest.painless import Script
 from es_sandbox.ingest.processors import PipelineProcessor, Processor
 from es_sandbox.ingest.registry import PROCESSORS, unknown_processor
 from es_sandbox.ingest.script import ScriptProcessor, read_condition
+from es_sandbox.java import java_type
 
 if TYPE_CHECKING:
     from es_sandbox.ingest.service import IngestService

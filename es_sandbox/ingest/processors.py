@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.ingest.config import ConfigReader
-from es_sandbox.ingest.document import IngestDocument, clone, is_template, java_type, render, render_value
+from es_sandbox.ingest.document import IngestDocument, clone, is_template, render, render_value
+from es_sandbox.java import java_type
 
 if TYPE_CHECKING:
     from es_sandbox.ingest.service import IngestService

@@ -8,9 +8,9 @@ from typing import Any
 
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.ingest.config import config_error, wrapped_cause
-from es_sandbox.ingest.java import java_type
 from es_sandbox.ingest.painless import CONDITION_FORMS, SCRIPT_FORMS, Refused, Script
 from es_sandbox.ingest.processors import Processor
+from es_sandbox.java import java_type
 
 SCRIPT_KEYS = ("source", "inline", "id", "lang", "params", "options")
 

@@ -8,8 +8,8 @@ import re
 from typing import Any
 
 from es_sandbox.errors import EsError, illegal_argument
-from es_sandbox.ingest.java import java_str, java_type
 from es_sandbox.ingest.processors import Processor, StringProcessor
+from es_sandbox.java import java_str, java_type
 
 _BYTE_UNITS = {"b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30}
 _BYTE_UNITS |= {"t": 1 << 40, "tb": 1 << 40, "p": 1 << 50, "pb": 1 << 50}

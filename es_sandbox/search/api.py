@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from es_sandbox.errors import EsError, illegal_argument, parse_error, validation_failed
 from es_sandbox.http import Router, bool_param, int_param, json_body
+from es_sandbox.java import java_str
 from es_sandbox.search.errors import all_shards_failed
 from es_sandbox.search.fields import FieldResolver
 from es_sandbox.search.hits import (
@@ -29,7 +30,7 @@ from es_sandbox.search.request import SearchRequest, q_param
 from es_sandbox.search.scroll_request import clear_scroll_ids, scroll_request
 from es_sandbox.search.service import keep_alive
 from es_sandbox.search.sorting import SortField, parse_sort
-from es_sandbox.xcontent import java_string, read_json
+from es_sandbox.xcontent import read_json
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
@@ -259,14 +260,14 @@ def _header_indices(header: dict[str, Any], path_index: str | None) -> str | Non
     if isinstance(names, list):
         if any(name is None for name in names):  # SearchRequest.indices refuses a null name
             raise EsError(500, "null_pointer_exception", "index must not be null")
-        return ",".join(java_string(name) for name in names)
-    return None if names is None else java_string(names)
+        return ",".join(java_str(name) for name in names)
+    return None if names is None else java_str(names)
 
 
 def _param_text(value: Any) -> str:
     if isinstance(value, list):
-        return ",".join(java_string(v) for v in value)
-    return java_string(value)
+        return ",".join(java_str(v) for v in value)
+    return java_str(value)
 
 
 @router.route("/_search/scroll", "GET", "POST")

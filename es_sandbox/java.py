@@ -1,6 +1,8 @@
-"""How the JVM sees the JSON values a pipeline works on: class names in type errors, toString(),
-number parsing and float32 rounding, equality, and the iteration order of a java.util.HashMap (the
-order of the map a foreach processor builds from a map field)."""
+"""How the JVM sees the JSON values Elasticsearch parses (`parser.map()`): class names in type errors,
+toString() in messages, number parsing and float32 rounding, equality, and the iteration order of a
+java.util.HashMap (the order of the map a foreach processor builds from a map field). The one place
+the sandbox renders or parses a value as Java does: ingest, mappings, inference and request parsing
+all call it."""
 
 from __future__ import annotations
 
@@ -30,6 +32,11 @@ def java_type(value: Any) -> str:
     if isinstance(value, dict):
         return "java.util.HashMap"
     return "java.lang.Object"
+
+
+def java_class(value: Any) -> str:
+    """Object.getClass().toString() of a parsed JSON value: `class java.lang.String`, ..."""
+    return f"class {java_type(value)}"
 
 
 def java_str(value: Any) -> str:
@@ -85,8 +92,11 @@ def float32(value: float) -> float:
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _HEX_INTEGER = re.compile(r"(-?)0[xX]([0-9a-fA-F]+)")
-_DECIMAL_FLOAT = re.compile(r"[+-]?(?:NaN|Infinity|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[fFdD]?")
-_HEX_FLOAT = re.compile(r"([+-]?)0[xX]([0-9a-fA-F]*\.?[0-9a-fA-F]*)[pP]([+-]?\d+)[fFdD]?")
+# Double.parseDouble's decimal grammar: a type suffix only after digits, ASCII digits only.
+_DECIMAL_FLOAT = re.compile(r"[+-]?(?:NaN|Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[fFdD]?)")
+_HEX_FLOAT = re.compile(r"([+-]?)0[xX]([0-9a-fA-F]*\.?[0-9a-fA-F]*)[pP]([+-]?[0-9]+)[fFdD]?")
+# String.trim(): every character up to and including the space.
+JAVA_TRIMMED = "".join(chr(c) for c in range(33))
 
 
 def parse_java_integer(text: str, low: int, high: int) -> int | None:
@@ -102,10 +112,11 @@ def parse_java_integer(text: str, low: int, high: int) -> int | None:
 
 
 def parse_java_double(text: str) -> float | None:
-    """Double.parseDouble: trims ASCII whitespace, accepts a d/f suffix and hex floats."""
-    text = text.strip(" \t\n\r\x0b\x0c\x00")
+    """Double.parseDouble: the text trimmed (String.trim), a d/f suffix and hex floats accepted; None
+    when Java refuses it (an empty text included)."""
+    text = text.strip(JAVA_TRIMMED)
     if _DECIMAL_FLOAT.fullmatch(text):
-        body = text[:-1] if text[-1] in "fFdD" and not text.endswith("Infinity") else text
+        body = text.rstrip("fFdD")
         return float(body.replace("Infinity", "inf"))
     hexadecimal = _HEX_FLOAT.fullmatch(text)
     if hexadecimal and hexadecimal.group(2) not in ("", "."):
