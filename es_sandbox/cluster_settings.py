@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from es_sandbox.dotted import flatten_dotted, nest_dotted
 from es_sandbox.errors import EsError, illegal_argument, index_not_found, validation_failed
 from es_sandbox.http import Router, bool_param, json_body, json_response
 from es_sandbox.versions import BuildInfo
@@ -64,28 +65,6 @@ ACCEPTED = {
     "xpack.ml.use_auto_machine_memory_percent": "bool",
 }
 LOG_LEVELS = ("OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL")
-
-
-def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in settings.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for key in sorted(flat):
-        node = nested
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = flat[key]
-    return nested
 
 
 def _setting_text(value: Any) -> str:
@@ -192,7 +171,7 @@ class ClusterSettings:
 
     def update(self, body: dict[str, Any]) -> dict[str, dict[str, str]]:
         """Validates both scopes before applying either; returns what each scope applied."""
-        changes = {scope: _flatten(body.get(scope) or {}) for scope in SCOPES}
+        changes = {scope: flatten_dotted(body.get(scope) or {}) for scope in SCOPES}
         if not changes["persistent"] and not changes["transient"]:
             raise validation_failed("no settings to update")
         for scope in ("transient", "persistent"):
@@ -225,7 +204,7 @@ def _auto_create_refused(name: str, why: str) -> EsError:
 @router.route("/_cluster/settings", "GET")
 async def get_cluster_settings(request: Request, cluster: Cluster):
     flat = bool_param(request, "flat_settings")
-    render = (lambda s: dict(sorted(s.items()))) if flat else _nest
+    render = (lambda s: dict(sorted(s.items()))) if flat else nest_dotted
     settings = cluster.settings
     body: dict[str, Any] = {
         "persistent": render(settings.persistent),
@@ -249,7 +228,7 @@ async def put_cluster_settings(request: Request, cluster: Cluster):
             )
     applied = cluster.settings.update(body)
     flat = bool_param(request, "flat_settings")
-    render = (lambda s: dict(sorted(s.items()))) if flat else _nest
+    render = (lambda s: dict(sorted(s.items()))) if flat else nest_dotted
     answer = {
         "acknowledged": True,
         "persistent": render(applied["persistent"]),

@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox import host
+from es_sandbox.dotted import nest_dotted
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster, Node
@@ -121,7 +122,7 @@ def _settings(cluster: Cluster, node: Node, attributes: dict[str, str]) -> dict[
     single = len(cluster.nodes) == 1
     settings: dict[str, Any] = {
         "cluster": {"name": cluster.config.cluster_name, "election": {"strategy": "supporting_only"}},
-        "node": {"attr": _nest(attributes), "name": node.name},
+        "node": {"attr": nest_dotted(attributes), "name": node.name},
         "path": {"logs": str(cluster.config.data_dir or os.getcwd()), "home": os.getcwd()},
         "client": {"type": "node"},
         "http": {"type": {"default": "netty4"}},
@@ -131,28 +132,6 @@ def _settings(cluster: Cluster, node: Node, attributes: dict[str, str]) -> dict[
     if single:
         settings["discovery"] = {"type": "single-node"}
     return settings
-
-
-def _nest(flat: dict[str, str]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for key, value in flat.items():
-        *parents, leaf = key.split(".")
-        level = nested
-        for part in parents:
-            level = level.setdefault(part, {})
-        level[leaf] = value
-    return nested
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`flat_settings=true`: dotted keys."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _os(processors: int) -> dict[str, Any]:

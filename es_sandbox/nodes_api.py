@@ -10,11 +10,12 @@ from starlette.requests import Request
 
 from es_sandbox import host
 from es_sandbox.breakers import node_breakers
+from es_sandbox.dotted import flatten_dotted
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.http import Router, bool_param
 from es_sandbox.indices.stats import METRICS as INDEX_METRICS
 from es_sandbox.indices.stats import View, render
-from es_sandbox.node_info import INFO_METRICS, flatten, node_attributes, node_header, node_info
+from es_sandbox.node_info import INFO_METRICS, node_attributes, node_header, node_info
 from es_sandbox.suggestions import unrecognized
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ async def nodes_info(request: Request, cluster: Cluster):
     for node in select_nodes(cluster, node_id):
         info = node_info(cluster, node, metrics, http_address=address)
         if flat and "settings" in info:
-            info["settings"] = flatten(info["settings"])
+            info["settings"] = flatten_dotted(info["settings"])
         nodes[node.id] = info
     return nodes_envelope(cluster, nodes)
 

@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from es_sandbox import mappings as mp
+from es_sandbox.dotted import nest_dotted
 from es_sandbox.errors import EsError, validation_failed
 from es_sandbox.http import PRODUCT_HEADERS, Router, bool_param, json_body
 from es_sandbox.indices.index import Index
-from es_sandbox.indices.settings import flatten_settings, nest_settings
+from es_sandbox.indices.settings import flatten_settings
 from es_sandbox.indices.store import AliasAction, alias_props
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ async def get_settings(request: Request, cluster: Cluster):
             flat = {k: v for k, v in flat.items() if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
             if not flat:
                 continue
-        out[index.name] = {"settings": dict(sorted(flat.items())) if flat_output else nest_settings(flat)}
+        out[index.name] = {"settings": dict(sorted(flat.items())) if flat_output else nest_dotted(flat)}
     return out
 
 

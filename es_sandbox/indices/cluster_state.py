@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from es_sandbox.dotted import nest_dotted
 from es_sandbox.http import Router, bool_param, int_param, time_param
 from es_sandbox.indices.blocks import active as blocks_of
-from es_sandbox.indices.settings import nest_settings
 from es_sandbox.indices.shards import routing_num_shards
 from es_sandbox.ml.units import iso_millis
 from es_sandbox.node_info import node_attributes
@@ -85,7 +85,7 @@ def _blocks(indices: list[Index]) -> dict[str, Any]:
 def _index_metadata(cluster: Cluster, index: Index, flat_settings: bool) -> dict[str, Any]:
     """IndexMetadata.toXContent in the API context."""
     settings = (
-        dict(sorted(index.flat_settings.items())) if flat_settings else nest_settings(index.flat_settings)
+        dict(sorted(index.flat_settings.items())) if flat_settings else nest_dotted(index.flat_settings)
     )
     shards = range(index.number_of_shards)
     return {

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from es_sandbox import mappings as mp
+from es_sandbox.dotted import nest_dotted
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.indices import blocks
-from es_sandbox.indices.settings import nest_settings
 from es_sandbox.indices.shards import Shard, docs_per_shard, shard_of
 from es_sandbox.indices.stats import EMPTY_SHARD_BYTES, IndexStats
 
@@ -82,7 +82,7 @@ class Index:
 
     @property
     def settings(self) -> dict[str, Any]:
-        return nest_settings(self.flat_settings)
+        return nest_dotted(self.flat_settings)
 
     def setting(self, key: str, default: Any = None) -> Any:
         return self.flat_settings.get(f"index.{key}", default)
@@ -286,7 +286,7 @@ class Index:
         return {
             "aliases": self.aliases_view(),
             "mappings": self.mappings,
-            "settings": nest_settings(settings),
+            "settings": nest_dotted(settings),
         }
 
     def aliases_view(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from es_sandbox.dotted import flatten_dotted
 from es_sandbox.errors import illegal_argument
 
 # Settings a user may give; others are refused as unknown (prefixes end with a dot).
@@ -68,17 +69,10 @@ INTERNAL_SETTINGS = {"index.uuid", "index.creation_date", "index.provided_name",
 
 def flatten_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
     """{"number_of_shards": 1, "index": {"default_pipeline": "p"}} -> {"index.number_of_shards": "1", ...}"""
-    flat: dict[str, Any] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, sub in value.items():
-                walk(f"{prefix}.{key}" if prefix else key, sub)
-        else:
-            flat[prefix if prefix.startswith("index.") else f"index.{prefix}"] = _setting_str(value)
-
-    walk("", settings or {})
-    return flat
+    return {
+        key if key.startswith("index.") else f"index.{key}": _setting_str(value)
+        for key, value in flatten_dotted(settings or {}).items()
+    }
 
 
 def _setting_str(value: Any) -> Any:
@@ -89,17 +83,6 @@ def _setting_str(value: Any) -> Any:
     if isinstance(value, list):
         return [_setting_str(v) for v in value]
     return str(value)
-
-
-def nest_settings(flat: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for key in sorted(flat):
-        node = nested
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = flat[key]
-    return nested
 
 
 BOOLEAN_SETTINGS = {

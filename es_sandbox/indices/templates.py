@@ -11,8 +11,9 @@ import fnmatch
 from typing import Any
 
 from es_sandbox import mappings as mp
+from es_sandbox.dotted import nest_dotted
 from es_sandbox.errors import EsError, illegal_argument
-from es_sandbox.indices.settings import check_settings, flatten_settings, nest_settings
+from es_sandbox.indices.settings import check_settings, flatten_settings
 
 _COMPOSABLE_KEYS = {
     "index_patterns",
@@ -75,7 +76,7 @@ def _template_part(spec: dict[str, Any] | None) -> dict[str, Any]:
     if spec.get("settings") is not None:
         flat = flatten_settings(spec["settings"])
         check_settings(flat)
-        out["settings"] = nest_settings(flat)
+        out["settings"] = nest_dotted(flat)
     if spec.get("mappings") is not None:
         out["mappings"] = mp.normalize(spec["mappings"])
     if spec.get("aliases") is not None:

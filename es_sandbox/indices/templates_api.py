@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from es_sandbox.dotted import nest_dotted
 from es_sandbox.errors import EsError
 from es_sandbox.http import PRODUCT_HEADERS, Router, bool_param, int_param, json_body, json_response
-from es_sandbox.indices.settings import nest_settings
 from es_sandbox.versions import BuildInfo
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def _simulated(templates: Templates, name: str | None, template: dict[str, Any])
     overlapping = templates.overlapping(name or "", template, same_priority=False)
     return {
         "template": {
-            "settings": nest_settings(composed["settings"]),
+            "settings": nest_dotted(composed["settings"]),
             "mappings": composed["mappings"],
             "aliases": composed["aliases"],
         },
@@ -191,7 +191,7 @@ async def get_legacy_template(request: Request, cluster: Cluster):
     body = {}
     for name in _names(store, expression):
         spec = dict(store[name])
-        spec["settings"] = spec["settings"] if flat else nest_settings(spec["settings"])
+        spec["settings"] = spec["settings"] if flat else nest_dotted(spec["settings"])
         body[name] = spec
     return (404 if expression and not body else 200), body
 

@@ -20,6 +20,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from es_sandbox.dotted import flatten_dotted
 from es_sandbox.errors import EsError, status_exception
 
 DECISION_TYPES = ("lte", "lt", "gt", "gte")
@@ -317,23 +318,12 @@ def validate(model_id: str, definition: InlineDefinition) -> None:
         ) from None
 
 
-def _flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in doc.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
 def infer(
     definition: InlineDefinition, task_type: str, config: dict[str, Any], doc: dict[str, Any]
 ) -> dict[str, Any]:
     """A local model's answer (RegressionInferenceResults / ClassificationInferenceResults)."""
     field = config.get("results_field") or "predicted_value"
-    outputs = definition.model.evaluate(_flatten(doc))
+    outputs = definition.model.evaluate(flatten_dotted(doc))
     if task_type == "regression":
         return {field: outputs[0]}
     if len(outputs) == 1:  # a class index: certain of it
