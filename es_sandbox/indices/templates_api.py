@@ -36,6 +36,16 @@ def _names(store: dict[str, Any], expression: str | None) -> list[str]:
     return sorted(n for n in store if any(fnmatch.fnmatchcase(n, p) for p in patterns))
 
 
+def _listing(store: dict[str, Any], expression: str | None, kind: str) -> dict[str, Any]:
+    """GET of composable or component templates (`kind` index_template / component_template): those
+    the expression matches; a name without a wildcard that matches none is a 404."""
+    names = _names(store, expression)
+    if expression and not names and "*" not in expression:
+        what = kind.replace("_", " ")
+        raise EsError(404, "resource_not_found_exception", f"{what} matching [{expression}] not found")
+    return {f"{kind}s": [{"name": n, kind: store[n]} for n in names]}
+
+
 def _exists(found: bool) -> Response:
     return Response(status_code=200 if found else 404, headers=PRODUCT_HEADERS)
 
@@ -56,14 +66,7 @@ async def put_index_template(request: Request, cluster: Cluster):
 @router.route("/_index_template", "GET")
 @router.route("/_index_template/{name}", "GET")
 async def get_index_template(request: Request, cluster: Cluster):
-    expression = request.path_params.get("name")
-    store = _templates(cluster).composable
-    names = _names(store, expression)
-    if expression and not names and "*" not in expression:
-        raise EsError(
-            404, "resource_not_found_exception", f"index template matching [{expression}] not found"
-        )
-    return {"index_templates": [{"name": n, "index_template": store[n]} for n in names]}
+    return _listing(_templates(cluster).composable, request.path_params.get("name"), "index_template")
 
 
 @router.route("/_index_template/{name}", "HEAD")
@@ -142,14 +145,7 @@ async def put_component_template(request: Request, cluster: Cluster):
 @router.route("/_component_template", "GET")
 @router.route("/_component_template/{name}", "GET")
 async def get_component_template(request: Request, cluster: Cluster):
-    expression = request.path_params.get("name")
-    store = _templates(cluster).components
-    names = _names(store, expression)
-    if expression and not names and "*" not in expression:
-        raise EsError(
-            404, "resource_not_found_exception", f"component template matching [{expression}] not found"
-        )
-    return {"component_templates": [{"name": n, "component_template": store[n]} for n in names]}
+    return _listing(_templates(cluster).components, request.path_params.get("name"), "component_template")
 
 
 @router.route("/_component_template/{name}", "HEAD")

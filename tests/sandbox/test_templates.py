@@ -52,6 +52,23 @@ def test_composable_template_is_stored_as_es_shows_it(logs_template):
     )
 
 
+def test_component_templates_are_listed_by_name_and_pattern(logs_template):
+    es = logs_template
+    got = es.cluster.get_component_template(name="ct-*")["component_templates"]
+    assert [t["name"] for t in got] == ["ct-mappings"]
+    assert got[0]["component_template"]["template"]["mappings"] == {
+        "properties": {"host": {"type": "keyword"}}
+    }
+    assert es.cluster.get_component_template(name="none-*")["component_templates"] == []
+    with pytest.raises(NotFoundError) as missing:
+        es.cluster.get_component_template(name="nope")
+    assert reason(missing.value) == (
+        404,
+        "resource_not_found_exception",
+        "component template matching [nope] not found",
+    )
+
+
 def test_new_indices_take_the_matching_template(logs_template):
     es = logs_template
     es.indices.create(index="logs-1", mappings={"properties": {"msg": {"type": "text"}}})
