@@ -30,42 +30,26 @@ def _empty(request: Request, expression: str | None, table: list[Column], missin
     return respond(Table(table), request)
 
 
-@router.route("/_cat/ml/anomaly_detectors", "GET")
-@router.route("/_cat/ml/anomaly_detectors/{job_id}", "GET")
-async def cat_anomaly_detectors(request: Request, cluster: Cluster):
-    return _empty(
-        request, request.path_params.get("job_id"), ml_columns.ANOMALY_DETECTORS, "No known job with id '{}'"
-    )
+def _empty_table(path: str, id_param: str, table: list[Column], missing: str) -> None:
+    """Routes GET `path` and `path/{id_param}` to the table's empty answer (`_empty`)."""
+
+    async def cat_empty_table(request: Request, cluster: Cluster):
+        return _empty(request, request.path_params.get(id_param), table, missing)
+
+    router.route(f"{path}/{{{id_param}}}", "GET")(cat_empty_table)
+    router.route(path, "GET")(cat_empty_table)
 
 
-@router.route("/_cat/ml/datafeeds", "GET")
-@router.route("/_cat/ml/datafeeds/{datafeed_id}", "GET")
-async def cat_datafeeds(request: Request, cluster: Cluster):
-    return _empty(
-        request,
-        request.path_params.get("datafeed_id"),
-        ml_columns.DATAFEEDS,
-        "No datafeed with id [{}] exists",
-    )
-
-
-@router.route("/_cat/ml/data_frame/analytics", "GET")
-@router.route("/_cat/ml/data_frame/analytics/{id}", "GET")
-async def cat_data_frame_analytics(request: Request, cluster: Cluster):
-    return _empty(
-        request,
-        request.path_params.get("id"),
-        ml_columns.DATA_FRAME_ANALYTICS,
-        "No known data frame analytics with id [{}]",
-    )
-
-
-@router.route("/_cat/transforms", "GET")
-@router.route("/_cat/transforms/{transform_id}", "GET")
-async def cat_transforms(request: Request, cluster: Cluster):
-    return _empty(
-        request,
-        request.path_params.get("transform_id"),
-        ml_columns.TRANSFORMS,
-        "Transform with id [{}] could not be found",
-    )
+_empty_table(
+    "/_cat/ml/anomaly_detectors", "job_id", ml_columns.ANOMALY_DETECTORS, "No known job with id '{}'"
+)
+_empty_table("/_cat/ml/datafeeds", "datafeed_id", ml_columns.DATAFEEDS, "No datafeed with id [{}] exists")
+_empty_table(
+    "/_cat/ml/data_frame/analytics",
+    "id",
+    ml_columns.DATA_FRAME_ANALYTICS,
+    "No known data frame analytics with id [{}]",
+)
+_empty_table(
+    "/_cat/transforms", "transform_id", ml_columns.TRANSFORMS, "Transform with id [{}] could not be found"
+)
