@@ -123,8 +123,8 @@ def table(summary: dict, seed: int, seconds: float) -> str:
         ("stale documents published", s["stale"]),
         ("published without embedding / with failure record", s["unembedded"]),
         ("published embeddings of an older body", s["wrong_embedding"]),
-        ("deleted documents published (full runs)", s["deleted_published"]),
-        ("documents outside the interval changed (incremental)", s["out_of_scope_changed"]),
+        ("deleted documents published (in the run's scope)", s["deleted_published"]),
+        ("documents outside the run's scope changed (incremental)", s["out_of_scope_changed"]),
         ("alias violations", s["alias_violations"]),
         ("source documents changed by a run", s["source_changed"]),
         ("failed runs with an unclear error", s["unclear_errors"]),
@@ -132,7 +132,7 @@ def table(summary: dict, seed: int, seconds: float) -> str:
         ("seed", seed),
         ("duration (s)", round(seconds)),
     ]
-    lines += ["", *(f"  {name:54} {value:>6}" for name, value in rows)]
+    lines += ["", *(f"  {name:56} {value:>6}" for name, value in rows)]
     return "\n".join(lines)
 
 

@@ -7,14 +7,18 @@ run says about itself):
   run covers (full: the whole source; incremental: the documents whose timestamp lies in its data
   interval), each current (its body equals the source's now), embedded (with the embedding of that
   body, asked of the deployment for the documents the soak changed, then a sample of the rest) and
-  without a failure record; a full run's index holds no document the source no longer has;
+  without a failure record, and nothing of the run's scope that the source deleted (or moved out of
+  it);
 - after a failure, the alias did not move;
 - after any run, nothing the alias serves lacks its embedding or carries a failure record, and an
-  incremental run changed nothing outside its interval in the alias's index.
+  incremental run changed nothing outside its scope in the alias's index.
 
-Incremental runs promise nothing about documents outside their interval: rewrites kept in an older
-interval and deletions reach the alias with the next full run. What they leave behind is counted as
-a note (`stale_outside_scope`, `deleted_still_published`), not as a violation.
+A run's scope in the alias's index is what the same query selects there (docs/RELIABILITY.md, "What
+a run covers"): for an incremental run, the documents whose copy's timestamp lies in its interval,
+besides those the source now places there. Incremental runs promise nothing about documents outside
+their interval: rewrites kept in an older interval and deletions there reach the alias with the next
+full run. What they leave behind is counted as a note (`stale_outside_scope`,
+`deleted_still_published`), not as a violation.
 """
 
 from __future__ import annotations
@@ -162,20 +166,16 @@ def check(
     covered = in_scope(after.source, window)
     v.covered = len(covered)
     if window is not None:
-        # What the alias's index holds in the interval that the source deleted: a count the run's
-        # verification compares with the source's.
-        v.notes["deleted_in_interval"] = sum(
-            1
-            for i, d in published.items()
-            if i not in after.source and (s := stamp_of(d.source)) is not None and window.holds(s)
-        )
-    if window is not None and before.published:
-        outside = before.published.keys() - covered
-        v.count(
-            "out_of_scope_changed",
-            {i for i in outside if published.get(i) != before.published[i]},
-            "published documents outside the run's interval changed or removed",
-        )
+        # The interval's documents in the alias's index that the source no longer places there
+        # (deleted, or moved out): the run's to remove.
+        v.notes["left_interval"] = len(in_scope(published, window) - covered)
+        if before.published:
+            outside = before.published.keys() - covered - in_scope(before.published, window)
+            v.count(
+                "out_of_scope_changed",
+                {i for i in outside if published.get(i) != before.published[i]},
+                "published documents outside the run's interval changed or removed",
+            )
     if not succeeded:
         return v
 
@@ -193,7 +193,12 @@ def check(
             "published documents the source deleted",
         )
     else:
-        others = published.keys() - covered
+        v.count(
+            "deleted_published",
+            in_scope(published, window) - covered,
+            "published documents of the interval that the source deleted or moved out of it",
+        )
+        others = published.keys() - covered - in_scope(published, window)
         v.notes["stale_outside_scope"] = sum(
             1 for i in others & after.source.keys() if body(published[i], fields) != after.source[i].source
         )
