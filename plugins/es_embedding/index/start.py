@@ -253,9 +253,17 @@ class ReindexStarter:
             es_task_id = stage.hook.once().reindex(**request)["task"]
         # Kept before anything else can fail: a retry re-attaches to it instead of starting another.
         memory.set(self.STORE_KEY, es_task_id)
-        with stage.calling(f"reading reindex task {es_task_id}"):
-            first = stage.es.tasks.get(task_id=es_task_id)
-        stage.log.info("Reindex task %s: %s", es_task_id, (first.get("task") or {}).get("description"))
+        first = stage.get_or_none(
+            f"reading reindex task {es_task_id}", stage.es.tasks.get, task_id=es_task_id
+        )
+        if first is None:
+            # Lost at once (its node restarted): wait_reindex sees it lost and complete_index copies
+            # and embeds what it did not.
+            stage.log.warning(
+                "Reindex task %s is already lost (node restart?): handed on as lost", es_task_id
+            )
+        else:
+            stage.log.info("Reindex task %s: %s", es_task_id, (first.get("task") or {}).get("description"))
         stage.log.info(
             "Reindex started as task %s (batch_size %d, slices %d)", es_task_id, plan.batch_size, plan.slices
         )

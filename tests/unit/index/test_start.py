@@ -78,6 +78,19 @@ def test_a_fresh_reindex_goes_through_the_pipeline_sized_to_the_queues_and_is_re
     assert hook.sent_once == ["once"]  # a request that starts work is never resent by the client
 
 
+def test_a_reindex_lost_right_after_its_start_is_handed_on_not_failed():
+    # A node restart between the start and the first read: the task is gone, and wait_reindex
+    # (which sees it lost) and complete_index take it from there.
+    client = fresh_cluster(
+        **{"tasks.get": [not_found("task [n1:77] isn't running and hasn't stored its results")]}
+    )
+    start, _ = operator(client)
+    ctx = context()
+    assert start.execute(ctx)["es_task_id"] == "n1:77"
+    assert ctx["task_state_store"].values[KEY] == "n1:77"
+    assert len(client.calls["reindex"]) == 1
+
+
 def test_a_retry_follows_the_task_its_earlier_try_started():
     client = FakeEs(**{"tasks.get": [{"completed": True, "task": {}}]})
     start, _ = operator(client)
