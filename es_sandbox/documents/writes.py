@@ -453,6 +453,14 @@ class DocumentService:
             return require_alias_missing(name)
         return None
 
+    def _write_target(self, action: BulkAction, name: str) -> Index:
+        """The index an item writes to: its alias requirement met, then the write index `name` names
+        (created when auto-create allows)."""
+        missing_alias = self._require_alias_failure(action, name)
+        if missing_alias is not None:
+            raise missing_alias
+        return self.cluster.indices.write_index(name)
+
     def _apply_index(
         self, action: BulkAction, prepared: _Prepared, refresh: bool, touched: _Touched
     ) -> Outcome:
@@ -464,10 +472,7 @@ class DocumentService:
             return Outcome(action.op, _OK, _dropped_response(prepared.index, prepared.id))
         name, doc_id = prepared.index, prepared.id
         try:
-            missing_alias = self._require_alias_failure(action, name)
-            if missing_alias is not None:
-                raise missing_alias
-            index = self.cluster.indices.write_index(name)
+            index = self._write_target(action, name)
             name = index.name
             if doc_id == "":
                 raise illegal_argument("if _id is specified it must not be empty")
@@ -527,10 +532,7 @@ class DocumentService:
         body = _update_body(action, prepared)
         name = action.index
         try:
-            missing_alias = self._require_alias_failure(action, name)
-            if missing_alias is not None:
-                raise missing_alias
-            index = self.cluster.indices.write_index(name)
+            index = self._write_target(action, name)
             name = index.name
             started = time.monotonic_ns()
             current = self._get_for_update(index, action.id)
@@ -572,10 +574,7 @@ class DocumentService:
         body = action.source or {}
         name = action.index
         try:
-            missing_alias = self._require_alias_failure(action, name)
-            if missing_alias is not None:
-                raise missing_alias
-            index = self.cluster.indices.write_index(name)
+            index = self._write_target(action, name)
             name = index.name
             current = self._get_for_update(index, action.id)
             stored = _without_metadata(current.source) if current is not None else None
