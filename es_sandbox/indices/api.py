@@ -24,18 +24,26 @@ router = Router()
 
 
 def resolve_param(
-    request: Request, cluster: Cluster, expression: str | None, *, default_allow_no: bool = True
+    request: Request,
+    cluster: Cluster,
+    expression: str | None,
+    *,
+    default_allow_no: bool = True,
+    level: str | None = None,
 ) -> list[Index]:
-    """The indices an expression names, with the request's ignore_unavailable / allow_no_indices."""
+    """The indices an expression names, with the request's ignore_unavailable / allow_no_indices
+    (level="read": as a search resolves them, see IndexStore.resolve)."""
     return cluster.indices.resolve(
         expression,
         ignore_unavailable=bool_param(request, "ignore_unavailable"),
         allow_no_indices=bool_param(request, "allow_no_indices", default_allow_no),
+        level=level,
     )
 
 
-def _by_name(indices: list[Index]) -> list[Index]:
-    return sorted(indices, key=lambda i: i.name)
+def resolve_sorted(request: Request, cluster: Cluster, expression: str | None, **options: Any) -> list[Index]:
+    """resolve_param's indices in name order, as responses list them."""
+    return sorted(resolve_param(request, cluster, expression, **options), key=lambda i: i.name)
 
 
 @router.route("/{index}", "PUT")
@@ -66,15 +74,17 @@ async def index_exists(request: Request, cluster: Cluster):
 
 @router.route("/{index}", "GET")
 async def get_index(request: Request, cluster: Cluster):
-    found = resolve_param(request, cluster, request.path_params["index"])
-    return {index.name: index.describe() for index in _by_name(found)}
+    return {
+        index.name: index.describe()
+        for index in resolve_sorted(request, cluster, request.path_params["index"])
+    }
 
 
 @router.route("/_mapping", "GET")
 @router.route("/{index}/_mapping", "GET")
 async def get_mapping(request: Request, cluster: Cluster):
-    found = resolve_param(request, cluster, request.path_params.get("index"))
-    return {index.name: {"mappings": index.mappings} for index in _by_name(found)}
+    found = resolve_sorted(request, cluster, request.path_params.get("index"))
+    return {index.name: {"mappings": index.mappings} for index in found}
 
 
 @router.route("/{index}/_mapping", "PUT", "POST")
@@ -90,11 +100,11 @@ async def put_mapping(request: Request, cluster: Cluster):
 @router.route("/{index}/_settings", "GET")
 @router.route("/{index}/_settings/{name}", "GET")
 async def get_settings(request: Request, cluster: Cluster):
-    found = resolve_param(request, cluster, request.path_params.get("index"))
+    found = resolve_sorted(request, cluster, request.path_params.get("index"))
     wanted = request.path_params.get("name")
     flat_output = bool_param(request, "flat_settings")
     out = {}
-    for index in _by_name(found):
+    for index in found:
         flat = index.flat_settings
         if wanted:
             patterns = [w if w.startswith("index.") else f"index.{w}" for w in wanted.split(",")]
@@ -187,10 +197,9 @@ def _get_aliases(request: Request, cluster: Cluster) -> tuple[int, dict[str, Any
     index_expr = request.path_params.get("index")
     name = request.path_params.get("name")
     patterns = name.split(",") if name else None
-    indices = resolve_param(request, cluster, index_expr)
     out: dict[str, Any] = {}
     seen: set[str] = set()
-    for index in _by_name(indices):
+    for index in resolve_sorted(request, cluster, index_expr):
         hits = {a: dict(p) for a, p in sorted(index.aliases.items()) if _alias_matches(a, patterns)}
         seen.update(hits)
         if hits or patterns is None:

@@ -9,27 +9,18 @@ from starlette.requests import Request
 
 from es_sandbox.http import Router, bool_param, json_body
 from es_sandbox.indices import operations
+from es_sandbox.indices.api import resolve_sorted
 from es_sandbox.indices.stats_api import shards_header
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
-    from es_sandbox.indices.index import Index
 
 router = Router()
 
 
-def _targets(request: Request, cluster: Cluster, expression: str | None) -> list[Index]:
-    found = cluster.indices.resolve(
-        expression,
-        ignore_unavailable=bool_param(request, "ignore_unavailable"),
-        allow_no_indices=bool_param(request, "allow_no_indices", True),
-    )
-    return sorted(found, key=lambda i: i.name)
-
-
 @router.route("/{index}/_close", "POST")
 async def close_index(request: Request, cluster: Cluster):
-    found = _targets(request, cluster, request.path_params["index"])
+    found = resolve_sorted(request, cluster, request.path_params["index"])
     operations.set_closed(cluster.indices, found, True)
     return {
         "acknowledged": True,
@@ -40,14 +31,14 @@ async def close_index(request: Request, cluster: Cluster):
 
 @router.route("/{index}/_open", "POST")
 async def open_index(request: Request, cluster: Cluster):
-    found = _targets(request, cluster, request.path_params["index"])
+    found = resolve_sorted(request, cluster, request.path_params["index"])
     operations.set_closed(cluster.indices, found, False)
     return {"acknowledged": True, "shards_acknowledged": True}
 
 
 @router.route("/{index}/_block/{block}", "PUT")
 async def add_block(request: Request, cluster: Cluster):
-    found = _targets(request, cluster, request.path_params["index"])
+    found = resolve_sorted(request, cluster, request.path_params["index"])
     operations.set_block(found, request.path_params["block"], True)
     return {
         "acknowledged": True,
@@ -58,7 +49,7 @@ async def add_block(request: Request, cluster: Cluster):
 
 @router.route("/{index}/_block/{block}", "DELETE")
 async def remove_block(request: Request, cluster: Cluster):
-    found = _targets(request, cluster, request.path_params["index"])
+    found = resolve_sorted(request, cluster, request.path_params["index"])
     operations.set_block(found, request.path_params["block"], False)
     return {"acknowledged": True, "indices": [{"name": index.name, "unblocked": True} for index in found]}
 
@@ -105,4 +96,4 @@ async def rollover(request: Request, cluster: Cluster):
 async def broadcast_maintenance(request: Request, cluster: Cluster):
     """Merging segments and dropping caches change nothing a single in-memory node keeps: every
     started shard answers at once."""
-    return {"_shards": shards_header(_targets(request, cluster, request.path_params.get("index")))}
+    return {"_shards": shards_header(resolve_sorted(request, cluster, request.path_params.get("index")))}

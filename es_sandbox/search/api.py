@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from es_sandbox.errors import EsError, illegal_argument, parse_error, validation_failed
 from es_sandbox.http import Router, bool_param, int_param, json_body
+from es_sandbox.indices.api import resolve_param, resolve_sorted
 from es_sandbox.java import java_str
 from es_sandbox.search.errors import all_shards_failed
 from es_sandbox.search.fields import FieldResolver
@@ -37,16 +38,6 @@ if TYPE_CHECKING:
     from es_sandbox.indices import Index
 
 router = Router()
-
-
-def _resolve(request: Request, cluster: Cluster, expression: str | None) -> list[Index]:
-    indices = cluster.indices.resolve(
-        expression,
-        ignore_unavailable=bool_param(request, "ignore_unavailable"),
-        allow_no_indices=bool_param(request, "allow_no_indices", True),
-        level="read",
-    )
-    return sorted(indices, key=lambda i: i.name)
 
 
 async def _prepare(req: SearchRequest, cluster: Cluster, indices: list[Index]) -> None:
@@ -83,7 +74,7 @@ async def execute_search(
     cluster.search.expire()
     if "pit" in body:
         return await _search_pit(request, cluster, body, req, started, expression)
-    indices = _resolve(request, cluster, expression)
+    indices = resolve_sorted(request, cluster, expression, level="read")
     await _prepare(req, cluster, indices)
     scroll_param = request.query_params.get("scroll")
     check_window(req, indices, cluster, scroll=scroll_param is not None)
@@ -312,7 +303,7 @@ async def open_pit(request: Request, cluster: Cluster):
             400, "action_request_validation_exception", "Validation Failed: 1: [keep_alive] is not specified;"
         )
     seconds = keep_alive(keep, "keep_alive")
-    indices = _resolve(request, cluster, request.path_params["index"])
+    indices = resolve_sorted(request, cluster, request.path_params["index"], level="read")
     pit = cluster.search.open_pit(indices, seconds)
     return {"id": pit.id, "_shards": shards(indices)}
 
@@ -340,12 +331,7 @@ async def count(request: Request, cluster: Cluster):
     terminate_after = int_param(request, "terminate_after", 0)
     if terminate_after < 0:  # RestCountAction, before the indices are resolved
         raise illegal_argument("terminateAfter must be > 0")
-    indices = cluster.indices.resolve(
-        request.path_params.get("index"),
-        ignore_unavailable=bool_param(request, "ignore_unavailable"),
-        allow_no_indices=bool_param(request, "allow_no_indices", True),
-        level="read",
-    )
+    indices = resolve_param(request, cluster, request.path_params.get("index"), level="read")
     query = await prepare_query(query, cluster, indices)
     total = 0
     for index in indices:

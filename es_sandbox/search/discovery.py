@@ -11,10 +11,10 @@ from starlette.requests import Request
 from es_sandbox import mappings as mp
 from es_sandbox.errors import index_not_found, validation_failed
 from es_sandbox.http import Router, bool_param, json_body
+from es_sandbox.indices.api import resolve_sorted
 
 if TYPE_CHECKING:
     from es_sandbox.cluster import Cluster
-    from es_sandbox.indices import Index
 
 router = Router()
 
@@ -38,16 +38,6 @@ _NOT_AGGREGATABLE = {
     "rank_features",
     "binary",
 }
-
-
-def _indices(request: Request, cluster: Cluster, expression: str | None) -> list[Index]:
-    found = cluster.indices.resolve(
-        expression,
-        ignore_unavailable=bool_param(request, "ignore_unavailable"),
-        allow_no_indices=bool_param(request, "allow_no_indices", True),
-        level="read",
-    )
-    return sorted(found, key=lambda i: i.name)
 
 
 def _leaves(props: dict[str, Any], prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
@@ -89,7 +79,7 @@ async def field_caps(request: Request, cluster: Cluster):
     if isinstance(wanted_types, str):
         wanted_types = wanted_types.split(",")
     include_unmapped = bool_param(request, "include_unmapped")
-    indices = _indices(request, cluster, request.path_params.get("index"))
+    indices = resolve_sorted(request, cluster, request.path_params.get("index"), level="read")
     # field -> type -> index name -> (searchable, aggregatable, metadata)
     seen: dict[str, dict[str, dict[str, tuple[bool, bool, bool]]]] = {}
     for index in indices:
@@ -149,7 +139,7 @@ def _merge_caps(
 async def field_mapping(request: Request, cluster: Cluster):
     patterns = request.path_params["fields"].split(",")
     out: dict[str, Any] = {}
-    for index in _indices(request, cluster, request.path_params.get("index")):
+    for index in resolve_sorted(request, cluster, request.path_params.get("index"), level="read"):
         found: dict[str, Any] = {}
         for path, spec in _leaves(index.mappings.get("properties", {})):
             if mp.field_type_of(spec) in mp.OBJECT_TYPES:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from es_sandbox.errors import EsError, index_not_found, parse_error, validation_failed
 from es_sandbox.http import Router, bool_param, json_body
+from es_sandbox.indices.api import resolve_sorted
 from es_sandbox.search.fields import FieldResolver, analyze
 from es_sandbox.search.hits import shards
 from es_sandbox.search.queries import compile_query, prepare_query
@@ -124,14 +125,7 @@ async def validate_query(request: Request, cluster: Cluster):
         query = await _query_of(request)
     except EsError as err:
         return _invalid(err, explain)
-    indices = sorted(
-        cluster.indices.resolve(
-            request.path_params.get("index"),
-            ignore_unavailable=bool_param(request, "ignore_unavailable"),
-            allow_no_indices=bool_param(request, "allow_no_indices", True),
-        ),
-        key=lambda i: i.name,
-    )
+    indices = resolve_sorted(request, cluster, request.path_params.get("index"))
     explanations = []
     valid = True
     try:
