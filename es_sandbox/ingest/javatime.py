@@ -718,6 +718,13 @@ class Formatter:
     def _failed(self, text: str, cause: JavaTimeError) -> JavaTimeError:
         return _illegal(f"failed to parse date field [{text}] with format [{self.name}]", cause)
 
+    def _resolved(self, fields: Fields, zone: Zone, locale: Locale, text: str) -> datetime:
+        """The moment the parsed fields name; a field that cannot resolve fails this format's parse."""
+        try:
+            return _resolve(fields, zone, locale, text)
+        except JavaTimeError as err:
+            raise self._failed(text, err) from None
+
 
 class PatternFormatter(Formatter):
     def __init__(self, name: str, pattern: str) -> None:
@@ -740,14 +747,15 @@ class PatternFormatter(Formatter):
             raise self._failed(
                 text, _parse_exception(text, f"could not be parsed, unparsed text found at index {end}")
             )
-        try:
-            return _resolve(fields, zone, locale, text)
-        except JavaTimeError as err:
-            raise self._failed(text, err) from None
+        return self._resolved(fields, zone, locale, text)
 
     def format(self, moment, zone, locale):
-        local = moment.astimezone(UTC).astimezone(zone.tz)  # normalises a wall time in a DST gap
-        return "".join(e.format(local, zone, locale) for e in self.elements)
+        return _format_elements(self.elements, moment, zone, locale)
+
+
+def _format_elements(elements: list[Element], moment: datetime, zone: Zone, locale: Locale) -> str:
+    local = moment.astimezone(UTC).astimezone(zone.tz)  # normalises a wall time in a DST gap
+    return "".join(e.format(local, zone, locale) for e in elements)
 
 
 def _flatten(elements: list[Element]):
@@ -792,15 +800,11 @@ class IsoFormatter(Formatter):
             fields.values["nano"] = int(parts["fraction"].ljust(9, "0"))
         if "zone" in parts:
             fields.zone = UTC_ZONE if parts["zone"] == "Z" else _offset(parts["zone"])
-        try:
-            return _resolve(fields, zone, locale, text)
-        except JavaTimeError as err:
-            raise self._failed(text, err) from None
+        return self._resolved(fields, zone, locale, text)
 
     def format(self, moment, zone, locale):
-        local = moment.astimezone(UTC).astimezone(zone.tz)  # normalises a wall time in a DST gap
         elements = compile_pattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSSSSSXXX") if self.nanos else self._PRINT
-        return "".join(e.format(local, zone, locale) for e in elements)
+        return _format_elements(elements, moment, zone, locale)
 
 
 class EpochFormatter(Formatter):
