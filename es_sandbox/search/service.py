@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from es_sandbox.errors import illegal_argument
 from es_sandbox.http import parse_time
@@ -55,6 +55,9 @@ class Scroll:
     request: dict[str, Any]
 
 
+_Context = TypeVar("_Context", PointInTime, Scroll)
+
+
 class SearchService:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
@@ -94,6 +97,18 @@ class SearchService:
             for key in [k for k, c in table.items() if c.expires <= now]:
                 del table[key]
 
+    def _in_use(self, table: dict[str, _Context], context_id: str, keep_alive: float | None) -> _Context:
+        """A live context used again: it lives another keep-alive (the new one, when given); an
+        expired or unknown id is search_context_missing_exception."""
+        self.expire()
+        context = table.get(context_id)
+        if context is None:
+            raise context_missing(context_id)
+        if keep_alive is not None:
+            context.keep_alive = keep_alive
+        context.expires = time.monotonic() + context.keep_alive
+        return context
+
     def open_pit(self, indices: list[Index], keep_alive: float) -> PointInTime:
         pit = PointInTime(
             context_id("pit"), Snapshot.take(indices), keep_alive, time.monotonic() + keep_alive
@@ -103,14 +118,7 @@ class SearchService:
 
     def pit(self, pit_id: str, keep_alive: float | None) -> PointInTime:
         """An open point in time, its keep-alive renewed (and replaced when given)."""
-        self.expire()
-        pit = self.pits.get(pit_id)
-        if pit is None:
-            raise context_missing(pit_id)
-        if keep_alive is not None:
-            pit.keep_alive = keep_alive
-        pit.expires = time.monotonic() + pit.keep_alive
-        return pit
+        return self._in_use(self.pits, pit_id, keep_alive)
 
     def close_pit(self, pit_id: str) -> int:
         return 1 if self.pits.pop(pit_id, None) is not None else 0
@@ -126,13 +134,7 @@ class SearchService:
 
     def next_page(self, scroll_id: str, keep_alive: float | None) -> tuple[Scroll, list[Hit]]:
         check_scroll_id(scroll_id)
-        self.expire()
-        scroll = self.scrolls.get(scroll_id)
-        if scroll is None:
-            raise context_missing(scroll_id)
-        if keep_alive is not None:
-            scroll.keep_alive = keep_alive
-        scroll.expires = time.monotonic() + scroll.keep_alive
+        scroll = self._in_use(self.scrolls, scroll_id, keep_alive)
         page = scroll.hits[scroll.position : scroll.position + scroll.size]
         scroll.position += len(page)
         return scroll, page
