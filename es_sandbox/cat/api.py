@@ -338,21 +338,11 @@ async def cat_tasks(request: Request, cluster: Cluster):
         parse_task_id(parent)
     actions = [a for a in (request.query_params.get("actions") or "").split(",") if a] or None
     nodes = [n for n in (request.query_params.get("nodes") or "").split(",") if n] or None
-    manager = cluster.tasks
-    # Listing tasks is itself a task with a child per node, as on a real cluster.
-    listing = manager.register("cluster:monitor/tasks/lists", None, cancellable=True)
-    per_node = [
-        manager.register("cluster:monitor/tasks/lists[n]", None, cancellable=True, node=n, parent=listing)
-        for n in cluster.nodes
-    ]
-    try:
-        tasks = manager.find(actions, parent, nodes)
+    with cluster.tasks.listing():
+        tasks = cluster.tasks.find(actions, parent, nodes)
         table = Table([*columns.TASKS, columns.TASK_DESCRIPTION] if detailed else columns.TASKS)
         for task in _grouped(tasks):
             table.add_row(_task_row(cluster, task, full_id=full_id, detailed=detailed))
-    finally:
-        for task in [*per_node, listing]:
-            manager.finish(task)
     return respond(table, request)
 
 

@@ -104,25 +104,16 @@ async def list_tasks(request: Request, cluster: Cluster):
         raise illegal_argument(f"[group_by] must be one of [nodes], [parents] or [none] but was [{group_by}]")
     detailed = bool_param(request, "detailed")
     manager = cluster.tasks
-    # The listing itself is a task, with one child per node, as on a real cluster.
-    listing = manager.register("cluster:monitor/tasks/lists", None, cancellable=True)
-    per_node = [
-        manager.register("cluster:monitor/tasks/lists[n]", None, cancellable=True, node=n, parent=listing)
-        for n in cluster.nodes
-    ]
-    try:
+    with manager.listing() as own:
         tasks = manager.find(
             _csv(request, "actions"), request.query_params.get("parent_task_id"), _csv(request, "nodes")
         )
         if bool_param(request, "wait_for_completion"):
-            waiting = [t for t in tasks if t is not listing and t not in per_node]
+            waiting = [t for t in tasks if t not in own]
             timeout = time_param(request, "timeout") or DEFAULT_WAIT_TIMEOUT
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*(t.done.wait() for t in waiting)), timeout)
         infos = [(t, t.info(detailed=detailed)) for t in tasks]
-    finally:
-        for task in [*per_node, listing]:
-            manager.finish(task)
     return list_response(cluster, infos, group_by)
 
 

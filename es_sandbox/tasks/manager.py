@@ -16,9 +16,10 @@ Contract used by the other subsystems:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from es_sandbox.errors import EsError, illegal_argument, resource_not_found
@@ -184,6 +185,21 @@ class TaskManager:
         )
         self.running[task.full_id] = task
         return task
+
+    @contextlib.contextmanager
+    def listing(self) -> Generator[list[Task]]:
+        """Listing tasks is itself a task, with a child per node, as on a real cluster: they run
+        while the block does (the listing sees them) and finish after it; yields them."""
+        listing = self.register("cluster:monitor/tasks/lists", None, cancellable=True)
+        per_node = [
+            self.register("cluster:monitor/tasks/lists[n]", None, cancellable=True, node=n, parent=listing)
+            for n in self.cluster.nodes
+        ]
+        try:
+            yield [listing, *per_node]
+        finally:
+            for task in [*per_node, listing]:
+                self.finish(task)
 
     def finish(
         self, task: Task, response: dict[str, Any] | None = None, error: EsError | None = None
