@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from es_sandbox.errors import EsError, illegal_argument
+from es_sandbox.errors import EsError
 from es_sandbox.ingest.config import wrapped_cause
-from es_sandbox.ingest.processors import Processor
+from es_sandbox.ingest.processors import Processor, field_string
 
 _LEADING = re.compile(r"(.*?)%", re.DOTALL)  # matched at the start only
 _KEY_AND_DELIMITER = re.compile(r"%\{([^}]*?)}([^%]*)", re.DOTALL)
@@ -187,11 +187,9 @@ class DissectProcessor(Processor):
         return cls(cfg.tag, None, field, parsed, ignore_missing)
 
     async def execute(self, doc):
-        text = doc.get_string(self.field, self.ignore_missing)
+        text = field_string(doc, self.field, self.ignore_missing)
         if text is None:
-            if self.ignore_missing:
-                return doc
-            raise illegal_argument(f"field [{self.field}] is null, cannot process it.")
+            return doc
         for name, value in self.pattern.parse(text).items():
             doc.set(name, value)
         return doc

@@ -17,7 +17,7 @@ from typing import Any
 
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.ingest.oniguruma import Untranslatable, compile_oniguruma
-from es_sandbox.ingest.processors import Processor
+from es_sandbox.ingest.processors import Processor, field_string
 from es_sandbox.java import (
     INT_MAX,
     INT_MIN,
@@ -235,11 +235,9 @@ class GrokProcessor(Processor):
         return cls(cfg.tag, None, field, patterns, grok, trace_match, ignore_missing)
 
     async def execute(self, doc):
-        text = doc.get_string(self.field, self.ignore_missing)
+        text = field_string(doc, self.field, self.ignore_missing)
         if text is None:
-            if self.ignore_missing:
-                return doc
-            raise illegal_argument(f"field [{self.field}] is null, cannot process it.")
+            return doc
         matches = self.grok.captures(text)
         if matches is None:
             raise illegal_argument(f"Provided Grok expressions do not match field value: [{text}]")

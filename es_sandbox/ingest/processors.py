@@ -42,6 +42,17 @@ class Processor:
         yield self
 
 
+def field_string(
+    doc: IngestDocument, field: str, ignore_missing: bool, *, cannot: str = "process it"
+) -> str | None:
+    """The string a processor works on: None when the field is missing or null and ignore_missing is
+    set; null otherwise is ES's "field [f] is null, cannot <what the processor does>"."""
+    text = doc.get_string(field, ignore_missing)
+    if text is None and not ignore_missing:
+        raise illegal_argument(f"field [{field}] is null, cannot {cannot}.")
+    return text
+
+
 def _read_media_type(cfg: ConfigReader) -> None:
     media_type = cfg.string("media_type", "application/json")
     if media_type not in MEDIA_TYPES:

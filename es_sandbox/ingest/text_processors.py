@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from es_sandbox.errors import EsError, illegal_argument
-from es_sandbox.ingest.processors import Processor, StringProcessor
+from es_sandbox.ingest.processors import Processor, StringProcessor, field_string
 from es_sandbox.java import java_str, java_type
 
 _BYTE_UNITS = {"b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30}
@@ -118,15 +118,9 @@ class SplitProcessor(Processor):
         )
 
     async def execute(self, doc):
-        value = doc.get(self.field, self.ignore_missing)
+        value = field_string(doc, self.field, self.ignore_missing, cannot="split")
         if value is None:
-            if self.ignore_missing:
-                return doc
-            raise illegal_argument(f"field [{self.field}] is null, cannot split.")
-        if not isinstance(value, str):
-            raise illegal_argument(
-                f"field [{self.field}] of type [{java_type(value)}] cannot be cast to [java.lang.String]"
-            )
+            return doc
         parts, last = [], 0
         for match in self.separator.finditer(value):
             if match.end() == 0:

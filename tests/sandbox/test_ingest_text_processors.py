@@ -50,6 +50,17 @@ def test_errors(es):
     )
     failed = simulate(es, [{"join": {"field": "tags", "separator": ","}}], {"tags": "x"})["error"]
     assert failed["reason"] == "field [tags] of type [java.lang.String] cannot be cast to [java.util.List]"
+    failed = simulate(es, [{"split": {"field": "csv", "separator": ","}}], {"csv": None})["error"]
+    assert (failed["type"], failed["reason"]) == (
+        "illegal_argument_exception",
+        "field [csv] is null, cannot split.",
+    )
+    failed = simulate(es, [{"split": {"field": "csv", "separator": ","}}], {"csv": 7})["error"]
+    assert failed["reason"] == "field [csv] of type [java.lang.Integer] cannot be cast to [java.lang.String]"
+    kept = simulate(
+        es, [{"split": {"field": "csv", "separator": ",", "ignore_missing": True}}], {"csv": None}
+    )
+    assert kept["doc"]["_source"] == {"csv": None}
     with pytest.raises(BadRequestError) as refused:
         simulate(es, [{"sort": {"field": "n", "order": "up"}}], {"n": [1]})
     assert (
