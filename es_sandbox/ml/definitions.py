@@ -48,6 +48,11 @@ def parse_failure(
     )
 
 
+def unknown_named_object(field: str, name: str) -> EsError:
+    """`field` holds an object named `name` that no parser is registered for (NamedXContentRegistry)."""
+    return parse_failure(field, "named_object_not_found_exception", f"[1:1] unknown field [{name}]")
+
+
 def _required(body: dict[str, Any], key: str, where: str) -> Any:
     if body.get(key) is None:
         raise parse_failure(
@@ -243,12 +248,7 @@ def trained_model(raw: dict[str, Any]) -> Tree | Ensemble:
         return Tree(body or {})
     if kind == "ensemble":
         return Ensemble(body or {})
-    raise EsError(
-        400,
-        "x_content_parse_exception",
-        "[1:1] [trained_model_config] failed to parse field [definition]",
-        caused_by={"type": "named_object_not_found_exception", "reason": f"[1:1] unknown field [{kind}]"},
-    )
+    raise unknown_named_object("definition", kind)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.ml import catalog
-from es_sandbox.ml.definitions import InlineDefinition, parse_definition, parse_failure
+from es_sandbox.ml.definitions import InlineDefinition, parse_definition, parse_failure, unknown_named_object
 from es_sandbox.ml.errors import bad_request, invalid
 
 NLP_TASK_TYPES = (
@@ -113,7 +113,7 @@ def normalize_nlp_config(inference_config: dict[str, Any]) -> dict[str, Any]:
         raise bad_request("[inference_config] must contain exactly one inference configuration")
     ((task, body),) = inference_config.items()
     if task not in NLP_TASK_TYPES and task not in ("classification", "regression"):
-        raise unknown_inference_config(task)
+        raise unknown_named_object("inference_config", task)
     body = dict(body or {})
     if task == "regression":
         return {task: {"results_field": "predicted_value", "num_top_feature_importance_values": 0, **body}}
@@ -156,15 +156,6 @@ def normalize_nlp_config(inference_config: dict[str, Any]) -> dict[str, Any]:
 
 def config_failure(cause_type: str, reason: str) -> EsError:
     return parse_failure("inference_config", cause_type, reason)
-
-
-def unknown_inference_config(task: str) -> EsError:
-    return EsError(
-        400,
-        "x_content_parse_exception",
-        "[1:1] [trained_model_config] failed to parse field [inference_config]",
-        caused_by={"type": "named_object_not_found_exception", "reason": f"[1:1] unknown field [{task}]"},
-    )
 
 
 @dataclass

@@ -142,6 +142,28 @@ def test_definitions_that_fail_validation(es, definition, problem):
     assert es.options(ignore_status=404).ml.get_trained_models(model_id="bad-definition").meta.status == 404
 
 
+def test_a_model_kind_without_a_parser_is_a_named_object_failure(es):
+    exc = api_error(
+        lambda: put(
+            es,
+            "unknown-kind",
+            input=FIELDS,
+            inference_config={"regression": {}},
+            definition={"trained_model": {"forest": {}}},
+        )
+    )
+    error = assert_error(
+        exc,
+        400,
+        "x_content_parse_exception",
+        "[1:1] [trained_model_config] failed to parse field [definition]",
+    )
+    assert error["caused_by"] == {
+        "type": "named_object_not_found_exception",
+        "reason": "[1:1] unknown field [forest]",
+    }
+
+
 def test_a_single_stump_without_features_is_fine(es):
     stump = {"tree": {"feature_names": [], "tree_structure": [{"node_index": 0, "leaf_value": 12.0}]}}
     config = put(
