@@ -19,19 +19,19 @@ rejected_execution_count plus the reindex's failures plus (pipeline) the failure
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
 from common import (
     MAPPINGS,
+    capacity_arguments,
+    capacity_sandbox,
     client,
     deploy,
     deployment_stats,
     elser_pipeline,
     load_corpus,
     machine,
-    start_sandbox,
     wait_task,
     write_result,
 )
@@ -135,13 +135,9 @@ def run(es, backend: str, allocations: int, inference_ms: float, seconds: float)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--inference-ms", type=float, default=50.0)
-    parser.add_argument("--seconds", type=float, default=8.0, help="work per run at full capacity")
-    parser.add_argument("--allocations", type=int, nargs="+", default=[1, 2, 4, 8])
-    args = parser.parse_args()
+    args = capacity_arguments(__doc__.splitlines()[0]).parse_args()
     info = machine()
-    sandbox = start_sandbox(inference_ms=args.inference_ms, download_seconds=0.2, ml_processors=32)
+    sandbox = capacity_sandbox(args.inference_ms)
     rows = []
     try:
         es = client(sandbox.url)

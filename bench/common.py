@@ -6,6 +6,7 @@ writes `bench/results/<name>.json`; `bench/report.py` turns the results into BEN
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import json
@@ -73,6 +74,22 @@ def write_result(name: str, data: dict) -> Path:
 
 def start_sandbox(**options) -> SandboxProcess:
     return SandboxProcess(SandboxConfig(**{"port": 0, **options}))
+
+
+def capacity_arguments(description: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks that measure a deployment against its capacity (utilisation,
+    backends): the cost model's time per inference, the work per run, the allocation counts."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--inference-ms", type=float, default=50.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="work per run at full capacity")
+    parser.add_argument("--allocations", type=int, nargs="+", default=[1, 2, 4, 8])
+    return parser
+
+
+def capacity_sandbox(inference_ms: float) -> SandboxProcess:
+    """A sandbox for those benchmarks: the given cost per inference, quick downloads, 32 ML processors
+    (room for 8 allocations of 4 threads)."""
+    return start_sandbox(inference_ms=inference_ms, download_seconds=0.2, ml_processors=32)
 
 
 def client(url: str, timeout: float = 120):

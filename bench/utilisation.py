@@ -15,11 +15,12 @@ created / the reindex task's `took`
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
 from common import (
+    capacity_arguments,
+    capacity_sandbox,
     client,
     deploy,
     deployment_stats,
@@ -28,7 +29,6 @@ from common import (
     load_corpus,
     machine,
     start_reindex,
-    start_sandbox,
     write_result,
 )
 
@@ -92,15 +92,12 @@ def run(es, config: str, allocations: int, threads: int, inference_ms: float, se
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--inference-ms", type=float, default=50.0)
-    parser.add_argument("--seconds", type=float, default=8.0, help="work per run at full capacity")
-    parser.add_argument("--allocations", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser = capacity_arguments(__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4])
     args = parser.parse_args()
     info = machine()
     top = max(args.allocations) * 1000 / args.inference_ms * thread_speedup(max(args.threads))
-    sandbox = start_sandbox(inference_ms=args.inference_ms, download_seconds=0.2, ml_processors=32)
+    sandbox = capacity_sandbox(args.inference_ms)
     rows = []
     try:
         es = client(sandbox.url)
