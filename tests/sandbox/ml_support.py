@@ -29,6 +29,22 @@ def error_of(exc: ApiError) -> dict[str, Any]:
     return exc.body["error"]
 
 
+def status_type_reason(exc: ApiError) -> tuple[int, str, str]:
+    """An error's status, type and reason, to compare with Elasticsearch's in one assertion."""
+    return exc.meta.status, exc.body["error"]["type"], exc.body["error"]["reason"]
+
+
+def refusal(call: Callable[[], Any]) -> tuple[int, str, str]:
+    """The status, type and reason of the error `call` fails with."""
+    return status_type_reason(api_error(call))
+
+
+def error_fields(call: Callable[[], Any]) -> dict[str, Any]:
+    """The error object `call` fails with, and its status under "status"."""
+    exc = api_error(call)
+    return {"status": exc.meta.status, **error_of(exc)}
+
+
 def assert_error(exc: ApiError, status: int, type_: str, reason: str) -> dict[str, Any]:
     """Checks the whole envelope: status, type, reason, and a root cause with the same type."""
     assert exc.meta.status == status, exc.body

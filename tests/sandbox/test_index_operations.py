@@ -9,9 +9,7 @@ from __future__ import annotations
 import pytest
 from elasticsearch import ApiError, AuthorizationException, BadRequestError
 
-
-def error_of(exc: ApiError) -> tuple[int, str, str]:
-    return exc.meta.status, exc.body["error"]["type"], exc.body["error"]["reason"]
+from tests.sandbox.ml_support import status_type_reason
 
 
 @pytest.fixture
@@ -36,7 +34,7 @@ def test_close_refuses_reads_and_writes_until_open(docs):
     ):
         with pytest.raises(BadRequestError) as refused:
             call()
-        assert error_of(refused.value) == (400, "index_closed_exception", "closed")
+        assert status_type_reason(refused.value) == (400, "index_closed_exception", "closed")
         assert refused.value.body["error"]["index"] == "src"
     # Wildcards skip a closed index; ignore_unavailable skips it named outright.
     assert es.search(index="sr*")["hits"]["total"]["value"] == 0
@@ -58,7 +56,7 @@ def test_blocks_added_enforced_and_removed(docs):
     assert es.indices.get_settings(index="src")["src"]["settings"]["index"]["blocks"] == {"write": "true"}
     with pytest.raises(AuthorizationException) as refused:
         es.index(index="src", id="2", document={"t": "b"})
-    assert error_of(refused.value) == (
+    assert status_type_reason(refused.value) == (
         403,
         "cluster_block_exception",
         "index [src] blocked by: [FORBIDDEN/8/index write (api)];",
@@ -73,10 +71,10 @@ def test_blocks_added_enforced_and_removed(docs):
     es.indices.put_settings(index="src", settings={"index.blocks.read": True})
     with pytest.raises(AuthorizationException) as refused:
         es.search(index="src")
-    assert error_of(refused.value)[2] == "index [src] blocked by: [FORBIDDEN/7/index read (api)];"
+    assert status_type_reason(refused.value)[2] == "index [src] blocked by: [FORBIDDEN/7/index read (api)];"
     with pytest.raises(BadRequestError) as refused:
         es.indices.add_block(index="src", block="nothing")
-    assert error_of(refused.value) == (
+    assert status_type_reason(refused.value) == (
         400,
         "illegal_argument_exception",
         "No block found with name [nothing]",
@@ -87,7 +85,7 @@ def test_resize_needs_a_write_block_and_copies_documents(docs):
     es = docs
     with pytest.raises(ApiError) as refused:
         es.indices.clone(index="src", target="copy")
-    assert error_of(refused.value) == (
+    assert status_type_reason(refused.value) == (
         500,
         "illegal_state_exception",
         'index src must block write operations to resize index. use "index.blocks.write=true"',
@@ -96,12 +94,12 @@ def test_resize_needs_a_write_block_and_copies_documents(docs):
     with pytest.raises(BadRequestError) as refused:
         es.indices.shrink(index="src", target="small", settings={"index.number_of_shards": 3})
     assert (
-        error_of(refused.value)[2]
+        status_type_reason(refused.value)[2]
         == "the number of target shards [3] must be less that the number of source shards [2]"
     )
     with pytest.raises(BadRequestError) as refused:
         es.indices.clone(index="src", target="copy", body={"mappings": {}})
-    assert "mappings are not allowed when resizing indices" in error_of(refused.value)[2]
+    assert "mappings are not allowed when resizing indices" in status_type_reason(refused.value)[2]
 
     assert es.indices.clone(index="src", target="copy").body == {
         "acknowledged": True,
@@ -138,7 +136,7 @@ def test_rollover_moves_the_alias_when_conditions_hold(es):
     with pytest.raises(BadRequestError) as refused:
         es.indices.rollover(alias="logs-000002")
     assert (
-        error_of(refused.value)[2]
+        status_type_reason(refused.value)[2]
         == "rollover target is a [concrete index] but one of [alias, data_stream] was expected"
     )
 

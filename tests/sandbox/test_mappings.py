@@ -9,11 +9,7 @@ import random
 import pytest
 from elasticsearch import ApiError
 
-
-def _error(call) -> dict:
-    with pytest.raises(ApiError) as err:
-        call()
-    return {"status": err.value.meta.status, **err.value.info["error"]}
+from tests.sandbox.ml_support import error_fields
 
 
 def _create(es, properties):
@@ -50,7 +46,7 @@ def test_bad_field_mappings_fail_to_parse_with_the_cause(es):
         ),
     ]
     for properties, cause in cases:
-        error = _error(_create(es, properties))
+        error = error_fields(_create(es, properties))
         assert (error["status"], error["type"]) == (400, "mapper_parsing_exception")
         assert error["reason"] == f"Failed to parse mapping: {cause}"
         assert error["caused_by"] == {"type": "mapper_parsing_exception", "reason": cause}
@@ -59,14 +55,14 @@ def test_bad_field_mappings_fail_to_parse_with_the_cause(es):
 
 
 def test_illegal_arguments_in_a_mapping_are_its_cause(es):
-    error = _error(
+    error = error_fields(
         _create(es, {"v": {"type": "dense_vector", "dims": 5, "index": False, "similarity": "dot_product"}})
     )
     reason = "Field [similarity] can only be specified for a field of type [dense_vector] when it is indexed"
     assert error["reason"] == f"Failed to parse mapping: {reason}"
     assert error["caused_by"] == {"type": "illegal_argument_exception", "reason": reason}
     assert error["root_cause"][0]["type"] == "mapper_parsing_exception"
-    error = _error(_create(es, {"": {"type": "keyword"}}))
+    error = error_fields(_create(es, {"": {"type": "keyword"}}))
     assert error["caused_by"] == {
         "type": "illegal_argument_exception",
         "reason": "field name cannot be an empty string",
@@ -83,19 +79,19 @@ def test_put_mapping_refuses_type_and_parameter_changes(es):
             }
         },
     )
-    error = _error(lambda: es.indices.put_mapping(index="m", properties={"t": {"type": "keyword"}}))
+    error = error_fields(lambda: es.indices.put_mapping(index="m", properties={"t": {"type": "keyword"}}))
     assert (error["status"], error["type"], error["reason"]) == (
         400,
         "illegal_argument_exception",
         "mapper [t] cannot be changed from type [text] to [keyword]",
     )
-    error = _error(
+    error = error_fields(
         lambda: es.indices.put_mapping(index="m", properties={"t": {"type": "text", "analyzer": "english"}})
     )
     assert error["reason"] == (
         "Mapper for [t] conflicts with existing mapper:\n\tCannot update parameter [analyzer] from [whitespace] to [english]"
     )
-    error = _error(
+    error = error_fields(
         lambda: es.indices.put_mapping(index="m", properties={"k": {"type": "keyword", "bogus": True}})
     )
     assert (
@@ -132,9 +128,9 @@ def test_dense_vector_defaults_and_dims_learnt_from_the_first_document(es):
     assert after["small"]["dims"] == 3 and after["big"]["dims"] == 384
     assert after["small"]["index_options"] == {"type": "int8_hnsw", "m": 16, "ef_construction": 100}
     assert after["big"]["index_options"]["type"] == "bbq_hnsw"
-    error = _error(lambda: es.index(index="v", id="2", document={"small": [0.1, 0.2]}))
+    error = error_fields(lambda: es.index(index="v", id="2", document={"small": [0.1, 0.2]}))
     assert (error["status"], error["type"]) == (400, "document_parsing_exception")
-    error = _error(
+    error = error_fields(
         lambda: es.indices.put_mapping(index="v", properties={"small": {"type": "dense_vector", "dims": 4}})
     )
     assert error["reason"].startswith(
@@ -165,12 +161,12 @@ def test_vectors_a_similarity_refuses(es):
             }
         },
     )
-    error = _error(lambda: es.index(index="s", id="1", document={"cos": [0, 0, 0]}))
+    error = error_fields(lambda: es.index(index="s", id="1", document={"cos": [0, 0, 0]}))
     assert error["type"] == "document_parsing_exception"
     assert error["caused_by"]["reason"] == (
         "The [cosine] similarity does not support vectors with zero magnitude. Preview of invalid vector: [0.0, 0.0, 0.0]"
     )
-    error = _error(lambda: es.index(index="s", id="1", document={"dot": [1.0, 1.0]}))
+    error = error_fields(lambda: es.index(index="s", id="1", document={"dot": [1.0, 1.0]}))
     assert error["caused_by"]["reason"] == (
         "The [dot_product] similarity can only be used with unit-length vectors. Preview of invalid vector: [1.0, 1.0]"
     )

@@ -6,11 +6,9 @@ names anchored on an explicit date."""
 from __future__ import annotations
 
 import pytest
-from elasticsearch import ApiError, BadRequestError
+from elasticsearch import BadRequestError
 
-
-def reason(exc: ApiError) -> tuple[int, str, str]:
-    return exc.meta.status, exc.body["error"]["type"], exc.body["error"]["reason"]
+from tests.sandbox.ml_support import status_type_reason
 
 
 @pytest.fixture
@@ -27,7 +25,7 @@ def test_exists_source(one_doc):
 def test_mget_entries_must_be_objects(one_doc):
     with pytest.raises(BadRequestError) as refused:
         one_doc.mget(index="docs", body={"docs": [["1"]]})
-    assert reason(refused.value) == (
+    assert status_type_reason(refused.value) == (
         400,
         "illegal_argument_exception",
         "docs array element should include an object",
@@ -38,7 +36,11 @@ def test_count_terminate_after(one_doc):
     es = one_doc
     with pytest.raises(BadRequestError) as refused:
         es.count(index="missing", terminate_after=-1)  # checked before the index is looked up
-    assert reason(refused.value) == (400, "illegal_argument_exception", "terminateAfter must be > 0")
+    assert status_type_reason(refused.value) == (
+        400,
+        "illegal_argument_exception",
+        "terminateAfter must be > 0",
+    )
     es.index(index="docs", id="2", document={"t": "b"}, refresh=True)
     capped = es.count(index="docs", terminate_after=1)
     assert (capped["count"], capped["terminated_early"]) == (1, True)
@@ -49,17 +51,21 @@ def test_scroll_ids_and_paging_of_the_wrong_type(one_doc):
     es = one_doc
     with pytest.raises(BadRequestError) as refused:
         es.scroll(body={"scroll_id": ["abc"]})
-    assert reason(refused.value) == (
+    assert status_type_reason(refused.value) == (
         400,
         "illegal_argument_exception",
         "Unknown parameter [scroll_id] in request body or parameter is of the wrong type[START_ARRAY] ",
     )
     with pytest.raises(BadRequestError) as refused:
         es.clear_scroll(body={"scroll_id": [{"a": 1}]})
-    assert reason(refused.value)[2] == "scroll_id array element should only contain scroll_id"
+    assert status_type_reason(refused.value)[2] == "scroll_id array element should only contain scroll_id"
     with pytest.raises(BadRequestError) as refused:
         es.search(index="docs", body={"from": {}})
-    assert reason(refused.value) == (400, "parsing_exception", "Unknown key for a START_OBJECT in [from].")
+    assert status_type_reason(refused.value) == (
+        400,
+        "parsing_exception",
+        "Unknown key for a START_OBJECT in [from].",
+    )
     assert es.search(index="docs", body={"size": "1"})["hits"]["hits"][0]["_id"] == "1"
 
 
@@ -73,6 +79,6 @@ def test_date_math_anchored_on_a_date(es):
     with pytest.raises(BadRequestError) as refused:
         es.indices.create(index="<logs_{yesterday||/d}>")
     assert (
-        reason(refused.value)[2]
+        status_type_reason(refused.value)[2]
         == "could not parse date math expression [yesterday||/d] in [logs_{yesterday||/d}]"
     )

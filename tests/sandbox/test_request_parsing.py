@@ -17,18 +17,13 @@ from __future__ import annotations
 import pytest
 from elasticsearch import ApiError
 
-
-def _error(call) -> tuple[int, str, str]:
-    with pytest.raises(ApiError) as err:
-        call()
-    error = err.value.info["error"]
-    return err.value.meta.status, error["type"], error["reason"]
+from tests.sandbox.ml_support import refusal
 
 
 def _raw_error(es, method: str, path: str, body: bytes) -> tuple[int, str, str]:
     """For bodies the typed client will not send (not JSON, or not an object)."""
     headers = {"accept": "application/json", "content-type": "application/json"}
-    return _error(lambda: es.perform_request(method, path, headers=headers, body=body))
+    return refusal(lambda: es.perform_request(method, path, headers=headers, body=body))
 
 
 def _wrong_type(name: str, token: str) -> str:
@@ -45,25 +40,25 @@ def test_scroll_ids_of_every_form(docs):
     scroll_id = docs.search(index="docs", scroll="1m", size=1)["_scroll_id"]
     bad_request = (400, "illegal_argument_exception")
     # scroll: a body value that is not a string is refused by name and token
-    assert _error(lambda: docs.scroll(scroll_id=108437)) == (
+    assert refusal(lambda: docs.scroll(scroll_id=108437)) == (
         *bad_request,
         _wrong_type("scroll_id", "VALUE_NUMBER"),
     )
-    assert _error(lambda: docs.scroll(body={"scroll_id": [True, True]})) == (
+    assert refusal(lambda: docs.scroll(body={"scroll_id": [True, True]})) == (
         *bad_request,
         _wrong_type("scroll_id", "START_ARRAY"),
     )
-    assert _error(lambda: docs.scroll(scroll_id=scroll_id, scroll=60)) == (
+    assert refusal(lambda: docs.scroll(scroll_id=scroll_id, scroll=60)) == (
         *bad_request,
         _wrong_type("scroll", "VALUE_NUMBER"),
     )
-    assert _error(lambda: docs.scroll(body={"scroll_id": scroll_id, "keep": "1m"})) == (
+    assert refusal(lambda: docs.scroll(body={"scroll_id": scroll_id, "keep": "1m"})) == (
         *bad_request,
         _wrong_type("keep", "VALUE_STRING"),
     )
     # a string that is no scroll id cannot be parsed; one that was is merely gone (404)
-    assert _error(lambda: docs.scroll(scroll_id="abc")) == (*bad_request, "Cannot parse scroll id")
-    assert _error(lambda: docs.scroll(body={})) == (
+    assert refusal(lambda: docs.scroll(scroll_id="abc")) == (*bad_request, "Cannot parse scroll id")
+    assert refusal(lambda: docs.scroll(body={})) == (
         400,
         "action_request_validation_exception",
         "Validation Failed: 1: scrollId is missing;",
@@ -76,29 +71,29 @@ def test_scroll_ids_of_every_form(docs):
     assert docs.scroll(scroll_id=scroll_id, scroll="1m")["_scroll_id"] == scroll_id
 
     # clear scroll: scalars are read as text (then fail to parse as ids), containers are refused
-    assert _error(lambda: docs.clear_scroll(scroll_id=108437)) == (*bad_request, "Cannot parse scroll id")
-    assert _error(lambda: docs.clear_scroll(body={"scroll_id": [True, True]})) == (
+    assert refusal(lambda: docs.clear_scroll(scroll_id=108437)) == (*bad_request, "Cannot parse scroll id")
+    assert refusal(lambda: docs.clear_scroll(body={"scroll_id": [True, True]})) == (
         *bad_request,
         "Cannot parse scroll id",
     )
-    assert _error(lambda: docs.clear_scroll(body={"scroll_id": [{}]})) == (
+    assert refusal(lambda: docs.clear_scroll(body={"scroll_id": [{}]})) == (
         *bad_request,
         "scroll_id array element should only contain scroll_id",
     )
-    assert _error(lambda: docs.clear_scroll(body={"scroll_id": None})) == (
+    assert refusal(lambda: docs.clear_scroll(body={"scroll_id": None})) == (
         *bad_request,
         "scroll_id element should only contain scroll_id",
     )
-    assert _error(lambda: docs.clear_scroll(body={"ids": [scroll_id]})) == (
+    assert refusal(lambda: docs.clear_scroll(body={"ids": [scroll_id]})) == (
         *bad_request,
         _wrong_type("ids", "START_ARRAY"),
     )
     # an id that does not parse fails the request before any scroll is freed
-    assert _error(lambda: docs.clear_scroll(scroll_id=[scroll_id, "nope"])) == (
+    assert refusal(lambda: docs.clear_scroll(scroll_id=[scroll_id, "nope"])) == (
         *bad_request,
         "Cannot parse scroll id",
     )
-    assert _error(lambda: docs.clear_scroll(body={"scroll_id": []})) == (
+    assert refusal(lambda: docs.clear_scroll(body={"scroll_id": []})) == (
         400,
         "action_request_validation_exception",
         "Validation Failed: 1: no scroll ids specified;",
@@ -164,7 +159,7 @@ def test_scroll_ids_of_every_form(docs):
     ],
 )
 def test_search_scalars_of_the_wrong_kind(docs, body, expected):
-    status, error_type, reason = _error(lambda: docs.search(index="docs", body=body))
+    status, error_type, reason = refusal(lambda: docs.search(index="docs", body=body))
     assert (status, error_type) == expected[:2]
     assert reason == expected[2] or reason.startswith(expected[2] + "\n at [Source")
 
@@ -254,7 +249,7 @@ def test_search_scalars_are_coerced_as_es_coerces_them(docs):
     ],
 )
 def test_mget_bodies_of_the_wrong_shape(docs, body, expected):
-    assert _error(lambda: docs.mget(index="docs", body=body)) == expected
+    assert refusal(lambda: docs.mget(index="docs", body=body)) == expected
 
 
 def test_mget_reads_each_document_as_es_does(docs):
@@ -278,7 +273,7 @@ def test_mget_reads_each_document_as_es_does(docs):
     ]
     assert found[4]["error"]["type"] == "index_not_found_exception"
     assert docs.mget(index="docs", ids=["1", 2])["docs"][1] == {"_index": "docs", "_id": "2", "found": False}
-    assert _error(lambda: docs.mget(body={"docs": [{"_id": "1"}]})) == (
+    assert refusal(lambda: docs.mget(body={"docs": [{"_id": "1"}]})) == (
         400,
         "action_request_validation_exception",
         "Validation Failed: 1: index is missing for doc 0;",
@@ -292,7 +287,7 @@ def test_mget_reads_each_document_as_es_does(docs):
 
 def test_msearch_lines_of_the_wrong_shape(docs):
     # a body line ES cannot parse fails the whole request, not its search alone
-    assert _error(lambda: docs.msearch(searches=[{}, {"size": {}}, {}, {}])) == (
+    assert refusal(lambda: docs.msearch(searches=[{}, {"size": {}}, {}, {}])) == (
         400,
         "parsing_exception",
         "Unknown key for a START_OBJECT in [size].",
@@ -305,7 +300,7 @@ def test_msearch_lines_of_the_wrong_shape(docs):
         None,
     ]
     # ES's own 500: SearchRequest.indices refuses a null name with a NullPointerException
-    assert _error(lambda: docs.msearch(searches=[{"index": [None]}, {}])) == (
+    assert refusal(lambda: docs.msearch(searches=[{"index": [None]}, {}])) == (
         500,
         "null_pointer_exception",
         "index must not be null",
@@ -418,7 +413,7 @@ def test_msearch_lines_of_the_wrong_shape(docs):
     ],
 )
 def test_search_options_of_the_wrong_shape(docs, body, expected):
-    assert _error(lambda: docs.search(index="docs", body=body)) == expected
+    assert refusal(lambda: docs.search(index="docs", body=body)) == expected
 
 
 def test_search_options_read_as_es_reads_them(docs):

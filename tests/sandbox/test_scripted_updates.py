@@ -6,11 +6,9 @@ scripted_upsert, ctx.op none and delete), `_update_by_query` (noops, deletes, no
 from __future__ import annotations
 
 import pytest
-from elasticsearch import ApiError, BadRequestError, NotFoundError
+from elasticsearch import BadRequestError, NotFoundError
 
-
-def reason(exc: ApiError) -> tuple[int, str, str]:
-    return exc.meta.status, exc.body["error"]["type"], exc.body["error"]["reason"]
+from tests.sandbox.ml_support import status_type_reason
 
 
 @pytest.fixture
@@ -42,15 +40,15 @@ def test_update_runs_the_script(people):
 def test_update_script_errors(people):
     with pytest.raises(BadRequestError) as failed:
         people.update(index="people", id="1", script="ctx._source.missing.x = 1")
-    assert reason(failed.value) == (400, "illegal_argument_exception", "failed to execute script")
+    assert status_type_reason(failed.value) == (400, "illegal_argument_exception", "failed to execute script")
     cause = failed.value.body["error"]["caused_by"]
     assert cause["type"] == "script_exception" and cause["caused_by"]["type"] == "null_pointer_exception"
     with pytest.raises(BadRequestError) as refused:
         people.update(index="people", id="1", script={"source": "ctx._source.a = 1", "lang": "mustache"})
-    assert reason(refused.value)[2] == "script_lang not supported [mustache]"
+    assert status_type_reason(refused.value)[2] == "script_lang not supported [mustache]"
     with pytest.raises(BadRequestError) as refused:
         people.update(index="people", id="1", script="for (x in y) {}")
-    assert "es_sandbox runs only field assignments" in reason(refused.value)[2]
+    assert "es_sandbox runs only field assignments" in status_type_reason(refused.value)[2]
 
 
 def test_update_by_query_runs_the_script(people):
@@ -63,11 +61,15 @@ def test_update_by_query_runs_the_script(people):
     assert es.update_by_query(index="people", script="ctx.op = 'noop'")["noops"] == 2
     with pytest.raises(BadRequestError) as refused:
         es.update_by_query(index="people", script="ctx._id = 'x'")
-    assert reason(refused.value) == (400, "illegal_argument_exception", "Modifying [_id] not allowed")
+    assert status_type_reason(refused.value) == (
+        400,
+        "illegal_argument_exception",
+        "Modifying [_id] not allowed",
+    )
     with pytest.raises(BadRequestError) as refused:
         es.update_by_query(index="people", script="ctx.op = 'bogus'")
     assert (
-        reason(refused.value)[2]
+        status_type_reason(refused.value)[2]
         == "Operation type [bogus] not allowed, only [noop, index, delete] are allowed"
     )
     gone = es.update_by_query(

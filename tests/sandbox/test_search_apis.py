@@ -7,11 +7,7 @@ from __future__ import annotations
 import pytest
 from elasticsearch import ApiError
 
-
-def _error(call) -> dict:
-    with pytest.raises(ApiError) as err:
-        call()
-    return {"status": err.value.meta.status, **err.value.info["error"]}
+from tests.sandbox.ml_support import error_fields
 
 
 @pytest.fixture
@@ -65,19 +61,21 @@ def test_script_score_errors(vectors):
             },
         )
 
-    error = _error(query("cosineSimilarity(params.qv, 'v') +"))
+    error = error_fields(query("cosineSimilarity(params.qv, 'v') +"))
     assert (error["status"], error["type"]) == (400, "search_phase_execution_exception")
     assert error["root_cause"][0]["type"] == "script_exception"
     assert error["root_cause"][0]["reason"] == "compile error"
-    error = _error(query("cosineSimilarity(params.qv, 'v')"))  # doc 3 has no vector
+    error = error_fields(query("cosineSimilarity(params.qv, 'v')"))  # doc 3 has no vector
     assert error["root_cause"][0]["reason"] == "runtime error"
     assert error["caused_by"]["caused_by"]["reason"] == "A document doesn't have a value for a vector field!"
-    error = _error(query("-1", {"ids": {"values": ["1"]}}))
+    error = error_fields(query("-1", {"ids": {"values": ["1"]}}))
     assert error["root_cause"][0] == {
         "type": "illegal_argument_exception",
         "reason": "script score function must not produce negative scores, but got: [-1.0]",
     }
-    error = _error(lambda: vectors.search(index="vec", query={"script_score": {"script": {"source": "1"}}}))
+    error = error_fields(
+        lambda: vectors.search(index="vec", query={"script_score": {"script": {"source": "1"}}})
+    )
     assert (error["status"], error["type"], error["reason"]) == (
         400,
         "illegal_argument_exception",
@@ -123,7 +121,7 @@ def test_q_searches_every_field_leniently(books):
     assert _ids(books.search(index="books", q="genre:cooking -title:slow")) == ["2"]
     assert _ids(books.search(index="books", q="pages:[100 TO 200]")) == ["1"]
     assert books.count(index="books", q="quick")["count"] == 2
-    error = _error(lambda: books.search(index="books", q="published:nonsense", df="title"))
+    error = error_fields(lambda: books.search(index="books", q="published:nonsense", df="title"))
     assert (error["status"], error["type"]) == (400, "search_phase_execution_exception")
     assert error["root_cause"][0]["type"] == "query_shard_exception"
     assert error["root_cause"][0]["reason"] == (
@@ -140,7 +138,7 @@ def test_clearing_every_scroll_and_the_body_overrides_the_path(books):
     resp = books.perform_request("DELETE", "/_search/scroll/_all", headers={"accept": "application/json"})
     assert resp.meta.status == 200 and resp.body == {"succeeded": True, "num_freed": nodes}
     for scroll_id in (first, second):
-        assert _error(lambda s=scroll_id: books.scroll(scroll_id=s, scroll="1m"))["status"] == 404
+        assert error_fields(lambda s=scroll_id: books.scroll(scroll_id=s, scroll="1m"))["status"] == 404
     assert books.clear_scroll(scroll_id="_all").body == {"succeeded": True, "num_freed": nodes}
     third = books.search(index="books", scroll="1m", size=1)["_scroll_id"]
     resp = books.perform_request(
@@ -194,7 +192,7 @@ def test_msearch_answers_each_search_with_its_status(numbered):
         searches=[{"index": "index_*"}, {"query": {"match_all": {}}}], rest_total_hits_as_int=True
     )
     assert resp["responses"][0]["hits"]["total"] == 4
-    error = _error(lambda: numbered.msearch(searches=[{"index": "index_1", "size": 3}, {}]))
+    error = error_fields(lambda: numbered.msearch(searches=[{"index": "index_1", "size": 3}, {}]))
     assert (error["status"], error["type"], error["reason"]) == (
         400,
         "illegal_argument_exception",
@@ -213,7 +211,7 @@ def test_count_and_search_over_several_indices_and_patterns(numbered):
         ("index_2", "1"),
     ]
     assert resp["_shards"]["total"] == 2
-    assert _error(lambda: numbered.count(index="index_1,nope"))["status"] == 404
+    assert error_fields(lambda: numbered.count(index="index_1,nope"))["status"] == 404
     assert numbered.count(index="index_1,nope", ignore_unavailable=True)["count"] == 3
 
 
@@ -261,7 +259,7 @@ def test_field_caps_merge_types_and_flags_across_indices(es):
     )
     resp = es.field_caps(index="test1,test2", fields="object.nested1", include_unmapped=True)
     assert "unmapped" not in resp["fields"]["object.nested1"]
-    error = _error(
+    error = error_fields(
         lambda: es.perform_request("GET", "/test1/_field_caps", headers={"accept": "application/json"})
     )
     assert (error["status"], error["reason"]) == (
@@ -341,7 +339,7 @@ def test_analyze_with_the_standard_analyzer(es):
     ]
     resp = es.indices.analyze(tokenizer="whitespace", filter=["lowercase", "stop"], text="The Fox")
     assert [(t["token"], t["position"], t["type"]) for t in resp["tokens"]] == [("fox", 1, "word")]
-    error = _error(lambda: es.indices.analyze(analyzer="nope", text="x"))
+    error = error_fields(lambda: es.indices.analyze(analyzer="nope", text="x"))
     assert (error["status"], error["type"], error["reason"]) == (
         400,
         "illegal_argument_exception",
@@ -375,7 +373,7 @@ def test_resolve_index(es):
     assert es.indices.resolve_index(name="test_b*")["aliases"] == [
         {"name": "test_blias", "indices": ["test_index1", "test_index3"]}
     ]
-    assert _error(lambda: es.indices.resolve_index(name="nope"))["type"] == "index_not_found_exception"
+    assert error_fields(lambda: es.indices.resolve_index(name="nope"))["type"] == "index_not_found_exception"
 
 
 def test_get_field_mapping(es):
@@ -401,4 +399,4 @@ def test_get_field_mapping(es):
     assert es.indices.get_field_mapping(index="test_index", fields="nope").body == {
         "test_index": {"mappings": {}}
     }
-    assert _error(lambda: es.indices.get_field_mapping(index="missing", fields="t1"))["status"] == 404
+    assert error_fields(lambda: es.indices.get_field_mapping(index="missing", fields="t1"))["status"] == 404

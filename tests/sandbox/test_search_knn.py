@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from elasticsearch import ApiError, BadRequestError
+from elasticsearch import BadRequestError
 
-from tests.sandbox.ml_support import compat8, deploy, put_elser
+from tests.sandbox.ml_support import compat8, deploy, error_fields, put_elser
 
 QUERY = [-0.5, 90.0, -10, 14.8, -156.0]
 ANIMALS = {
@@ -171,17 +171,11 @@ def test_knn_query_k_defaults_to_size_and_combines_with_other_queries(animals):
     assert resp["hits"]["total"]["value"] == 3
 
 
-def _error(call) -> dict:
-    with pytest.raises(ApiError) as err:
-        call()
-    return {"status": err.value.meta.status, **err.value.info["error"]}
-
-
 def test_knn_query_validation_fails_its_construction(animals):
     def query(**body):
         return lambda: animals.search(index="test", query={"knn": {"field": "vector", **body}})
 
-    error = _error(query(query_vector=QUERY, k=0))
+    error = error_fields(query(query_vector=QUERY, k=0))
     assert error["status"] == 400
     assert error["type"] == "x_content_parse_exception"
     assert error["reason"] == "Failed to build [knn] after last required field arrived"
@@ -201,7 +195,7 @@ def test_knn_query_validation_fails_its_construction(animals):
             "only one of [query_vector], [query_vector_base64], and [query_vector_builder] must be provided",
         ),
     ]:
-        assert _error(query(**body))["caused_by"]["reason"] == reason
+        assert error_fields(query(**body))["caused_by"]["reason"] == reason
 
 
 def test_top_level_knn_validation_is_an_illegal_argument(animals):
@@ -218,7 +212,7 @@ def test_top_level_knn_validation_is_an_illegal_argument(animals):
         (knn(query_vector=QUERY, num_candidates=20000, k=10), "[num_candidates] cannot exceed [10000]"),
         (knn(), "either [query_vector_builder] or [query_vector] must be provided"),
     ]:
-        error = _error(call)
+        error = error_fields(call)
         assert (error["status"], error["type"], error["reason"]) == (
             400,
             "illegal_argument_exception",
@@ -231,7 +225,7 @@ def test_top_level_knn_validation_is_an_illegal_argument(animals):
 
 
 def test_shard_failures_wrap_field_and_vector_problems(animals):
-    error = _error(lambda: animals.search(index="test", knn={"field": "name", "query_vector": QUERY}))
+    error = error_fields(lambda: animals.search(index="test", knn={"field": "name", "query_vector": QUERY}))
     assert (error["status"], error["type"], error["reason"]) == (
         400,
         "search_phase_execution_exception",
@@ -243,7 +237,7 @@ def test_shard_failures_wrap_field_and_vector_problems(animals):
         cause["reason"] == "failed to create query: [knn] queries are only supported on [dense_vector] fields"
     )
     assert cause["index"] == "test"
-    error = _error(
+    error = error_fields(
         lambda: animals.search(index="test", query={"knn": {"field": "vector", "query_vector": [1, 2]}})
     )
     assert error["root_cause"][0]["reason"] == (
@@ -251,7 +245,7 @@ def test_shard_failures_wrap_field_and_vector_problems(animals):
         "vectors [5]."
     )
     animals.indices.create(index="cos", mappings={"properties": {"v": {"type": "dense_vector", "dims": 3}}})
-    error = _error(
+    error = error_fields(
         lambda: animals.search(index="cos", query={"knn": {"field": "v", "query_vector": [0, 0, 0]}})
     )
     assert error["root_cause"][0]["reason"] == (
@@ -300,7 +294,7 @@ def test_query_vector_builder_embeds_the_text_with_a_model_deployment_or_alias(e
         "ef_construction": 100,
         "rescore_vector": {"oversample": 3.0},
     }
-    error = _error(
+    error = error_fields(
         lambda: es.search(
             index="docs",
             knn={"field": "emb", "query_vector_builder": {"text_embedding": {"model_text": "cat"}}},
@@ -318,13 +312,15 @@ def test_query_vector_builder_refuses_a_model_that_is_not_a_text_embedding(es):
     deploy(es)
     es.indices.create(index="docs", mappings={"properties": {"emb": {"type": "dense_vector", "dims": 3}}})
     builder = {"text_embedding": {"model_id": ".elser_model_2", "model_text": "cat"}}
-    error = _error(lambda: es.search(index="docs", knn={"field": "emb", "query_vector_builder": builder}))
+    error = error_fields(
+        lambda: es.search(index="docs", knn={"field": "emb", "query_vector_builder": builder})
+    )
     assert (error["status"], error["type"]) == (500, "illegal_state_exception")
     assert error["reason"] == (
         "expected a result of type [text_embedding_result] received [text_expansion_result]. "
         "Is [.elser_model_2] a text embedding model?"
     )
-    error = _error(
+    error = error_fields(
         lambda: es.search(index="docs", knn={"field": "emb", "query_vector_builder": {"nope": {}}})
     )
     assert error["type"] == "x_content_parse_exception"

@@ -7,11 +7,9 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from elasticsearch import ApiError, BadRequestError, ElasticsearchWarning, NotFoundError
+from elasticsearch import BadRequestError, ElasticsearchWarning, NotFoundError
 
-
-def reason(exc: ApiError) -> tuple[int, str, str]:
-    return exc.meta.status, exc.body["error"]["type"], exc.body["error"]["reason"]
+from tests.sandbox.ml_support import status_type_reason
 
 
 @pytest.fixture
@@ -45,7 +43,7 @@ def test_composable_template_is_stored_as_es_shows_it(logs_template):
     assert logs_template.indices.exists_index_template(name="logs")
     with pytest.raises(NotFoundError) as missing:
         logs_template.indices.get_index_template(name="nope")
-    assert reason(missing.value) == (
+    assert status_type_reason(missing.value) == (
         404,
         "resource_not_found_exception",
         "index template matching [nope] not found",
@@ -62,7 +60,7 @@ def test_component_templates_are_listed_by_name_and_pattern(logs_template):
     assert es.cluster.get_component_template(name="none-*")["component_templates"] == []
     with pytest.raises(NotFoundError) as missing:
         es.cluster.get_component_template(name="nope")
-    assert reason(missing.value) == (
+    assert status_type_reason(missing.value) == (
         404,
         "resource_not_found_exception",
         "component template matching [nope] not found",
@@ -88,7 +86,7 @@ def test_template_checks(logs_template):
     es = logs_template
     with pytest.raises(BadRequestError) as refused:
         es.indices.put_index_template(name="clash", index_patterns=["logs-x*"], priority=10)
-    assert reason(refused.value)[2] == (
+    assert status_type_reason(refused.value)[2] == (
         "index template [clash] has index patterns [logs-x*] matching patterns from existing templates [logs] "
         "with patterns (logs => [logs-*]) that have the same priority [10], multiple index templates may not "
         "match during index creation, please use a different priority"
@@ -96,21 +94,25 @@ def test_template_checks(logs_template):
     with pytest.raises(BadRequestError) as refused:
         es.indices.put_index_template(name="t", index_patterns=["t-*"], composed_of=["missing"])
     assert (
-        reason(refused.value)[2]
+        status_type_reason(refused.value)[2]
         == "index template [t] specifies component templates [missing] that do not exist"
     )
     with pytest.raises(BadRequestError) as refused:
         es.cluster.delete_component_template(name="ct-mappings")
-    assert reason(refused.value)[2] == (
+    assert status_type_reason(refused.value)[2] == (
         "component templates [ct-mappings] cannot be removed as they are still in use by index templates [logs]"
     )
     with pytest.raises(NotFoundError) as missing:
         es.indices.delete_index_template(name="nope")
-    assert reason(missing.value) == (404, "index_template_missing_exception", "index_template [nope] missing")
+    assert status_type_reason(missing.value) == (
+        404,
+        "index_template_missing_exception",
+        "index_template [nope] missing",
+    )
     es.indices.put_index_template(name="ds", index_patterns=["metrics-*"], data_stream={})
     with pytest.raises(BadRequestError) as refused:
         es.indices.create(index="metrics-1")
-    assert reason(refused.value)[2] == (
+    assert status_type_reason(refused.value)[2] == (
         "cannot create index with name [metrics-1], because it matches with template [ds] that creates data "
         "streams only, use create data stream api instead"
     )
