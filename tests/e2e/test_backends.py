@@ -21,6 +21,7 @@ from elasticsearch import Elasticsearch, helpers
 from bin.sample_corpus import CORPUS, PROPERTIES
 from tests.e2e.harness import ALIAS, SOURCE_INDEX, set_variables
 from tests.e2e.test_incremental import xcom
+from tests.sandbox.ml_support import arm_faults, reset_sandbox
 
 OUTPUT = "content_embedding"
 LONG_READS = {"doc-0121", "doc-0122", "doc-0123", "doc-0124", "doc-0125"}
@@ -42,7 +43,7 @@ DOCS = corpus()
 @pytest.fixture(scope="module")
 def cluster(sandbox):
     es = Elasticsearch(sandbox.url, request_timeout=60)
-    es.perform_request("POST", "/_sandbox/reset", headers={"accept": "application/json"})
+    reset_sandbox(es)
     es.indices.create(index=SOURCE_INDEX, mappings={"properties": PROPERTIES})
     helpers.bulk(es, ({"_index": SOURCE_INDEX, "_id": i, **d} for i, d in DOCS.items()), refresh=True)
     yield es
@@ -176,8 +177,6 @@ def test_an_incremental_run_on_semantic_text_embeds_its_intervals_long_read_in_c
 def test_inference_rejected_in_the_bulk_path_is_completed_by_the_same_passes(connected, run_dag, monkeypatch):
     """semantic_text: a document whose inference the deployment rejects (429 queue full) is not
     written; the run still ends complete, the missing documents re-embedded by complete_index."""
-    from tests.sandbox.ml_support import arm_faults
-
     es = connected
     set_variables(
         monkeypatch,

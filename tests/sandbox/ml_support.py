@@ -19,6 +19,19 @@ def strict(es: Elasticsearch) -> Elasticsearch:
     return es.options(max_retries=0, retry_on_status=())
 
 
+def reset_sandbox(es: Elasticsearch) -> None:
+    """POST /_sandbox/reset: the sandbox as it started (no index, model, pipeline or armed fault)."""
+    es.perform_request("POST", "/_sandbox/reset", headers={"accept": "application/json"})
+
+
+def client_with_elser(url: str, request_timeout: float) -> Elasticsearch:
+    """A strict client on the sandbox at `url`, reset, with ELSER stored and downloaded."""
+    client = strict(Elasticsearch(url, request_timeout=request_timeout))
+    reset_sandbox(client)
+    put_elser(client, wait=True)
+    return client
+
+
 def api_error(call: Callable[[], Any]) -> ApiError:
     with pytest.raises(ApiError) as info:
         call()

@@ -11,6 +11,7 @@ import pytest
 from elasticsearch import ApiError, AuthorizationException, BadRequestError, Elasticsearch
 
 from es_sandbox import SandboxConfig, SandboxProcess
+from tests.sandbox.ml_support import reset_sandbox
 
 DAY_MS = 86_400_000
 
@@ -41,7 +42,7 @@ def basic_sandbox():
 @pytest.fixture
 def basic(basic_sandbox):
     client = Elasticsearch(basic_sandbox.url)
-    client.perform_request("POST", "/_sandbox/reset", headers={"accept": "application/json"})
+    reset_sandbox(client)
     yield client
     client.close()
 

@@ -19,12 +19,11 @@ from tests.sandbox.ml_support import (
     api_error,
     arm_faults,
     assert_error,
+    client_with_elser,
     deploy,
     deployment_stats,
     notifications,
     poll,
-    put_elser,
-    strict,
 )
 
 TICK = 0.1
@@ -52,9 +51,7 @@ def adaptive_sandbox() -> Iterator[SandboxProcess]:
 
 @pytest.fixture
 def es(adaptive_sandbox) -> Iterator[Elasticsearch]:
-    client = strict(Elasticsearch(adaptive_sandbox.url, request_timeout=30))
-    client.perform_request("POST", "/_sandbox/reset", headers={"accept": "application/json"})
-    put_elser(client, wait=True)
+    client = client_with_elser(adaptive_sandbox.url, request_timeout=30)
     yield client
     client.close()
 

@@ -16,6 +16,7 @@ from tests.sandbox.ml_support import (
     api_error,
     arm_faults,
     assert_error,
+    client_with_elser,
     deploy,
     deployment_stats,
     put_elser,
@@ -174,9 +175,7 @@ def slow_sandbox() -> Iterator[SandboxProcess]:
 
 @pytest.fixture
 def slow(slow_sandbox) -> Iterator[Elasticsearch]:
-    client = strict(Elasticsearch(slow_sandbox.url, request_timeout=60))
-    client.perform_request("POST", "/_sandbox/reset", headers={"accept": "application/json"})
-    put_elser(client, wait=True)
+    client = client_with_elser(slow_sandbox.url, request_timeout=60)
     yield client
     client.close()
 

@@ -29,6 +29,7 @@ from es_sandbox.search import (
     QueryContext,
 )
 from tests.conftest import TEST_SANDBOX
+from tests.sandbox.ml_support import reset_sandbox
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def local_es() -> Iterator[Elasticsearch]:
 
 @pytest.fixture
 def es(local_es: Elasticsearch) -> Elasticsearch:
-    local_es.perform_request("POST", "/_sandbox/reset", headers={"accept": "application/json"})
+    reset_sandbox(local_es)
     local_es.indices.create(
         index="plain", mappings={"properties": {"body": {"type": "text"}, "n": {"type": "long"}}}
     )
