@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.harness import ALIAS, SOURCE_INDEX, connect, load_corpus, set_variables
-
-
-def xcom(run_id: str, task_id: str, key: str):
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        ti = session.query(TaskInstance).filter_by(run_id=run_id, task_id=task_id).one()
-        return ti.xcom_pull(task_ids=task_id, key=key)
+from tests.e2e.harness import ALIAS, SOURCE_INDEX, connect, load_corpus, set_variables, xcom
 
 
 def test_auto_takes_free_processors_within_the_bound_and_never_overflows_a_small_queue(

@@ -19,8 +19,7 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 
 from bin.sample_corpus import CORPUS, PROPERTIES
-from tests.e2e.harness import ALIAS, SOURCE_INDEX, set_variables
-from tests.e2e.test_incremental import xcom
+from tests.e2e.harness import ALIAS, SOURCE_INDEX, set_variables, xcom
 from tests.sandbox.ml_support import arm_faults, reset_sandbox
 
 OUTPUT = "content_embedding"

@@ -18,7 +18,18 @@ from datetime import timedelta
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from tests.e2e.harness import ALIAS, ROOT, SOURCE_INDEX, connect, load_corpus, set_variables
+from tests.e2e.harness import (
+    ALIAS,
+    FAST_POLLS,
+    ROOT,
+    SOURCE_INDEX,
+    connect,
+    load_corpus,
+    node_restart_when,
+    prepare_run,
+    set_variables,
+    xcom,
+)
 from tests.sandbox.ml_support import arm_faults
 
 VARIABLES = json.loads((ROOT / "include" / "variables.json").read_text())
@@ -27,11 +38,6 @@ FAILURE_FIELD = VARIABLES["embedding_pipeline"]["failure_field"]
 DEPLOYMENT_ID = VARIABLES["embedding_deployment"]["deployment_id"]
 DOCS = 40
 SAMPLE_QUERIES = 1  # verify_embeddings runs one semantic query (one inference) per run
-FAST = {
-    "embedding_model": {"poll_interval": "100ms"},
-    "embedding_deployment": {"poll_interval": "100ms"},
-    "embedding_reindex": {"poll_interval": "100ms"},
-}
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -52,6 +58,14 @@ def missing(es: Elasticsearch, index: str) -> int:
     return es.count(index=index, query={"bool": {"must_not": {"exists": {"field": OUTPUT_FIELD}}}})["count"]
 
 
+def filled(es: Elasticsearch, index: str) -> int | None:
+    """How many documents `index` holds (refreshed first); None while it does not exist."""
+    if not es.indices.exists(index=index):
+        return None
+    es.indices.refresh(index=index)
+    return es.count(index=index)["count"]
+
+
 def alias_targets(es: Elasticsearch) -> list[str]:
     return (
         sorted(es.options(ignore_status=404).indices.get_alias(name=ALIAS).body or {})
@@ -66,19 +80,6 @@ def assert_complete(es: Elasticsearch, index: str, docs: int = DOCS) -> None:
     assert es.count(index=index)["count"] == docs
     assert missing(es, index) == 0
     assert es.count(index=index, query={"exists": {"field": FAILURE_FIELD}})["count"] == 0
-
-
-def xcom(run_id: str, task_id: str, key: str):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id="embedding_reindex", run_id=run_id, task_id=task_id, key=key)
-            .one_or_none()
-        )
-        return XComModel.deserialize_value(row) if row else None
 
 
 def try_numbers(run_id: str) -> dict[str, int]:
@@ -109,9 +110,7 @@ def refusal_of_validate_settings(result, task_errors: dict[str, list[str]]) -> s
 @pytest.fixture
 def cluster(es, sandbox, monkeypatch):
     """A fresh sandbox with DOCS documents of the sample corpus, fast poll intervals."""
-    connect(monkeypatch, sandbox.url)
-    set_variables(monkeypatch, **FAST)
-    load_corpus(es, limit=DOCS)
+    prepare_run(monkeypatch, es, sandbox.url, DOCS)
     return es
 
 
@@ -241,31 +240,23 @@ def test_row3_node_restart_loses_the_task_and_the_run_resumes_what_is_missing(
 ):
     slow = start_sandbox(inference_ms=25)
     es = Elasticsearch(slow.url)
-    connect(monkeypatch, slow.url)
-    set_variables(monkeypatch, **FAST)
-    load_corpus(es, limit=DOCS)
+    prepare_run(monkeypatch, es, slow.url, DOCS)
     before = snapshot(es)
     dest = f"{SOURCE_INDEX}-restarted"
     seen: dict[str, int] = {}
 
-    def restart_mid_reindex() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if es.indices.exists(index=dest):
-                es.indices.refresh(index=dest)
-                if es.count(index=dest)["count"] >= 8:
-                    seen["calls_before"] = inference_count(es)
-                    arm_faults(es, node_restart=True)
-                    seen["present"] = es.count(index=dest)["count"]
-                    seen["embedded"] = seen["present"] - missing(es, dest)
-                    seen["calls_after_restart"] = inference_count(es)
-                    return
-            time.sleep(0.01)
+    def at_restart() -> None:
+        seen["present"] = es.count(index=dest)["count"]
+        seen["embedded"] = seen["present"] - missing(es, dest)
+        seen["calls_after_restart"] = inference_count(es)
 
-    watcher = threading.Thread(target=restart_mid_reindex, daemon=True)
-    watcher.start()
-    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
-    watcher.join(timeout=5)
+    with node_restart_when(
+        es,
+        lambda: filled(es, dest),
+        at_restart,
+        before_restart=lambda: seen.update(calls_before=inference_count(es)),
+    ):
+        result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
 
     assert seen, "the reindex finished before the node restart"
     assert 0 < seen["present"] < DOCS
@@ -359,7 +350,9 @@ def test_row9_bad_input_is_refused_before_the_first_write(case, cluster, monkeyp
     conf, variables, prepare, words = BAD_INPUT[case]
     if prepare:
         prepare(es)
-    set_variables(monkeypatch, **{name: {**FAST.get(name, {}), **value} for name, value in variables.items()})
+    set_variables(
+        monkeypatch, **{name: {**FAST_POLLS.get(name, {}), **value} for name, value in variables.items()}
+    )
     indices_before = sorted(i["index"] for i in es.cat.indices(format="json"))
 
     result = run_dag(**{"source_index": SOURCE_INDEX, "alias": ALIAS, **conf})
@@ -395,7 +388,7 @@ def test_row10_a_refused_api_key_fails_validate_settings_naming_the_connection(
         "AIRFLOW_CONN_ELASTICSEARCH_DEFAULT",
         json.dumps({"conn_type": "elasticsearch", "host": secured.url, "extra": {"api_key": WRONG_KEY}}),
     )
-    set_variables(monkeypatch, **FAST)
+    set_variables(monkeypatch, **FAST_POLLS)
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
@@ -416,7 +409,7 @@ def test_a_licence_without_ml_fails_validate_settings_saying_what_to_do_and_writ
     load_corpus(es, limit=DOCS)
     before = snapshot(es)
     connect(monkeypatch, basic.url)
-    set_variables(monkeypatch, **FAST)
+    set_variables(monkeypatch, **FAST_POLLS)
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
@@ -459,7 +452,7 @@ def assert_the_next_run_puts_the_model_again(es, run_dag, monkeypatch, model: di
 
     arm_faults(es, model_download=None)
     monkeypatch.setattr(trained_model, "DOWNLOAD_START_GRACE", 0.0)
-    set_variables(monkeypatch, embedding_model=FAST["embedding_model"])
+    set_variables(monkeypatch, embedding_model=FAST_POLLS["embedding_model"])
     again = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
     assert again.state == "success", again.task_states
@@ -500,7 +493,7 @@ def test_row4_a_stalled_download_fails_at_the_timeout_and_the_next_run_downloads
     es = cluster
     before = snapshot(es)
     arm_faults(es, model_download={"mode": "stall"})
-    set_variables(monkeypatch, embedding_model={**FAST["embedding_model"], "timeout": "2s"})
+    set_variables(monkeypatch, embedding_model={**FAST_POLLS["embedding_model"], "timeout": "2s"})
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
@@ -530,7 +523,9 @@ def test_row5_a_deployment_stuck_in_starting_fails_at_wait_timeout_with_each_nod
     before = snapshot(es)
     reason = "Could not load model: native process failed to start in time"
     arm_faults(es, deployment_stuck={"reason": reason})
-    set_variables(monkeypatch, embedding_deployment={**FAST["embedding_deployment"], "wait_timeout": "2s"})
+    set_variables(
+        monkeypatch, embedding_deployment={**FAST_POLLS["embedding_deployment"], "wait_timeout": "2s"}
+    )
 
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
@@ -558,9 +553,7 @@ def test_row6_5xx_and_dropped_connections_are_retried_and_one_reindex_runs(
 ):
     slow = start_sandbox(inference_ms=100)  # the reindex still runs when the retry looks for it
     es = Elasticsearch(slow.url)
-    connect(monkeypatch, slow.url)
-    set_variables(monkeypatch, **FAST)
-    load_corpus(es, limit=DOCS)
+    prepare_run(monkeypatch, es, slow.url, DOCS)
     before = snapshot(es)
     arm_faults(
         es,
@@ -715,7 +708,8 @@ def test_row14_writes_whose_answers_are_lost_are_resent_safely(cluster, run_dag,
     es = cluster
     before = snapshot(es)
     set_variables(
-        monkeypatch, **{**FAST, "embedding_reindex": {**FAST["embedding_reindex"], "keep_indices": 1}}
+        monkeypatch,
+        **{**FAST_POLLS, "embedding_reindex": {**FAST_POLLS["embedding_reindex"], "keep_indices": 1}},
     )
     first = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=f"{SOURCE_INDEX}-v1")
     assert first.state == "success", first.task_states
@@ -760,7 +754,7 @@ def test_row12_on_semantic_text_a_re_run_re_embeds_the_rewritten_documents_in_th
     so start_reindex, finding the destination filled, compares first and copies again by id only
     the stale documents, with a plain `_reindex` that embeds them in the bulk path."""
     es = cluster
-    set_variables(monkeypatch, **FAST, embedding_inference={"backend": "semantic_text"})
+    set_variables(monkeypatch, **FAST_POLLS, embedding_inference={"backend": "semantic_text"})
     dest = f"{SOURCE_INDEX}-semantic"
     first = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
     assert first.state == "success", first.task_states
@@ -787,28 +781,14 @@ def test_row12_on_semantic_text_a_re_run_re_embeds_the_rewritten_documents_in_th
 def test_row3_on_semantic_text_a_lost_reindex_is_completed_by_id(start_sandbox, monkeypatch, run_dag):
     slow = start_sandbox(inference_ms=25)
     es = Elasticsearch(slow.url)
-    connect(monkeypatch, slow.url)
-    set_variables(monkeypatch, **FAST, embedding_inference={"backend": "semantic_text"})
-    load_corpus(es, limit=DOCS)
+    prepare_run(monkeypatch, es, slow.url, DOCS, embedding_inference={"backend": "semantic_text"})
     before = snapshot(es)
     dest = f"{SOURCE_INDEX}-restarted"
     seen: dict[str, int] = {}
-
-    def restart_mid_reindex() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if es.indices.exists(index=dest):
-                es.indices.refresh(index=dest)
-                if es.count(index=dest)["count"] >= 8:
-                    arm_faults(es, node_restart=True)
-                    seen["present"] = es.count(index=dest)["count"]
-                    return
-            time.sleep(0.01)
-
-    watcher = threading.Thread(target=restart_mid_reindex, daemon=True)
-    watcher.start()
-    result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
-    watcher.join(timeout=5)
+    with node_restart_when(
+        es, lambda: filled(es, dest), lambda: seen.update(present=es.count(index=dest)["count"])
+    ):
+        result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS, dest_index=dest)
 
     assert seen and 0 < seen["present"] < DOCS, seen
     assert result.state == "success", result.task_states

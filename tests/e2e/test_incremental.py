@@ -8,15 +8,22 @@ default nightly "0 2 * * *", [day-1 02:00, day 02:00) for X on that day after 02
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from tests.e2e.harness import ALIAS, ROOT, SOURCE_INDEX, RunResult, connect, load_corpus, set_variables
-from tests.sandbox.ml_support import arm_faults
+from tests.e2e.harness import (
+    ALIAS,
+    ROOT,
+    SOURCE_INDEX,
+    RunResult,
+    connect,
+    load_corpus,
+    node_restart_when,
+    prepare_run,
+    xcom,
+)
 
 VARIABLES = json.loads((ROOT / "include" / "variables.json").read_text())
 OUTPUT_FIELD = VARIABLES["embedding_pipeline"]["output_field"]
@@ -24,23 +31,6 @@ OUTPUT_FIELD = VARIABLES["embedding_pipeline"]["output_field"]
 LOGICAL_DATE = datetime(2026, 3, 5, 12, tzinfo=UTC)
 INTERVAL = ["2026-03-04 02:00:00+00:00", "2026-03-05 02:00:00+00:00"]
 INSIDE, OUTSIDE = "doc-0057", "doc-0112"  # published 03-04 08:00 and 03-05 08:00 (next interval)
-
-
-def xcom(run_id: str, task_id: str, key: str = "return_value"):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == "embedding_reindex",
-                XComModel.run_id == run_id,
-                XComModel.task_id == task_id,
-                XComModel.key == key,
-            )
-        ).one_or_none()
-        return XComModel.deserialize_value(row) if row else None
 
 
 @pytest.fixture
@@ -126,11 +116,6 @@ def test_incremental_on_a_run_without_logical_date_is_refused_before_any_write(c
 
 
 BATCH = [f"night-{n:02d}" for n in range(40)]  # documents of the interval, embedded by a full run first
-FAST = {
-    "embedding_model": {"poll_interval": "100ms"},
-    "embedding_deployment": {"poll_interval": "100ms"},
-    "embedding_reindex": {"poll_interval": "100ms"},
-}
 
 
 def night_doc(doc_id: str, text: str) -> dict:
@@ -153,9 +138,7 @@ def test_an_incremental_run_whose_reindex_is_lost_resumes_its_interval_and_only_
     restart (inference answers 409 "not allocated" meanwhile): the passes that infer wait for it."""
     slow = start_sandbox(inference_ms=40, download_seconds=4.0)
     es = Elasticsearch(slow.url)
-    connect(monkeypatch, slow.url)
-    set_variables(monkeypatch, **FAST)
-    load_corpus(es)
+    prepare_run(monkeypatch, es, slow.url, None)
     helpers.bulk(
         es,
         ({"_index": SOURCE_INDEX, "_id": i, **night_doc(i, f"{i}: first text")} for i in BATCH),
@@ -177,21 +160,15 @@ def test_an_incremental_run_whose_reindex_is_lost_resumes_its_interval_and_only_
     source = docs(es, SOURCE_INDEX)
     seen: dict[str, int] = {}
 
-    def restart_mid_reindex() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            es.indices.refresh(index=index)
-            written = es.count(index=index, query={"match": {"content": "zeolite"}})["count"]
-            if written >= 8:
-                arm_faults(es, node_restart=True)
-                seen["written"] = es.count(index=index, query={"match": {"content": "zeolite"}})["count"]
-                return
-            time.sleep(0.01)
+    def rewritten() -> int:
+        return es.count(index=index, query={"match": {"content": "zeolite"}})["count"]
 
-    watcher = threading.Thread(target=restart_mid_reindex, daemon=True)
-    watcher.start()
-    second = run_at(LOGICAL_DATE, **conf, mode="incremental")
-    watcher.join(timeout=5)
+    def refreshed_rewritten() -> int:
+        es.indices.refresh(index=index)
+        return rewritten()
+
+    with node_restart_when(es, refreshed_rewritten, lambda: seen.update(written=rewritten())):
+        second = run_at(LOGICAL_DATE, **conf, mode="incremental")
 
     assert seen and seen["written"] < len(BATCH) + len(added), f"the restart came too late: {seen}"
     assert second.state == "success", second.task_states

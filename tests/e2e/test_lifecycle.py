@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.e2e.harness import ALIAS, SOURCE_INDEX, connect, load_corpus, set_variables
-from tests.e2e.test_incremental import LOGICAL_DATE, run_at, xcom  # noqa: F401 (fixture)
+from tests.e2e.harness import ALIAS, SOURCE_INDEX, connect, load_corpus, set_variables, xcom
+from tests.e2e.test_incremental import LOGICAL_DATE, run_at  # noqa: F401 (fixture)
 
 DEPLOYMENT_ID = "elser-ingest"
 MAPPING = {"properties": {"content": {"type": "text"}, "published": {"type": "date"}}}

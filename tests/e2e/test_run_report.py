@@ -9,25 +9,10 @@ import json
 
 import pytest
 
-from tests.e2e.harness import ALIAS, ROOT, SOURCE_INDEX, connect, load_corpus
+from tests.e2e.harness import ALIAS, ROOT, SOURCE_INDEX, connect, load_corpus, xcom
 from tests.sandbox.ml_support import arm_faults
 
 VARIABLES = json.loads((ROOT / "include" / "variables.json").read_text())
-
-
-def report_of(run_id: str, task_id: str = "run_report", key: str = "return_value"):
-    """A task's XCom (by default the run report), read from the metadata DB."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        row = session.scalars(
-            select(XComModel).where(
-                XComModel.run_id == run_id, XComModel.task_id == task_id, XComModel.key == key
-            )
-        ).one()
-        return XComModel.deserialize_value(row)
 
 
 @pytest.fixture
@@ -46,7 +31,7 @@ def test_report_of_a_successful_run(cluster, sandbox, monkeypatch, run_dag, embe
 
     assert result.state == "success", result.task_states
     assert result.task_states["run_report"] == "success"
-    report = report_of(result.run_id)
+    report = xcom(result.run_id, "run_report")
     assert report["outcome"] == "success"
     assert report["source_index"] == SOURCE_INDEX and report["alias"] == ALIAS
     docs = report["documents"]
@@ -80,17 +65,14 @@ def test_report_of_a_successful_run(cluster, sandbox, monkeypatch, run_dag, embe
     assert ingest["count"] == 30 and ingest["failed"] == 0
     assert report["unavailable"] == []
     # The Kibana links, as the worker computed them when each task ended (what the UI shows).
-    model_id = report_of(result.run_id, "ensure_model", "model_id")
-    model_link = report_of(result.run_id, "ensure_model", "_link_KibanaModelLink")
+    model_id = xcom(result.run_id, "ensure_model", "model_id")
+    model_link = xcom(result.run_id, "ensure_model", "_link_KibanaModelLink")
     assert model_link.startswith(f"{kibana}/app/ml/trained_models?_a=") and model_id in model_link
     index_link = f"{kibana}/app/management/data/index_management/indices/index_details?indexName="
     assert (
-        report_of(result.run_id, "create_dest_index", "_link_KibanaIndexLink")
-        == index_link + report["dest_index"]
+        xcom(result.run_id, "create_dest_index", "_link_KibanaIndexLink") == index_link + report["dest_index"]
     )
-    assert (
-        report_of(result.run_id, "run_report", "_link_KibanaIndexLink") == index_link + report["dest_index"]
-    )
+    assert xcom(result.run_id, "run_report", "_link_KibanaIndexLink") == index_link + report["dest_index"]
 
 
 def test_failed_run_still_reports_failures_by_type_and_stays_failed(cluster, run_dag):
@@ -105,7 +87,7 @@ def test_failed_run_still_reports_failures_by_type_and_stays_failed(cluster, run
     assert result.state == "failed"
     assert result.task_states["swap_alias"] == "upstream_failed"
     assert result.task_states["run_report"] == "success"
-    report = report_of(result.run_id)
+    report = xcom(result.run_id, "run_report")
     failed = [task for task, state in result.task_states.items() if state in ("failed", "upstream_failed")]
     assert report["outcome"].startswith("failed (") and all(task in report["outcome"] for task in failed)
     # Each stage as the run ended it (teardowns after the report, if any, are not in it).
@@ -118,7 +100,7 @@ def test_failed_run_still_reports_failures_by_type_and_stays_failed(cluster, run
     assert count == 2 and kind.startswith("inference: ") and "content" in kind
     assert report["inference"]["rejected_execution_count"] == 4
     # No kibana_url in the connection: the links stay empty (the UI shows none).
-    assert report_of(result.run_id, "create_dest_index", "_link_KibanaIndexLink") == ""
+    assert xcom(result.run_id, "create_dest_index", "_link_KibanaIndexLink") == ""
 
 
 def test_report_of_a_run_that_failed_before_the_cluster(cluster, monkeypatch, run_dag):
@@ -127,7 +109,7 @@ def test_report_of_a_run_that_failed_before_the_cluster(cluster, monkeypatch, ru
     result = run_dag(source_index=SOURCE_INDEX, alias=ALIAS)
 
     assert result.state == "failed" and result.task_states["run_report"] == "success"
-    report = report_of(result.run_id)
+    report = xcom(result.run_id, "run_report")
     assert report["outcome"].startswith("failed (validate_settings, ensure_model")
     assert report["inference"] is None and report["ingest"] is None
     assert any(

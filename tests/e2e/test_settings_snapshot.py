@@ -9,16 +9,16 @@ import json
 
 import pytest
 
-from tests.e2e.harness import ALIAS, ROOT, SOURCE_INDEX, connect, load_corpus, set_variables
-from tests.e2e.test_incremental import xcom
+from tests.e2e.harness import (
+    ALIAS,
+    ROOT,
+    SOURCE_INDEX,
+    prepare_run,
+    xcom,
+)
 
 VARIABLES = json.loads((ROOT / "include" / "variables.json").read_text())
 DOCS = 20
-FAST = {
-    "embedding_model": {"poll_interval": "100ms"},
-    "embedding_deployment": {"poll_interval": "100ms"},
-    "embedding_reindex": {"poll_interval": "100ms"},
-}
 # What a task that read the Variables after validate_settings would meet: two valid edits that would
 # silently change the run (another pipeline and output field, another deployment), and two values
 # that would fail any task reading them.
@@ -34,9 +34,7 @@ EDITED = {
 
 @pytest.fixture
 def cluster(es, sandbox, monkeypatch):
-    connect(monkeypatch, sandbox.url)
-    set_variables(monkeypatch, **FAST)
-    load_corpus(es, limit=DOCS)
+    prepare_run(monkeypatch, es, sandbox.url, DOCS)
     return es
 
 
