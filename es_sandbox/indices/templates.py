@@ -14,6 +14,7 @@ from es_sandbox import mappings as mp
 from es_sandbox.dotted import nest_dotted
 from es_sandbox.errors import EsError, illegal_argument
 from es_sandbox.indices.settings import check_settings, flatten_settings
+from es_sandbox.java import java_str
 
 _COMPOSABLE_KEYS = {
     "index_patterns",
@@ -125,7 +126,7 @@ class Templates:
         missing = [c for c in template["composed_of"] if c not in self.components and c not in ignored]
         if missing:
             raise illegal_argument(
-                f"index template [{name}] specifies component templates {_java_list(missing)} that do not exist"
+                f"index template [{name}] specifies component templates {java_str(missing)} that do not exist"
             )
         return template
 
@@ -148,9 +149,9 @@ class Templates:
         template = self.check_composable(name, body, create=create)
         clash = self.overlapping(name, template, same_priority=True)
         if clash:
-            existing = ",".join(f"{n} => {_java_list(p)}" for n, p in clash.items())
+            existing = ",".join(f"{n} => {java_str(p)}" for n, p in clash.items())
             raise illegal_argument(
-                f"index template [{name}] has index patterns {_java_list(template['index_patterns'])} matching "
+                f"index template [{name}] has index patterns {java_str(template['index_patterns'])} matching "
                 f"patterns from existing templates [{', '.join(clash)}] with patterns ({existing}) that have the "
                 f"same priority [{template.get('priority', 0)}], multiple index templates may not match during "
                 "index creation, please use a different priority"
@@ -158,11 +159,7 @@ class Templates:
         self.composable[name] = template
 
     def delete_composable(self, expression: str) -> None:
-        names = self._matching(self.composable, expression)
-        if not names:
-            raise EsError(404, "index_template_missing_exception", f"index_template [{expression}] missing")
-        for name in names:
-            del self.composable[name]
+        _delete_index_templates(self.composable, expression)
 
     # -- component templates --
     def put_component(self, name: str, body: dict[str, Any], *, create: bool) -> None:
@@ -178,14 +175,14 @@ class Templates:
         self.components[name] = component
 
     def delete_component(self, expression: str) -> None:
-        names = self._matching(self.components, expression)
+        names = matching_names(self.components, expression)
         if not names:
             raise EsError(404, "resource_not_found_exception", f"component_template [{expression}] missing")
         users = sorted(t for t, spec in self.composable.items() if set(spec["composed_of"]) & set(names))
         if users:
             raise illegal_argument(
-                f"component templates {_java_list(names)} cannot be removed as they are still in use by index "
-                f"templates {_java_list(users)}"
+                f"component templates {java_str(names)} cannot be removed as they are still in use by index "
+                f"templates {java_str(users)}"
             )
         for name in names:
             del self.components[name]
@@ -215,18 +212,9 @@ class Templates:
         self.legacy[name] = template
 
     def delete_legacy(self, expression: str) -> None:
-        names = self._matching(self.legacy, expression)
-        if not names:
-            raise EsError(404, "index_template_missing_exception", f"index_template [{expression}] missing")
-        for name in names:
-            del self.legacy[name]
+        _delete_index_templates(self.legacy, expression)
 
     # -- lookups and composition --
-    @staticmethod
-    def _matching(store: dict[str, Any], expression: str | None) -> list[str]:
-        patterns = (expression or "*").split(",")
-        return sorted(n for n in store if any(fnmatch.fnmatchcase(n, p) for p in patterns))
-
     def find_composable(self, index: str) -> tuple[str, dict[str, Any]] | None:
         """MetadataIndexTemplateService.findV2Template: the highest priority template matching."""
         hits = [
@@ -282,5 +270,16 @@ class Templates:
         return {"settings": settings, "mappings": mappings, "aliases": aliases}
 
 
-def _java_list(items: list[str]) -> str:
-    return "[" + ", ".join(items) + "]"
+def matching_names(store: dict[str, Any], expression: str | None) -> list[str]:
+    """The names in `store` a comma list of names and wildcards matches (all without one), sorted."""
+    patterns = (expression or "*").split(",")
+    return sorted(n for n in store if any(fnmatch.fnmatchcase(n, p) for p in patterns))
+
+
+def _delete_index_templates(store: dict[str, Any], expression: str) -> None:
+    """Composable and legacy index templates are deleted alike: every match, or index_template_missing."""
+    names = matching_names(store, expression)
+    if not names:
+        raise EsError(404, "index_template_missing_exception", f"index_template [{expression}] missing")
+    for name in names:
+        del store[name]

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from es_sandbox.dotted import nest_dotted
 from es_sandbox.errors import EsError
 from es_sandbox.http import PRODUCT_HEADERS, Router, bool_param, int_param, json_body, json_response
+from es_sandbox.indices.templates import matching_names
 from es_sandbox.versions import BuildInfo
 
 if TYPE_CHECKING:
@@ -31,15 +32,10 @@ def _changed(cluster: Cluster) -> None:
     cluster.indices.changes += 1  # templates are cluster metadata: the state version moves
 
 
-def _names(store: dict[str, Any], expression: str | None) -> list[str]:
-    patterns = (expression or "*").split(",")
-    return sorted(n for n in store if any(fnmatch.fnmatchcase(n, p) for p in patterns))
-
-
 def _listing(store: dict[str, Any], expression: str | None, kind: str) -> dict[str, Any]:
     """GET of composable or component templates (`kind` index_template / component_template): those
     the expression matches; a name without a wildcard that matches none is a 404."""
-    names = _names(store, expression)
+    names = matching_names(store, expression)
     if expression and not names and "*" not in expression:
         what = kind.replace("_", " ")
         raise EsError(404, "resource_not_found_exception", f"{what} matching [{expression}] not found")
@@ -71,7 +67,7 @@ async def get_index_template(request: Request, cluster: Cluster):
 
 @router.route("/_index_template/{name}", "HEAD")
 async def index_template_exists(request: Request, cluster: Cluster):
-    return _exists(bool(_names(_templates(cluster).composable, request.path_params["name"])))
+    return _exists(bool(matching_names(_templates(cluster).composable, request.path_params["name"])))
 
 
 @router.route("/_index_template/{name}", "DELETE")
@@ -150,7 +146,7 @@ async def get_component_template(request: Request, cluster: Cluster):
 
 @router.route("/_component_template/{name}", "HEAD")
 async def component_template_exists(request: Request, cluster: Cluster):
-    return _exists(bool(_names(_templates(cluster).components, request.path_params["name"])))
+    return _exists(bool(matching_names(_templates(cluster).components, request.path_params["name"])))
 
 
 @router.route("/_component_template/{name}", "DELETE")
@@ -185,7 +181,7 @@ async def get_legacy_template(request: Request, cluster: Cluster):
     store = _templates(cluster).legacy
     flat = bool_param(request, "flat_settings")
     body = {}
-    for name in _names(store, expression):
+    for name in matching_names(store, expression):
         spec = dict(store[name])
         spec["settings"] = spec["settings"] if flat else nest_dotted(spec["settings"])
         body[name] = spec
@@ -194,7 +190,7 @@ async def get_legacy_template(request: Request, cluster: Cluster):
 
 @router.route("/_template/{name}", "HEAD")
 async def legacy_template_exists(request: Request, cluster: Cluster):
-    return _exists(bool(_names(_templates(cluster).legacy, request.path_params["name"])))
+    return _exists(bool(matching_names(_templates(cluster).legacy, request.path_params["name"])))
 
 
 @router.route("/_template/{name}", "DELETE")

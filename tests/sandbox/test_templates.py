@@ -160,3 +160,10 @@ def test_legacy_templates(es):
     es.indices.delete_template(name="old")
     assert not es.indices.exists_template(name="old")
     assert es.options(ignore_status=404).indices.get_template(name="old").body == {}
+    with pytest.raises(NotFoundError) as missing:
+        es.indices.delete_template(name="old")
+    assert status_type_reason(missing.value) == (
+        404,
+        "index_template_missing_exception",
+        "index_template [old] missing",
+    )
