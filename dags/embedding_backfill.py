@@ -113,7 +113,10 @@ with DAG(
             max_active_tis_per_dagrun=CONCURRENCY,
         )
         complete = CompleteIndexOperator(
-            task_id="complete_index", **embedding, pipeline_id=from_backend("pipeline_id")
+            task_id="complete_index",
+            **embedding,
+            pipeline_id=from_backend("pipeline_id"),
+            source_stamp=reindex.output["source_stamp"],
         )
         verify = VerifyEmbeddingsOperator(
             task_id="verify_embeddings",

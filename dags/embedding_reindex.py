@@ -179,6 +179,7 @@ with DAG(
             **embedding,
             pipeline_id=from_backend("pipeline_id"),
             dest_query=names["dest_query"],
+            source_stamp=start_reindex.output["source_stamp"],
         )
         create_index >> start_reindex >> wait_reindex >> complete_index
 

@@ -24,7 +24,10 @@ is touched):
 
 It stops when the last comparison found every covered document present and current and nothing is
 left to embed, or when a kind of pass has run `max_embed_passes` times; it pushes `resume`, whose
-`currency` is that last comparison, the proof verify_embeddings checks. Before a pass that infers,
+`currency` is that last comparison, the proof verify_embeddings checks. The comparison is skipped
+when the source's write position, recorded by start_reindex before the first copy into a destination
+that held nothing, is unchanged (es_embedding.index.stamp): then `currency` records that proof, and
+why; otherwise it records why the comparison was needed. Before a pass that infers,
 a deployment being allocated again (node restart) is waited for (es_embedding.index.allocation).
 
 Every pass's ES task id is kept in the task's `task_state_store` as soon as the cluster returns it,
@@ -42,6 +45,7 @@ from typing import Any, NamedTuple
 from es_embedding import checks
 from es_embedding.base import TaskMemory
 from es_embedding.errors import EmbeddingError, ReindexFailedError
+from es_embedding.index import stamp
 from es_embedding.index.allocation import allocated_or_defer, resumed
 from es_embedding.index.currency import ID_LIMIT, Comparison, ReEmbed, ScopeReader, re_embed_plan
 from es_embedding.index.scope import Scope
@@ -70,11 +74,12 @@ def next_batch_size(previous: int | None, planned: int, failed_before: bool) -> 
 
 class Counts(NamedTuple):
     """The scope's numbers: source documents covered (at most max_docs), destination documents in
-    the scope, and those of them without their embedding."""
+    the scope, those of them without their embedding, and the source's documents in the scope."""
 
     expected: int
     present: int
     unembedded: int
+    source: int = 0
 
 
 class CompleteIndexOperator(ReindexStage):
@@ -84,13 +89,17 @@ class CompleteIndexOperator(ReindexStage):
     Pushes `resume` ({passes, copied, embedded, re_embedded, removed, lost_tasks, expected, present,
     still_missing, currency})."""
 
-    template_fields: Sequence[str] = (*ReindexStage.template_fields, "dest_query")
+    template_fields: Sequence[str] = (*ReindexStage.template_fields, "dest_query", "source_stamp")
     ui_color = "#fff2d6"
 
-    def __init__(self, *, dest_query: dict | str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, dest_query: dict | str | None = None, source_stamp: dict | str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         # The destination's documents this run covers (incremental: its interval); None: all.
         self.dest_query = dest_query
+        # start_reindex's record of the source's write position before the first copy (or None).
+        self.source_stamp = source_stamp
 
     @property
     def scope(self) -> Scope:
@@ -161,6 +170,14 @@ class CompleteIndexOperator(ReindexStage):
             previous = next((p for p in reversed(history) if p["kind"] == "embed"), None)
             return self.start_embed(memory, reindex, previous, done["embed"] + 1)
 
+        verdict = self.unchanged_source(counts, history)
+        if verdict.proven:
+            self.log.info("Currency proven without reading the documents: %s", verdict.reason)
+            memory.delete(TASK_KEY)
+            return self.publish(
+                context, resume=self.summary(history, counts, stamp_proof(counts, verdict), 0)
+            )
+        self.log.info("Currency: comparing contents, since %s", verdict.reason)
         reader = ScopeReader(self, self.source_index, self.dest_index, self.scope, backend.added_fields())
         comparison = reader.compare(ID_LIMIT)
         self.log.info("[%s] compared with [%s]: %s", self.dest_index, self.source_index, comparison.summary())
@@ -170,7 +187,8 @@ class CompleteIndexOperator(ReindexStage):
             return self.start_re_embed(memory, comparison, plan, done["re_embed"] + 1)
 
         removed = self.prune(reader, counts, comparison)
-        summary = self.summary(history, counts, comparison, removed)
+        proof = {**comparison.summary(), "proof": "comparison", "why_compared": verdict.reason}
+        summary = self.summary(history, counts, proof, removed)
         if comparison.complete and not counts.unembedded:
             self.log.info("Destination complete and current: %s", summary)
         else:
@@ -178,20 +196,29 @@ class CompleteIndexOperator(ReindexStage):
         memory.delete(TASK_KEY)
         return self.publish(context, resume=summary)
 
+    def unchanged_source(self, counts: Counts, history: list[dict]) -> stamp.Verdict:
+        """Whether start_reindex's source stamp, unchanged now, proves the destination current
+        (es_embedding.index.stamp), and why or why not."""
+        facts = stamp.RunFacts(self.scope.source, history, counts.present, counts.expected, counts.unembedded)
+        recorded = self.source_stamp if isinstance(self.source_stamp, dict) and self.source_stamp else None
+        if recorded is None:
+            return stamp.decide(None, None, facts)
+        return stamp.decide(recorded, stamp.now(self, self.source_index, self.dest_index), facts)
+
     def counts(self, reindex: ReindexSettings) -> Counts:
         scope, backend = self.scope, self.backend
         with self.calling(f"counting the scope in [{self.source_index}] and [{self.dest_index}]"):
             self.es.indices.refresh(index=self.dest_index)
-            expected = self.es.count(index=self.source_index, query=scope.source)["count"]
+            in_source = expected = self.es.count(index=self.source_index, query=scope.source)["count"]
             if reindex.max_docs:
                 expected = min(expected, reindex.max_docs)
             present = self.es.count(index=self.dest_index, query=scope.dest)["count"]
             unembedded = self.es.count(index=self.dest_index, query=scope.dest_where(backend.unembedded()))[
                 "count"
             ]
-        return Counts(expected, present, unembedded)
+        return Counts(expected, present, unembedded, in_source)
 
-    def summary(self, history: list[dict], counts: Counts, comparison: Comparison, removed: int) -> dict:
+    def summary(self, history: list[dict], counts: Counts, proof: dict, removed: int) -> dict:
         def total(kind: str, *keys: str) -> int:
             return sum(p.get(key) or 0 for p in history if p["kind"] == kind for key in keys)
 
@@ -207,7 +234,7 @@ class CompleteIndexOperator(ReindexStage):
             "still_missing": counts.unembedded,
             # The proof verify_embeddings may take as its own (es_embedding.publish.verify).
             "currency": {
-                **comparison.summary(),
+                **proof,
                 "dest_index": self.dest_index,
                 "present": counts.present - removed,
                 "removed": removed,
@@ -383,3 +410,18 @@ class CompleteIndexOperator(ReindexStage):
         with self.calling("listing running bulk-by-scroll tasks"):
             tasks = dict(self.es.tasks.list(actions="*byquery,*reindex", detailed=True))
         return checks.running_task(tasks, description)
+
+
+def stamp_proof(counts: Counts, verdict: stamp.Verdict) -> dict[str, Any]:
+    """The currency proof of an unchanged source: nothing compared, every covered document current
+    as of now (the source's count, for verification to check it is still the one proven)."""
+    return {
+        "proof": "unchanged_source",
+        "cut": datetime.now(UTC).isoformat(timespec="seconds"),
+        "compared": 0,
+        "current": counts.present,
+        "missing": 0,
+        "stale": 0,
+        "source_count": counts.source,
+        "reason": verdict.reason,
+    }

@@ -22,8 +22,8 @@ from es_embedding.settings import ReindexSettings
 
 class PooledReindexOperator(ReindexTaskSensor):
     """Starts the reindex (idempotently, ReindexStarter) and follows it (deferrable) in one task
-    instance. Pushes es_task_id (and batch_size, slices when it sized a new reindex); returns the
-    result counts as ReindexTaskSensor does."""
+    instance. Pushes es_task_id (and batch_size, slices when it sized a new reindex) and source_stamp
+    (as start_reindex does); returns the result counts as ReindexTaskSensor does."""
 
     template_fields: Sequence[str] = (
         *ReindexTaskSensor.template_fields,
@@ -65,7 +65,7 @@ class PooledReindexOperator(ReindexTaskSensor):
             share=self.share,
         )
         started = starter.start(TaskMemory(context))
-        self.publish(context, **started.xcom())
+        self.publish(context, source_stamp=starter.stamp or {}, **started.xcom())
         self.es_task_id = started.es_task_id
         return super().execute(context)
 

@@ -7,6 +7,8 @@ A start happens once. The ES task id is kept in the task's `task_state_store` as
 returns it, so a retry after a worker crash follows that task (running or completed); a reindex of
 the same source to the same destination that is already running is followed, not started twice;
 a destination that already holds documents gets only the missing ones, copied without the pipeline.
+Before the first copy into a destination that holds nothing, the source's write position is recorded
+(es_embedding.index.stamp): unchanged at the end, it proves the copies current without reading them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, ClassVar, NamedTuple
 from es_embedding import bodies, checks
 from es_embedding.base import EsStage, TaskMemory
 from es_embedding.errors import DeploymentFailedError
+from es_embedding.index import stamp as source_stamp
 from es_embedding.index.backend import EmbeddingBackend, backend_for
 from es_embedding.index.currency import ID_LIMIT, ReEmbed, ScopeReader, re_embed_plan
 from es_embedding.index.scope import Scope, all_of, ids_query
@@ -125,6 +128,8 @@ class ReindexStarter:
     and embedded again, never "copy only the missing ones"."""
 
     STORE_KEY: ClassVar[str] = "reindex_task_id"  # task_state_store key; renaming it breaks retries in flight
+    # The source stamp taken before the reindex STORE_KEY names (None: that reindex proves nothing).
+    STAMP_KEY: ClassVar[str] = "source_stamp"
 
     stage: EsStage
     source_index: str
@@ -135,6 +140,8 @@ class ReindexStarter:
     settings: ReindexSettings
     mode: str = "full"
     share: int = 1
+    # The source stamp this start's reindex was started after (es_embedding.index.stamp), or None.
+    stamp: dict[str, Any] | None = dataclasses.field(default=None, init=False)
 
     def start(self, memory: TaskMemory) -> Started:
         stage, log = self.stage, self.stage.log
@@ -144,6 +151,7 @@ class ReindexStarter:
             if found is not None:
                 state = "completed" if found.get("completed") else "running"
                 log.info("Reindex task %s started by an earlier try is %s: following it", stored, state)
+                self.stamp = memory.get(self.STAMP_KEY)
                 return Started(stored)
             log.warning("Reindex task %s started by an earlier try is lost (node restart?)", stored)
         with stage.calling("listing running reindex tasks"):
@@ -159,6 +167,8 @@ class ReindexStarter:
                 self.dest_index,
                 running,
             )
+            # Not known to have started after a stamp of this task's: it proves nothing.
+            self.keep_stamp(memory, None)
             memory.set(self.STORE_KEY, running)
             return Started(running)
         with stage.calling(f"counting [{self.dest_index}]"):
@@ -176,6 +186,7 @@ class ReindexStarter:
                 what = "only the missing ones, without inference"
             else:
                 es_task_id, what = self.start_what_changed()
+            self.keep_stamp(memory, None)
             memory.set(self.STORE_KEY, es_task_id)
             log.info(
                 "[%s] already holds %d documents: task %s copies %s",
@@ -185,7 +196,15 @@ class ReindexStarter:
                 what,
             )
             return Started(es_task_id)
-        return self.start_embedding(memory)
+        return self.start_embedding(memory, record_stamp=not present)
+
+    def keep_stamp(self, memory: TaskMemory, stamp: dict[str, Any] | None) -> None:
+        """The source stamp of the reindex about to be kept under STORE_KEY (None: none)."""
+        self.stamp = stamp
+        if stamp is None:
+            memory.delete(self.STAMP_KEY)
+        else:
+            memory.set(self.STAMP_KEY, stamp)
 
     def start_what_changed(self) -> tuple[str, str]:
         """Compares the source query's documents with the destination's and starts re-embedding the
@@ -246,9 +265,15 @@ class ReindexStarter:
         )
         return request, plan
 
-    def start_embedding(self, memory: TaskMemory) -> Started:
+    def start_embedding(self, memory: TaskMemory, record_stamp: bool) -> Started:
+        """Starts the sized reindex that embeds what it writes; into a destination that holds nothing
+        (`record_stamp`), records the source's write position first (es_embedding.index.stamp), kept
+        before the reindex starts so that a retry following it knows what it was started after."""
         stage = self.stage
         request, plan = self.embedding_request(self.query, self.settings.conflicts)
+        self.keep_stamp(
+            memory, source_stamp.record(stage, self.source_index, self.dest_index) if record_stamp else None
+        )
         with stage.calling(f"starting reindex [{self.source_index}] -> [{self.dest_index}]"):
             es_task_id = stage.hook.once().reindex(**request)["task"]
         # Kept before anything else can fail: a retry re-attaches to it instead of starting another.
@@ -291,7 +316,9 @@ class ReindexStarter:
 
 class StartReindexOperator(ReindexStage):
     """`start_reindex`: starts the reindex (ReindexStarter) and hands its ES task id to `wait_reindex`.
-    Pushes es_task_id, and batch_size and slices when it sized a new reindex."""
+    Pushes es_task_id, and batch_size and slices when it sized a new reindex; and source_stamp, the
+    source's write position taken before that reindex ({} when it proves nothing), for
+    complete_index."""
 
     template_fields: Sequence[str] = (*ReindexStage.template_fields, "mode")
 
@@ -310,4 +337,6 @@ class StartReindexOperator(ReindexStage):
             settings=self.run_settings[ReindexSettings],
             mode=self.mode,
         )
-        return self.publish(context, **starter.start(TaskMemory(context)).xcom())
+        started = starter.start(TaskMemory(context))
+        self.publish(context, source_stamp=starter.stamp or {})  # {}: none (XCom keeps no None)
+        return self.publish(context, **started.xcom())

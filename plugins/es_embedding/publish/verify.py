@@ -2,11 +2,13 @@
 document, each current (its content equals its source's) and embedded, nothing else, and a
 semantic query finds documents; only then may the alias move.
 
-Currency is proven by a comparison of contents (es_embedding.index.currency). `complete_index` ends
-with one, over the whole scope, and hands it over (`resume.currency`); verification accepts it when
-it found nothing missing or stale, the destination is the one it compared, the scope's counts on
-both indices are what it counted, and it finished less than PROOF_MAX_AGE ago: the seconds between
-the two tasks. Otherwise (a verification run later, alone, or after a wait for the deployment) it
+Currency is proven by a comparison of contents (es_embedding.index.currency), or, when the source's
+write position is unchanged since before the first copy into a destination that held nothing, by
+that (es_embedding.index.stamp). `complete_index` ends with one of the two proofs, over the whole
+scope, and hands it over (`resume.currency`, whose `proof` says which); verification accepts it when
+it found nothing missing or stale, the destination is the one it proved, the scope's counts on both
+indices are what it counted, and it finished less than PROOF_MAX_AGE ago: the seconds between the
+two tasks. Otherwise (a verification run later, alone, or after a wait for the deployment) it
 compares again itself. Either way the run is verified as of that comparison's cut: a document the
 source changes after it is the next run's, as it would be after any verification, since the swap
 comes after it.
@@ -33,16 +35,19 @@ SHOWN = 5  # ids named per problem
 
 
 def accepted_proof(proof: Any, dest_index: str, source_count: int, dest_count: int, now: datetime) -> bool:
-    """Whether complete_index's comparison (`resume.currency`) stands for this verification."""
+    """Whether complete_index's proof (`resume.currency`: a comparison, or an unchanged source)
+    stands for this verification."""
     if not isinstance(proof, dict) or proof.get("dest_index") != dest_index:
         return False
     try:
         finished = datetime.fromisoformat(proof["finished"])
     except (KeyError, TypeError, ValueError):
         return False
+    # A comparison read every source document of the scope; the other proof counted them.
+    proven = proof.get("source_count") if proof.get("proof") == "unchanged_source" else proof.get("compared")
     return (
         proof.get("stale") == 0
-        and proof.get("compared") == source_count
+        and proven == source_count
         and proof.get("present") == dest_count
         and timedelta(0) <= now - finished <= PROOF_MAX_AGE
     )
@@ -161,13 +166,14 @@ class VerifyEmbeddingsOperator(EsStage):
     def currency(
         self, scope: Scope, backend: EmbeddingBackend, source_count: int, dest_count: int, now: datetime
     ) -> dict[str, Any]:
-        """The comparison this verification stands on: complete_index's, or one made here."""
+        """The proof this verification stands on: complete_index's (a comparison, or an unchanged
+        source), or a comparison made here."""
         proof = (self.resume or {}).get("currency") if isinstance(self.resume, dict) else None
         if accepted_proof(proof, self.dest_index, source_count, dest_count, now):
-            self.log.info("Currency: complete_index's comparison stands (%s)", proof)
+            self.log.info("Currency: complete_index's proof stands (%s)", proof)
             return {**proof, "by": "complete_index"}
         self.log.info(
-            "Currency: comparing [%s] with [%s] (complete_index's comparison: %s)",
+            "Currency: comparing [%s] with [%s] (complete_index's proof: %s)",
             self.dest_index,
             self.source_index,
             proof or "none",

@@ -5,6 +5,8 @@ the wait for a deployment being allocated; the batch arithmetic."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
@@ -15,6 +17,7 @@ from es_embedding.index.currency import ID_LIMIT, Comparison, re_embed_plan
 from es_embedding.index.start import embed_batch_size
 from es_embedding.triggers import DeploymentStateTrigger, ReindexTaskTrigger
 from tests.unit.fakes import FakeEs, FakeHook, FakeStore, context, settings, with_hook
+from tests.unit.index.test_stamp import DEST_STATS, STATS, stamp
 from tests.unit.index.test_start import NO_TASKS, deployment_stats
 
 INTERVAL = {"range": {"published": {"gte": "2026-03-04T02:00:00+00:00", "lt": "2026-03-05T02:00:00+00:00"}}}
@@ -101,6 +104,58 @@ def test_a_complete_and_current_destination_ends_with_the_comparison_as_proof():
         "source_excludes": ADDED,
     }
     assert client.calls["close_point_in_time"] == [{"id": "pit-1"}]
+
+
+def stamped(client: FakeEs, top: int) -> CompleteIndexOperator:
+    """complete_index with start_reindex's stamp of `src` at max_seq_no 99 (es_embedding.index.stamp),
+    the source now at `top`."""
+    operator = complete(client)
+    operator.source_stamp = stamp()
+    now = copy.deepcopy(STATS)
+    now["indices"]["src"]["shards"]["0"][1]["seq_no"]["max_seq_no"] = top
+    client.scripts["cluster.state"] = [{"metadata": {"indices": {"src": {"primary_terms": {"0": 1}}}}}]
+    client.scripts["indices.stats"] = [now, DEST_STATS]
+    return operator
+
+
+def test_an_unchanged_source_since_start_reindex_s_stamp_ends_without_reading_the_documents():
+    client = FakeEs(**{"indices.refresh": [{}], "count": counts(2, 2, 0)})
+    summary = stamped(client, top=99).execute(context())["resume"]
+    currency = summary["currency"]
+    assert {k: currency[k] for k in ("proof", "compared", "current", "missing", "stale", "source_count")} == {
+        "proof": "unchanged_source",
+        "compared": 0,
+        "current": 2,
+        "missing": 0,
+        "stale": 0,
+        "source_count": 2,
+    }
+    assert currency["reason"].startswith("the source is unchanged since before the copy")
+    assert (currency["dest_index"], currency["present"], summary["passes"]) == ("dst", 2, 0)
+    assert "open_point_in_time" not in client.calls and "mget" not in client.calls
+    assert [c["index"] for c in client.calls["indices.stats"]] == ["src", "dst"]
+
+
+def test_a_source_written_since_the_stamp_is_compared_and_why_is_recorded():
+    client = FakeEs(
+        **{"indices.refresh": [{}], "count": counts(2, 2, 0)},
+        **compared([doc("a"), doc("b")], [found("a"), found("b")]),
+    )
+    currency = stamped(client, top=100).execute(context())["resume"]["currency"]
+    assert (currency["proof"], currency["compared"], currency["stale"]) == ("comparison", 2, 0)
+    assert currency["why_compared"] == "[src][0] was written since (max_seq_no 99 -> 100)"
+
+
+def test_without_a_stamp_nothing_more_is_read_and_the_comparison_says_why():
+    client = FakeEs(
+        **{"indices.refresh": [{}], "count": counts(2, 2, 0)},
+        **compared([doc("a"), doc("b")], [found("a"), found("b")]),
+    )
+    operator = complete(client)
+    operator.source_stamp = {}  # start_reindex's push when the destination held documents
+    currency = operator.execute(context())["resume"]["currency"]
+    assert currency["why_compared"].startswith("no source stamp was recorded before the copy")
+    assert "indices.stats" not in client.calls and "cluster.state" not in client.calls
 
 
 def test_an_incremental_run_counts_compares_and_copies_within_its_interval_only():

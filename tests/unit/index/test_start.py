@@ -41,6 +41,10 @@ def fresh_cluster(**scripts) -> FakeEs:
             "indices.get_settings": [{"src": {"settings": {"index": {"number_of_shards": "1"}}}}],
             "reindex": [{"task": "n1:77"}],
             "tasks.get": [{"completed": False, "task": {"description": "reindex from [src] to [dst]"}}],
+            # The source stamp start_reindex records before a first copy (es_embedding.index.stamp).
+            "cluster.state": [{"metadata": {"indices": {"src": {"primary_terms": {"0": 1}}}}}],
+            "indices.stats": [{"indices": {}}],
+            "indices.refresh": [{"_shards": {"total": 1, "successful": 1, "failed": 0}}],
             **scripts,
         }
     )
@@ -198,3 +202,38 @@ def test_a_shared_start_sizes_for_its_share_of_the_queues():
     assert starter.queues().queue_capacity == 250
     started = starter.start(TaskMemory(context()))
     assert started.slices * started.batch_size <= int(0.8 * (250 + 2))
+
+
+def test_before_a_first_copy_the_source_stamp_is_taken_then_the_source_refreshed_then_the_copy_started():
+    order: list[str] = []
+
+    def answer(name: str, value: dict):
+        return lambda **kwargs: order.append(name) or value
+
+    client = fresh_cluster(
+        **{
+            "cluster.state": [
+                answer("terms", {"metadata": {"indices": {"src": {"primary_terms": {"0": 1}}}}})
+            ],
+            "indices.stats": [answer("stats", {"indices": {}})],
+            "indices.refresh": [answer("refresh", {"_shards": {"total": 1, "successful": 1, "failed": 0}})],
+            "reindex": [answer("reindex", {"task": "n1:77"})],
+        }
+    )
+    start, _ = operator(client)
+    ctx = context()
+    start.execute(ctx)
+    assert order == ["terms", "stats", "stats", "refresh", "reindex"]
+    pushed = ctx["ti"].pushed["source_stamp"]
+    assert set(pushed) == {"source", "dest", "dest_pipelines", "taken"}
+    assert ctx["task_state_store"].values[ReindexStarter.STAMP_KEY] == pushed, "kept for a retry that follows"
+
+
+def test_a_destination_holding_documents_gets_no_stamp():
+    client = FakeEs(**{"tasks.list": [NO_TASKS], "count": [{"count": 40}], "reindex": [{"task": "n1:8"}]})
+    start, _ = operator(client)
+    ctx = context(task_state_store=FakeStore(**{ReindexStarter.STAMP_KEY: {"source": {}}}))
+    start.execute(ctx)
+    assert ctx["ti"].pushed["source_stamp"] == {}
+    assert ReindexStarter.STAMP_KEY not in ctx["task_state_store"].values, "an earlier try's stamp is dropped"
+    assert "indices.stats" not in client.calls and "indices.refresh" not in client.calls

@@ -167,3 +167,23 @@ def test_a_deployment_being_allocated_again_is_waited_for_before_the_sample_quer
         verify(client)
     assert isinstance(deferred.value.trigger, DeploymentStateTrigger)
     assert deferred.value.method_name == "allocation_complete" and "count" not in client.calls
+
+
+def test_an_unchanged_source_proof_stands_on_the_counts_it_proved():
+    """complete_index's other proof (es_embedding.index.stamp): nothing compared, the source's count
+    proven instead."""
+    now = datetime.now(UTC)
+    unchanged = {
+        **proof(compared=0)["currency"],
+        "proof": "unchanged_source",
+        "current": 40,
+        "source_count": 40,
+    }
+    assert accepted_proof(unchanged, "dst", 40, 40, now)
+    assert not accepted_proof(unchanged, "dst", 41, 40, now), "the source's scope changed since"
+    assert not accepted_proof(unchanged, "dst", 40, 41, now), "the destination changed since"
+    assert not accepted_proof({**unchanged, "proof": "comparison"}, "dst", 40, 40, now), (
+        "a comparison of none"
+    )
+    report = verify(cluster(40, 40, 0, 0), resume={"currency": unchanged})["verification"]
+    assert (report["compared"], report["stale"], report["currency_checked_by"]) == (0, 0, "complete_index")
