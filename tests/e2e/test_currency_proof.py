@@ -11,17 +11,15 @@ import time
 
 from elasticsearch import Elasticsearch
 
-from tests.e2e.harness import ALIAS, SOURCE_INDEX, connect, load_corpus, set_variables
+from tests.e2e.harness import ALIAS, SOURCE_INDEX, prepare_run, xcom
 from tests.e2e.test_faults import (
     DOCS,
-    FAST,
     alias_targets,
     assert_complete,
     body,
     cluster,  # noqa: F401 (a fixture)
     published,
     snapshot,
-    xcom,
 )
 
 
@@ -56,9 +54,7 @@ def test_a_source_written_during_the_reindex_falls_back_to_comparing_and_re_embe
 ):
     slow = start_sandbox(inference_ms=25)  # a reindex of 40 documents long enough to write during it
     es = Elasticsearch(slow.url)
-    connect(monkeypatch, slow.url)
-    set_variables(monkeypatch, **FAST)
-    load_corpus(es, limit=DOCS)
+    prepare_run(monkeypatch, es, slow.url, DOCS)
     dest = f"{SOURCE_INDEX}-moving"
     written: dict[str, str] = {}
 
